@@ -1,0 +1,1 @@
+"""Pure clinical logic of bonemets: the guideline's scores and pathways (stdlib + msgspec only)."""

@@ -1,0 +1,102 @@
+"""The shared vocabulary of the domain: inputs base, item scores, bands, results and input errors."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+Language = Literal["en", "fr"]
+LANGUAGES: tuple[Language, ...] = ("en", "fr")
+
+
+class Struct(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of every result Struct: immutable, keyword-only."""
+
+
+class Inputs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of every clinical request: unknown fields are errors, never silently dropped."""
+
+    patient_ref: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=256,
+                description="The caller's opaque patient identifier. Only a keyed hash (HMAC-SHA-256) "
+                "of it is stored; it is never logged nor returned.",
+            ),
+        ]
+        | None
+    ) = None
+
+
+class Warning(Struct):
+    """A machine-readable caveat: a boundary the guideline leaves open, or a reading the engine made."""
+
+    code: str
+    message: str
+
+
+class ItemScore(Struct, omit_defaults=True):
+    """One scored item: its value in the score's own terms and its points. When the engine derived the
+    value from another input (a vertebral level, a percentage), `derived_from` holds what was given."""
+
+    item: str
+    value: str | int | float | bool
+    points: int
+    derived_from: str | int | float | None = None
+
+
+class Band(Struct):
+    """A closed range of totals with its stable code, its rule id and the action it recommends."""
+
+    code: str
+    low: int
+    high: int
+    rule_id: str
+    action: str
+
+
+class Recommendation(Struct):
+    rule_id: str
+    action: str
+    text: str
+    citations: tuple[str, ...]
+
+
+class ScoreResult(Struct):
+    """What a score returns: it explains itself (items, total, band, rule, citations, versions)."""
+
+    score: str
+    total: int
+    band: str
+    band_meaning: str
+    items: tuple[ItemScore, ...]
+    recommendation: Recommendation
+    warnings: tuple[Warning, ...]
+    guideline_version: str
+    engine_version: str
+    rules_version: str
+
+
+class FieldProblem(Struct):
+    """One bad field of a request: where, what is wrong, and what would be accepted."""
+
+    field: str
+    message: str
+    allowed: list[Any] | None = None
+
+
+class InputRejected(ValueError):
+    """Raised by the domain for inputs it cannot score.
+
+    `contradiction` is True when every value is valid on its own but they disagree with each other
+    (the API answers 422); otherwise the request breaks the input schema (400).
+    """
+
+    def __init__(self, problems: list[FieldProblem], *, contradiction: bool = False) -> None:
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+        self.problems = problems
+        self.contradiction = contradiction
