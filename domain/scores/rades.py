@@ -7,7 +7,8 @@ from typing import Annotated
 
 from msgspec import Meta
 
-from domain.model import Band, Inputs as InputsBase, ItemScore, Language, ScoreResult
+from domain.model import Band, ItemScore, Language, ScoreResult
+from domain.model import Inputs as InputsBase
 from domain.scores._scoring import item, result, warning
 
 NAME = "rades"

@@ -1,0 +1,133 @@
+"""Decoding of client input into the domain's Structs, reporting every bad field at once.
+
+msgspec stops at the first error; a clinician filling a form wants all of them, each with the field,
+what was wrong and what is allowed. The fast path decodes once; only a failing request pays for the
+field-by-field pass.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any, TypeVar
+
+import msgspec
+from msgspec import inspect as mi
+
+from domain.model import FieldProblem, InputRejected
+
+S = TypeVar("S", bound=msgspec.Struct)
+_AT_PATH = re.compile(r"\s*- at `\$[^`]*`$")
+_ENUMERABLE_INT_SPAN = 20  # an int range with at most this many values is listed value by value
+
+
+@functools.cache
+def _decoder(kind: type[S]) -> msgspec.json.Decoder:
+    return msgspec.json.Decoder(kind)
+
+
+def decode(raw: bytes, kind: type[S]) -> S:
+    """JSON bytes -> `kind`, or InputRejected naming every bad field."""
+    try:
+        return _decoder(kind).decode(raw)
+    except msgspec.ValidationError:
+        pass
+    except msgspec.DecodeError as exc:
+        raise InputRejected([FieldProblem(field="$", message=f"malformed JSON: {exc}")]) from None
+    raise InputRejected(problems(msgspec.json.decode(raw), kind))
+
+
+def convert(data: Any, kind: type[S]) -> S:
+    """An already-decoded JSON value -> `kind`, or InputRejected naming every bad field."""
+    try:
+        return msgspec.convert(data, kind)
+    except msgspec.ValidationError:
+        raise InputRejected(problems(data, kind)) from None
+
+
+def problems(data: Any, kind: type, prefix: str = "") -> list[FieldProblem]:
+    """Every schema violation of `data` against the Struct `kind`, field by field."""
+    if not isinstance(data, dict):
+        return [FieldProblem(field=prefix or "$", message="expected a JSON object")]
+    fields = msgspec.structs.fields(kind)
+    names = {f.encode_name for f in fields}
+    found = [
+        FieldProblem(field=_join(prefix, key), message="unknown field", allowed=sorted(names))
+        for key in data
+        if key not in names
+    ]
+    for f in fields:
+        path = _join(prefix, f.encode_name)
+        if f.encode_name not in data:
+            if f.required:
+                bounds = accepted_range(f.type)
+                message = "required" + (f" ({bounds})" if bounds else "")
+                found.append(FieldProblem(field=path, message=message, allowed=allowed(f.type)))
+            continue
+        found.extend(_value_problems(data[f.encode_name], f.type, path))
+    if not found:  # a failure the field pass cannot place (a Struct-level check): report it whole
+        try:
+            msgspec.convert(data, kind)
+        except msgspec.ValidationError as exc:
+            found.append(FieldProblem(field=prefix or "$", message=_clean(exc)))
+    return found
+
+
+def _value_problems(value: Any, annotation: Any, path: str) -> list[FieldProblem]:
+    info = _strip_optional(mi.type_info(annotation))
+    if isinstance(info, mi.StructType) and isinstance(value, dict):
+        return problems(value, info.cls, path)
+    if isinstance(info, mi.ListType) and isinstance(info.item_type, mi.StructType) and isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _value_problems(v, info.item_type.cls, f"{path}[{i}]")]
+    try:
+        msgspec.convert(value, annotation)
+    except msgspec.ValidationError as exc:
+        bounds = accepted_range(annotation)
+        message = _clean(exc) + (f" (allowed: {bounds})" if bounds else "")
+        return [FieldProblem(field=path, message=message, allowed=allowed(annotation))]
+    return []
+
+
+@functools.cache
+def allowed(annotation: Any) -> list[Any] | None:
+    """The values a field accepts, where they can be listed: enum members, booleans, small int ranges."""
+    info = _strip_optional(mi.type_info(annotation))
+    if isinstance(info, mi.EnumType):
+        return [member.value for member in info.cls]
+    if isinstance(info, mi.BoolType):
+        return [True, False]
+    if isinstance(info, mi.IntType) and info.ge is not None and info.le is not None:
+        step = info.multiple_of or 1
+        start = -(-info.ge // step) * step
+        if (info.le - start) // step <= _ENUMERABLE_INT_SPAN:
+            return list(range(start, info.le + 1, step))
+    return None
+
+
+@functools.cache
+def accepted_range(annotation: Any) -> str | None:
+    """A numeric field's bounds in words, e.g. '0 <= value <= 1'; None for other fields."""
+    info = _strip_optional(mi.type_info(annotation))
+    if not isinstance(info, mi.IntType | mi.FloatType):
+        return None
+    kind = "an integer" if isinstance(info, mi.IntType) else "a number"
+    bounds = [f"{op} {v}" for op, v in ((">", info.gt), (">=", info.ge), ("<", info.lt), ("<=", info.le))
+              if v is not None]
+    step = f", a multiple of {info.multiple_of}" if info.multiple_of else ""
+    return f"{kind} {' and '.join(bounds)}{step}".strip()
+
+
+def _strip_optional(info: mi.Type) -> mi.Type:
+    if isinstance(info, mi.UnionType):
+        kept = [t for t in info.types if not isinstance(t, mi.NoneType)]
+        if len(kept) == 1:
+            info = kept[0]
+    return info.type if isinstance(info, mi.Metadata) else info
+
+
+def _clean(exc: msgspec.ValidationError) -> str:
+    return _AT_PATH.sub("", str(exc))
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
