@@ -1,0 +1,83 @@
+"""Settings, read once from the environment by the composition roots (never at import time)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    broker_url: str
+    pseudonym_key: bytes
+    log_format: Literal["json", "console"]
+    var_dir: Path
+    max_body_bytes: int = 1 << 20
+    audit_batch_max: int = 512
+    audit_timeout_s: float = 10.0
+    auth_cache_ttl_s: float = 30.0
+
+    @property
+    def embedded(self) -> bool:
+        """True on the embedded default (SQLite file): one API process, no server needed."""
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    var_dir = Path(env.get("BONEMETS_VAR_DIR", "./var")).resolve()
+    database_url = env.get("BONEMETS_DATABASE_URL") or f"sqlite:///{var_dir / 'bonemets.db'}"
+    log_format = env.get("BONEMETS_LOG_FORMAT") or ("console" if _stdout_is_tty() else "json")
+    if log_format not in ("json", "console"):
+        raise SettingsError(f"BONEMETS_LOG_FORMAT must be json or console, not {log_format!r}")
+    return Settings(
+        database_url=database_url,
+        broker_url=env.get("BONEMETS_BROKER_URL") or f"sqla+sqlite:///{var_dir / 'broker.db'}",
+        pseudonym_key=_pseudonym_key(env, var_dir, embedded=database_url.startswith("sqlite")),
+        log_format=log_format,
+        var_dir=var_dir,
+        max_body_bytes=_int(env, "BONEMETS_MAX_BODY_BYTES", 1 << 20),
+        audit_batch_max=_int(env, "BONEMETS_AUDIT_BATCH_MAX", 512),
+        audit_timeout_s=float(env.get("BONEMETS_AUDIT_TIMEOUT_S", "10")),
+    )
+
+
+def _pseudonym_key(env: Mapping[str, str], var_dir: Path, *, embedded: bool) -> bytes:
+    """The HMAC key for patient_ref: from the environment, or made once into var/ on the embedded default."""
+    given = env.get("BONEMETS_PSEUDONYM_KEY")
+    if given:
+        if len(given) < 32:
+            raise SettingsError("BONEMETS_PSEUDONYM_KEY must be at least 32 characters")
+        return given.encode()
+    if not embedded:
+        raise SettingsError("BONEMETS_PSEUDONYM_KEY is required with a server database")
+    path = var_dir / "pseudonym.key"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        return int(env.get(name, default))
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer") from None
+
+
+def _stdout_is_tty() -> bool:
+    try:
+        return os.isatty(1)
+    except OSError:
+        return False

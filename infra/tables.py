@@ -1,0 +1,55 @@
+"""The SQLModel tables: API keys, the audit trail and its chain head."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+GENESIS_HASH = "0" * 64
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+
+    id: str = Field(primary_key=True, max_length=32, description="Public key id, the prefix of the key")
+    client: str = Field(max_length=128, index=True)
+    roles: str = Field(max_length=128, description="Comma-separated roles: scoring, registry, auditor")
+    key_hash: str = Field(max_length=64, unique=True, description="SHA-256 of the whole key")
+    created_at: str = Field(max_length=32)
+    revoked_at: str | None = Field(default=None, max_length=32)
+
+
+class AuditRecord(SQLModel, table=True):
+    """One recommendation-bearing response (or event), hash-chained to the one before it."""
+
+    __tablename__ = "audit_record"
+    __table_args__ = (Index("ix_audit_record_created_at", "created_at"),)
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    id: str = Field(max_length=36, unique=True)
+    created_at: str = Field(max_length=32, description="UTC, ISO 8601 with microseconds")
+    client: str = Field(max_length=128, index=True)
+    roles: str = Field(max_length=128)
+    endpoint: str = Field(max_length=128)
+    action: str = Field(max_length=64)
+    request_id: str = Field(max_length=128)
+    patient_hash: str | None = Field(default=None, max_length=64, index=True)
+    input_json: str = Field(sa_column=Column(Text, nullable=False))
+    output_json: str = Field(sa_column=Column(Text, nullable=False))
+    rule_ids: str = Field(sa_column=Column(Text, nullable=False))
+    guideline_version: str = Field(max_length=64)
+    engine_version: str = Field(max_length=32)
+    rules_version: str = Field(max_length=32)
+    job_id: str | None = Field(default=None, max_length=36, index=True)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain head in one row: the lock every writer takes, and a check against a truncated tail."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    hash: str = Field(max_length=64)
