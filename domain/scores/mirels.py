@@ -62,6 +62,8 @@ SIZE_POINTS = {
     Size.ONE_TO_TWO_THIRDS: 2,  # "1/3 - 2/3"
     Size.OVER_TWO_THIRDS: 3,  # "> 2/3"
 }
+# The enumerated items and their tables, for the catalogue (numeric items are banded in code).
+ITEM_POINTS = {"site": SITE_POINTS, "pain": PAIN_POINTS, "lesion": LESION_POINTS, "size": SIZE_POINTS}
 BANDS = (
     Band(code="low", low=4, high=7, rule_id="LB-2", action="radiotherapy"),
     Band(code="borderline", low=8, high=8, rule_id="LB-3", action="rcp_discussion"),

@@ -64,6 +64,8 @@ INTERVAL_BOUNDARY_MONTHS = 15  # "≤ 15 months" 6 points, "> 15 months" 8 point
 # extended to half-open intervals so that fractional days have one reading (clinical-rules.md 3).
 ONSET_BANDS = ((7, 4), (14, 7))
 ONSET_BEYOND_POINTS = 9
+# The enumerated items and their tables, for the catalogue (numeric items are banded in code).
+ITEM_POINTS = {"primary": PRIMARY_POINTS, "motor_function": MOTOR_FUNCTION_POINTS}
 BANDS = (
     Band(code="group_1", low=21, high=28, rule_id="MSCC-2", action="rt_8gy_1fr"),
     Band(code="group_2", low=29, high=37, rule_id="MSCC-3",

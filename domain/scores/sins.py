@@ -101,6 +101,9 @@ LEVEL_LOCATION = {
     )
     for level in Level
 }
+# The enumerated items and their tables, for the catalogue (numeric items are banded in code).
+ITEM_POINTS = {"location": LOCATION_POINTS, "pain": PAIN_POINTS, "lesion": LESION_POINTS,
+               "alignment": ALIGNMENT_POINTS, "collapse": COLLAPSE_POINTS, "posterolateral": POSTEROLATERAL_POINTS}
 BANDS = (
     Band(code="stable", low=0, high=6, rule_id="SP-4", action="radiotherapy"),
     Band(code="potentially_unstable", low=7, high=12, rule_id="SP-3", action="surgical_opinion"),

@@ -70,6 +70,8 @@ PRIMARY_POINTS = {
 }  #                                                            prostate, carcinoid tumour" 5
 # Palsy: "complete (Frankel A, B)" 0, "incomplete (Frankel C, D)" 1, "none (Frankel E)" 2.
 FRANKEL_POINTS = {Grade.A: 0, Grade.B: 0, Grade.C: 1, Grade.D: 1, Grade.E: 2}
+# The enumerated items and their tables, for the catalogue (numeric items are banded in code).
+ITEM_POINTS = {"visceral_metastases": VISCERAL_POINTS, "primary": PRIMARY_POINTS, "frankel": FRANKEL_POINTS}
 BANDS = (
     Band(code="under_6_months", low=0, high=8, rule_id="SURG-4", action="conservative_treatment"),
     Band(code="over_6_months", low=9, high=11, rule_id="SURG-4", action="palliative_surgery"),

@@ -49,6 +49,8 @@ BONE_POINTS = {
     Bone.SOLITARY: 1,  # "solitary or isolated"
     Bone.MULTIPLE: 2,  # "multiple"
 }
+# The enumerated items and their tables, for the catalogue (numeric items are banded in code).
+ITEM_POINTS = {"growth": GROWTH_POINTS, "visceral_metastases": VISCERAL_POINTS, "bone_metastases": BONE_POINTS}
 BANDS = (
     Band(code="en_bloc_resection", low=2, high=3, rule_id="SURG-5", action="en_bloc_resection"),
     Band(code="intralesional_resection", low=4, high=5, rule_id="SURG-5", action="intralesional_resection"),

@@ -1,0 +1,79 @@
+"""create_app(settings) -> Litestar: the composition root of the API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.middleware.base import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+from swagger_ui_bundle import swagger_ui_path
+
+from api import errors
+from api.auth import ApiKeyAuthentication
+from api.observability import ObservedLitestar
+from api.routes import meta, scores
+from domain import version
+from infra.audit import AuditWriter
+from infra.db import make_engine
+from infra.keys import KeyStore
+from infra.log import configure_logging
+from infra.settings import Settings
+
+UNAUTHENTICATED = ["^/health", "^/schema", "^/static"]
+
+
+def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
+    if configure_logs:
+        configure_logging(settings.log_format)
+    engine = make_engine(settings.database_url)
+    writer = AuditWriter(engine, batch_max=settings.audit_batch_max)
+
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        writer.start()
+        try:
+            yield
+        finally:
+            writer.stop()
+            engine.dispose()
+
+    assets = "/static/swagger-ui"
+    return ObservedLitestar(
+        route_handlers=[*scores.ROUTES, *meta.ROUTES,
+                        create_static_files_router(path=assets, directories=[swagger_ui_path],
+                                                   include_in_schema=False, opt={"exclude_from_auth": True})],
+        state=State({"settings": settings, "engine": engine, "audit_writer": writer,
+                     "key_store": KeyStore(engine, settings.auth_cache_ttl_s)}),
+        middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=UNAUTHENTICATED)],
+        exception_handlers=errors.EXCEPTION_HANDLERS,
+        request_max_body_size=settings.max_body_bytes,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="bonemets",
+            version=version.ENGINE_VERSION,
+            description="Clinical decision support for bone metastases of lung cancer, after the "
+            f"regional guideline {version.GUIDELINE_VERSION}. Advisory: the multidisciplinary meeting decides.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(
+                path="/swagger",
+                js_url=f"{assets}/swagger-ui-bundle.js",
+                css_url=f"{assets}/swagger-ui.css",
+                standalone_preset_js_url=f"{assets}/swagger-ui-standalone-preset.js",
+                favicon=f"<link rel='icon' type='image/png' href='{assets}/favicon-32x32.png'>",
+            )],
+            components=Components(security_schemes={
+                "apiKey": SecurityScheme(type="http", scheme="bearer", description="bonemets API key"),
+            }),
+            security=[{"apiKey": []}],
+        ),
+        debug=False,
+    )
+
+
+__all__ = ["create_app"]

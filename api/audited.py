@@ -1,0 +1,63 @@
+"""The one path by which a recommendation leaves the API: audit it, wait for the commit, then answer."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from litestar import Request
+
+from domain.model import Inputs, Language
+from infra.audit import AuditEntry, AuditUnavailable, AuditWriter, new_id, pseudonymise
+
+_encode = msgspec.json.Encoder().encode
+
+
+def language(request: Request) -> Language:
+    """`fr` or `en` from Accept-Language, by quality; `en` when neither is asked for."""
+    best, best_q = "en", -1.0
+    for part in request.headers.get("accept-language", "").split(","):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary not in ("en", "fr"):
+            continue
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                continue
+        if q > best_q:
+            best, best_q = primary, q
+    return best  # type: ignore[return-value]
+
+
+async def audit(request: Request, *, action: str, inputs: Inputs, output: Any, rule_ids: tuple[str, ...]) -> str:
+    """Append the audit record of this response and return its id once committed (AuditUnavailable if not)."""
+    app_state = request.app.state
+    writer: AuditWriter = app_state.audit_writer
+    principal = request.user
+    meta = request.scope.get("bonemets", {})
+    entry = AuditEntry(
+        id=new_id(),
+        client=principal.client,
+        roles=",".join(sorted(principal.roles)),
+        endpoint=f"{request.method} {request.url.path}",
+        action=action,
+        request_id=meta.get("request_id", ""),
+        patient_hash=pseudonymise(app_state.settings.pseudonym_key, inputs.patient_ref),
+        input_json=_encode(msgspec.structs.replace(inputs, patient_ref=None)).decode(),
+        output_json=_encode(output).decode(),
+        rule_ids=rule_ids,
+        guideline_version=output.guideline_version,
+        engine_version=output.engine_version,
+        rules_version=output.rules_version,
+    )
+    try:
+        receipt = await asyncio.wait_for(asyncio.wrap_future(writer.submit(entry)),
+                                         app_state.settings.audit_timeout_s)
+    except TimeoutError:
+        raise AuditUnavailable("audit commit timed out") from None
+    meta.setdefault("log", {})["audit_id"] = receipt.id
+    return receipt.id

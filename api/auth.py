@@ -1,0 +1,44 @@
+"""API keys (Authorization: Bearer) -> the calling client and its roles; role guards."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from infra.audit import AuditUnavailable
+from infra.keys import KeyStore, Principal
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="bonemets"'}
+
+
+class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise NotAuthorizedException("An API key is required: Authorization: Bearer <key>.", headers=CHALLENGE)
+        store: KeyStore = connection.app.state.key_store
+        try:
+            principal = await anyio.to_thread.run_sync(store.lookup, key.strip())
+        except Exception as exc:  # the key store is the database: unreachable means 503, not 500
+            raise AuditUnavailable("key store unavailable") from exc
+        if principal is None:
+            raise NotAuthorizedException("The API key is unknown or revoked.", headers=CHALLENGE)
+        connection.scope.setdefault("bonemets", {})["client"] = principal.client
+        return AuthenticationResult(user=principal, auth=principal.key_id)
+
+
+def requires(role: str):
+    """A guard letting through only keys that hold `role`."""
+
+    def guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+        principal: Principal = connection.user
+        if role not in principal.roles:
+            raise PermissionDeniedException(f"This endpoint needs the '{role}' role; the key has "
+                                            f"{', '.join(sorted(principal.roles))}.")
+
+    guard.__name__ = f"requires_{role}"
+    return guard

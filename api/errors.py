@@ -1,0 +1,89 @@
+"""Every exception -> RFC 9457 problem details, in one place. Never a 500 for what a client sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from domain.model import FieldProblem, InputRejected
+from domain.validation import problems
+from infra.audit import AuditUnavailable
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger("bonemets.api")
+
+TITLES = {
+    400: "Invalid request", 401: "Authentication required", 403: "Forbidden", 404: "Not found",
+    405: "Method not allowed", 413: "Request body too large", 415: "Unsupported media type",
+    422: "Contradictory input", 429: "Too many requests", 500: "Internal error", 503: "Service unavailable",
+}
+SLUGS = {400: "invalid-input", 422: "contradictory-input", 503: "audit-unavailable"}
+
+
+def problem(status: int, detail: str, *, errors: list[FieldProblem] | None = None,
+            headers: dict[str, str] | None = None, instance: str | None = None) -> Response[dict[str, Any]]:
+    slug = SLUGS.get(status, TITLES.get(status, "error").lower().replace(" ", "-"))
+    body: dict[str, Any] = {"type": f"/problems/{slug}", "title": TITLES.get(status, "Error"), "status": status,
+                            "detail": detail}
+    if instance:
+        body["instance"] = instance
+    if errors is not None:
+        body["errors"] = [{"field": e.field, "message": e.message, "allowed": e.allowed} for e in errors]
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def on_input_rejected(request: Request, exc: InputRejected) -> Response:
+    if exc.contradiction:
+        return problem(422, "The values are each valid but contradict each other.", errors=exc.problems,
+                       instance=request.url.path)
+    return problem(400, "The request does not match the input schema.", errors=exc.problems,
+                   instance=request.url.path)
+
+
+def on_validation(request: Request, exc: ValidationException) -> Response:
+    """Litestar's decoder stops at the first error; re-check the decoded body to report every field."""
+    kind = request.route_handler.opt.get("input_type")
+    body = request._connection_state.json  # decoded by Litestar before it failed; Empty if it was not JSON
+    if kind is not None and isinstance(body, dict | list | str | int | float | bool):
+        found = problems(body, kind)
+        if found:
+            return problem(400, "The request does not match the input schema.", errors=found,
+                           instance=request.url.path)
+    messages = exc.extra if isinstance(exc.extra, list) else []
+    errors = [FieldProblem(field=str(m.get("key", "$")), message=str(m.get("message", exc.detail)))
+              for m in messages if isinstance(m, dict)]
+    return problem(400, exc.detail or "Invalid request.", errors=errors or [FieldProblem(field="$",
+                   message="the body is not valid JSON")], instance=request.url.path)
+
+
+def on_http(request: Request, exc: HTTPException) -> Response:
+    headers = dict(exc.headers or {})
+    # A 400 that Litestar raised itself (the body is not JSON at all) still lists what was wrong.
+    errors = [FieldProblem(field="$", message=str(exc.detail))] if exc.status_code == 400 else None
+    return problem(exc.status_code, str(exc.detail), errors=errors, headers=headers or None,
+                   instance=request.url.path)
+
+
+def on_audit_unavailable(request: Request, exc: AuditUnavailable) -> Response:
+    log.error("audit.unavailable", path=request.url.path)
+    return problem(503, "The audit trail cannot be written; no recommendation is given. Retry later.",
+                   headers={"Retry-After": "5"}, instance=request.url.path)
+
+
+def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("request.unexpected_error", path=request.url.path, error=type(exc).__name__)
+    return problem(HTTP_500_INTERNAL_SERVER_ERROR, "An unexpected error occurred; it has been logged.",
+                   instance=request.url.path)
+
+
+EXCEPTION_HANDLERS = {
+    InputRejected: on_input_rejected,
+    ValidationException: on_validation,
+    AuditUnavailable: on_audit_unavailable,
+    HTTPException: on_http,
+    Exception: on_unexpected,
+}

@@ -1,0 +1,51 @@
+"""Request ids and the one canonical log line per request, around the whole application (404s too)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from litestar import Litestar
+
+log = structlog.get_logger("bonemets.http")
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if _SAFE_REQUEST_ID.match(text):
+                return text
+            break
+    return uuid.uuid4().hex
+
+
+class ObservedLitestar(Litestar):
+    """Litestar, with every HTTP exchange given a request id (echoed in X-Request-ID) and logged once."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = request_id_from(scope["headers"])
+        meta = scope["bonemets"] = {"request_id": request_id, "log": {}}
+        status = 500
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, send_with_id)
+        finally:
+            log.info("http.request", method=scope["method"], path=scope["path"], status=status,
+                     duration_ms=round((time.perf_counter() - started) * 1000, 3), request_id=request_id,
+                     client=meta.get("client"), **meta["log"])

@@ -1,0 +1,48 @@
+"""Response bodies that add to the domain's results what only the edge knows: the audit id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar.openapi.datastructures import ResponseSpec
+
+from domain.model import ScoreResult
+
+
+class ScoreResponse(ScoreResult, frozen=True, kw_only=True):
+    audit_id: str
+
+
+class FieldError(msgspec.Struct):
+    field: str
+    message: str
+    allowed: list[Any] | None
+
+
+class Problem(msgspec.Struct):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def with_audit_id(result: ScoreResult, audit_id: str) -> ScoreResponse:
+    return ScoreResponse(**{f: getattr(result, f) for f in result.__struct_fields__}, audit_id=audit_id)
+
+
+PROBLEM_RESPONSES = {
+    status: ResponseSpec(data_container=Problem, description=description, media_type="application/problem+json")
+    for status, description in {
+        400: "Malformed JSON or a schema violation: one entry per bad field, with the allowed values",
+        401: "No API key, or an unknown one",
+        403: "The key lacks the role this endpoint needs",
+        413: "The body is larger than the configured limit",
+        422: "Values valid one by one that contradict each other",
+        503: "The audit trail cannot be written: no recommendation is given",
+    }.items()
+}

@@ -1,0 +1,42 @@
+"""The catalogue: every score's inputs, allowed values, points, bands, rule ids and citations, from the
+tables themselves, so that forms built from it can never drift from what the engine computes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from domain import texts, version
+from domain.model import Language
+from domain.scores import SCORES, frankel
+
+
+def score_entry(module: Any, lang: Language) -> dict[str, Any]:
+    return {
+        "score": module.NAME,
+        "endpoint": f"/v1/scores/{module.NAME}",
+        "description": (module.__doc__ or "").strip(),
+        "citations": list(module.CITATIONS),
+        "total_range": list(module.TOTAL_RANGE),
+        "inputs": msgspec.json.schema(module.Inputs),
+        "items": {item: [{"value": str(v), "points": p} for v, p in table.items()]
+                  for item, table in module.ITEM_POINTS.items()},
+        "bands": [{"code": b.code, "low": b.low, "high": b.high, "rule_id": b.rule_id, "action": b.action,
+                   "meaning": texts.band_meaning(module.NAME, b.code, lang),
+                   "recommendation": texts.recommendation_text(b.rule_id, b.action, lang)}
+                  for b in module.BANDS],
+    }
+
+
+def catalogue(lang: Language) -> dict[str, Any]:
+    return {
+        "guideline_version": version.GUIDELINE_VERSION,
+        "rules_version": version.RULES_VERSION,
+        "engine_version": version.ENGINE_VERSION,
+        "scores": [score_entry(m, lang) for m in SCORES.values()],
+        "grades": [{"grade": "frankel", "citations": list(frankel.CITATIONS),
+                    "values": [{"grade": g.value, "deficit": frankel.DEFICIT[g].value,
+                                "description": frankel.DESCRIPTIONS[g][lang]} for g in frankel.Grade]}],
+        "warnings": sorted(texts.WARNINGS),
+    }
