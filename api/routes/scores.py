@@ -6,6 +6,7 @@ from types import ModuleType
 
 from litestar import Request, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import JSONBody
 
 from api.audited import audit, language
 from api.auth import requires
@@ -23,7 +24,7 @@ def score_route(module: ModuleType) -> HTTPRouteHandler:
         request.scope["bonemets"]["log"].update(score=result.score, total=result.total, band=result.band)
         return with_audit_id(result, audit_id)
 
-    compute_score.__annotations__["data"] = Inputs
+    compute_score.__annotations__["data"] = JSONBody[Inputs]
     return post(
         f"/v1/scores/{module.NAME}",
         status_code=200,

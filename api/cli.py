@@ -1,0 +1,127 @@
+"""`bonemets`: run, serve, worker, migrate, keys create, audit verify."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+from infra.settings import Settings, SettingsError, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bonemets", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="the embedded default: migrate, then the API and one worker together")
+    _server_options(run)
+    serve = sub.add_parser("serve", help="the API server only")
+    _server_options(serve)
+    serve.add_argument("--workers", type=int, default=1)
+    worker = sub.add_parser("worker", help="a Celery worker only")
+    worker.add_argument("--concurrency", type=int, default=2)
+    sub.add_parser("migrate", help="apply the database migrations")
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="create an API key; prints it alone on the last line")
+    create.add_argument("--client", required=True)
+    create.add_argument("--roles", required=True, help="comma-separated: scoring,registry,auditor")
+    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
+    audit.add_parser("verify", help="verify the hash chain; exit 1 naming the first broken record")
+
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"bonemets: {exc}", file=sys.stderr)
+        return 2
+    return COMMANDS[args.command](settings, args)
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from infra.db import make_engine
+    from infra.migrate import migrate
+
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    engine.dispose()
+    print("migrations applied")
+    return 0
+
+
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from infra.db import make_engine
+    from infra.keys import create_key, parse_roles
+
+    try:
+        roles = parse_roles(args.roles)
+        engine = make_engine(settings.database_url)
+        key = create_key(engine, args.client, roles)
+    except ValueError as exc:
+        print(f"bonemets: {exc}", file=sys.stderr)
+        return 2
+    print(f"client {args.client}, roles {','.join(roles)}; the key is shown once:")
+    print(key)
+    return 0
+
+
+def cmd_audit(settings: Settings, _args: argparse.Namespace) -> int:
+    from infra.audit import verify
+    from infra.db import make_engine
+
+    result = verify(make_engine(settings.database_url))
+    if result.intact:
+        print(f"audit trail intact: {result.records} records")
+        return 0
+    broken = result.first_broken
+    print(f"audit trail BROKEN after {result.records} good records: record {broken.id} (seq {broken.seq}): "
+          f"{broken.reason}")
+    return 1
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    workers = getattr(args, "workers", 1)
+    if settings.embedded and workers > 1:
+        print("bonemets: SQLite has one writer; serve one API process (or use PostgreSQL)", file=sys.stderr)
+        return 2
+    uvicorn.run("api.main:app_from_environment", factory=True, host=args.host, port=args.port,
+                workers=workers, access_log=False, log_level="warning")
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from worker.celery_app import create_celery
+
+    app = create_celery(settings)
+    app.worker_main(["worker", f"--concurrency={args.concurrency}", "--loglevel=WARNING", "--without-gossip",
+                     "--without-mingle"])
+    return 0
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    cmd_migrate(settings, args)
+    worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--concurrency=1"], env=os.environ.copy())
+    try:
+        print(f"bonemets: API on http://{args.host}:{args.port} (docs: /schema/swagger), worker pid {worker.pid}",
+              flush=True)
+        return cmd_serve(settings, args)
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+COMMANDS = {"run": cmd_run, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate,
+            "keys": cmd_keys, "audit": cmd_audit}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Fixtures shared by every test: databases (SQLite file and the real PostgreSQL), apps and API keys.
+
+PostgreSQL tests run against the server at BONEMETS_TEST_POSTGRES_URL (default 127.0.0.1:5432), each
+session in a database of its own, dropped at the end. Where no server answers, they are skipped with
+the reason, unless BONEMETS_REQUIRE_SERVICES=1 (as .ci/run sets), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from infra.db import make_engine
+from infra.keys import create_key
+from infra.migrate import migrate
+from infra.settings import Settings, load_settings
+
+PG_ADMIN_URL = os.environ.get("BONEMETS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REQUIRE_SERVICES = os.environ.get("BONEMETS_REQUIRE_SERVICES") == "1"
+PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef0123456789"
+
+
+def unavailable(service: str, reason: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{service} is required (BONEMETS_REQUIRE_SERVICES=1) but unavailable: {reason}")
+    pytest.skip(f"{service} unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session; yields its URL."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    name = f"bonemets_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        unavailable("PostgreSQL", str(exc).splitlines()[0])
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database: a SQLite file, then the real PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'bonemets.db'}"
+    else:
+        url = request.getfixturevalue("postgres_server")
+        _reset_postgres(url)
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    base = load_settings({"BONEMETS_DATABASE_URL": database_url, "BONEMETS_VAR_DIR": str(tmp_path / "var"),
+                          "BONEMETS_PSEUDONYM_KEY": PSEUDONYM_KEY, "BONEMETS_LOG_FORMAT": "json"})
+    return replace(base, max_body_bytes=64 * 1024, audit_timeout_s=5.0)
+
+
+@dataclass(frozen=True)
+class Keys:
+    scoring: str
+    registry: str
+    auditor: str
+    everything: str
+
+    @staticmethod
+    def header(key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def keys(engine: Engine) -> Keys:
+    return Keys(
+        scoring=create_key(engine, "hospital-a", ("scoring",)),
+        registry=create_key(engine, "registry-b", ("registry",)),
+        auditor=create_key(engine, "compliance", ("auditor",)),
+        everything=create_key(engine, "ops", ("scoring", "registry", "auditor")),
+    )
+
+
+@pytest.fixture
+def log_stream() -> io.StringIO:
+    return io.StringIO()
+
+
+@pytest.fixture
+def client(settings: Settings, keys: Keys, log_stream: io.StringIO):
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+    from infra.log import configure_logging
+
+    configure_logging("json", stream=log_stream)
+    app = create_app(settings, configure_logs=False)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client

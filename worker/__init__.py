@@ -1,0 +1,1 @@
+"""The Celery edge: messages, retries, progress. No clinical logic."""
