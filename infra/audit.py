@@ -129,11 +129,19 @@ class AuditWriter:
                     stopping = True
                     break
                 batch.append(nxt)
-            self._commit(batch)
+            try:
+                self._commit(batch)
+            except Exception as exc:  # the writer thread must outlive any one batch
+                log.error("audit.writer_error", error=type(exc).__name__)
             if stopping:
                 return
 
     def _commit(self, batch: list[tuple[AuditEntry, Future[Receipt]]]) -> None:
+        # A caller that gave up (timed out, disconnected) before its batch started gets no record; from
+        # here on its future can no longer be cancelled, so each one below is answered exactly once.
+        batch = [(entry, future) for entry, future in batch if future.set_running_or_notify_cancel()]
+        if not batch:
+            return
         try:
             receipts = write_batch(self._engine, [entry for entry, _ in batch])
         except Exception as exc:  # any failure to commit: every caller of the batch gets 503
@@ -188,7 +196,10 @@ def verify(engine: Engine, *, chunk: int = 5000) -> Verification:
     with engine.connect() as conn:
         head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one_or_none()
         rows = _stream(conn, chunk)
-        return verify_rows(rows, head=tuple(head) if head else None)
+        try:
+            return verify_rows(rows, head=tuple(head) if head else None)
+        finally:
+            rows.close()  # an early verdict leaves a server-side cursor open otherwise
 
 
 def _stream(conn, chunk: int) -> Iterator[dict[str, Any]]:
@@ -196,8 +207,11 @@ def _stream(conn, chunk: int) -> Iterator[dict[str, Any]]:
     result = conn.execution_options(stream_results=True, yield_per=chunk).execute(
         select(*columns).order_by(AuditRecord.seq)
     )
-    for row in result:
-        yield row._asdict()
+    try:
+        for row in result:
+            yield row._asdict()
+    finally:
+        result.close()
 
 
 def verify_rows(rows: Iterator[dict[str, Any]], head: tuple[int, str] | None) -> Verification:

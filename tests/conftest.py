@@ -83,7 +83,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 def settings(database_url: str, tmp_path: Path) -> Settings:
     base = load_settings({"BONEMETS_DATABASE_URL": database_url, "BONEMETS_VAR_DIR": str(tmp_path / "var"),
                           "BONEMETS_PSEUDONYM_KEY": PSEUDONYM_KEY, "BONEMETS_LOG_FORMAT": "json"})
-    return replace(base, max_body_bytes=64 * 1024, audit_timeout_s=5.0)
+    return replace(base, max_body_bytes=64 * 1024)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from domain.scores import SCORES
 
 
 def score_route(module: ModuleType) -> HTTPRouteHandler:
-    Inputs = module.Inputs  # noqa: N806 — the score's own input Struct is the request schema
+    Inputs = module.Inputs
 
     async def compute_score(request: Request, data: Inputs) -> ScoreResponse:  # type: ignore[valid-type]
         result = module.compute(data, language(request))

@@ -1,0 +1,227 @@
+"""The audit trail: a correct chain under concurrency, tampering detected, and no answer without a record."""
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from api.app import create_app
+from infra import audit
+from infra.db import make_engine
+from infra.keys import create_key
+from tests.cases import VALID
+from tests.conftest import Keys
+from tests.proxy import CuttableProxy
+
+
+async def fire(client, key, count):
+    bodies = [("sins", VALID["sins"]), ("mirels", VALID["mirels"]), ("tomita", VALID["tomita"])]
+    requests = [client.post(f"/v1/scores/{bodies[i % 3][0]}", json={**bodies[i % 3][1], "patient_ref": f"p{i}"},
+                            headers=Keys.header(key)) for i in range(count)]
+    return await asyncio.gather(*requests)
+
+
+def test_chain_is_intact_after_500_concurrent_requests(settings, keys, engine):
+    async def run():
+        async with AsyncTestClient(create_app(settings, configure_logs=False)) as client:
+            return await fire(client, keys.scoring, 500)
+
+    responses = asyncio.run(run())
+    assert [r.status_code for r in responses] == [200] * 500
+    result = audit.verify(engine)
+    assert (result.intact, result.records) == (True, 500)
+    with engine.connect() as conn:
+        ids = {row[0] for row in conn.execute(text("SELECT id FROM audit_record"))}
+    assert ids == {r.json()["audit_id"] for r in responses}
+
+
+def populate(engine, n=10):
+    writer = audit.AuditWriter(engine)
+    receipts = [writer.append(audit.AuditEntry(
+        id=audit.new_id(), client="c", roles="scoring", endpoint="POST /v1/scores/sins", action="score.computed",
+        request_id=f"r{i}", patient_hash=None, input_json="{}", output_json=f'{{"total": {i}}}', rule_ids=("SP-3",),
+        guideline_version="g", engine_version="e", rules_version="r")) for i in range(n)]
+    writer.stop()
+    return receipts
+
+
+def execute(engine, *statements):
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+
+
+def test_verify_detects_a_modified_record(engine):
+    receipts = populate(engine)
+    execute(engine, "UPDATE audit_record SET output_json = '{\"total\": 99}' WHERE seq = 4")
+    result = audit.verify(engine)
+    assert not result.intact and result.records == 3
+    assert (result.first_broken.id, result.first_broken.seq) == (receipts[3].id, 4)
+    assert "modified" in result.first_broken.reason
+
+
+def test_verify_detects_a_deleted_record(engine):
+    receipts = populate(engine)
+    execute(engine, "DELETE FROM audit_record WHERE seq = 6")
+    result = audit.verify(engine)
+    assert not result.intact and result.first_broken.id == receipts[6].id
+    assert "deleted" in result.first_broken.reason
+
+
+def test_verify_detects_reordered_records(engine):
+    receipts = populate(engine)
+    execute(engine, "UPDATE audit_record SET seq = -1 WHERE seq = 3",
+            "UPDATE audit_record SET seq = 3 WHERE seq = 7",
+            "UPDATE audit_record SET seq = 7 WHERE seq = -1")
+    result = audit.verify(engine)
+    assert not result.intact and result.first_broken.seq == 3 and result.first_broken.id == receipts[6].id
+
+
+def test_verify_detects_a_truncated_tail(engine):
+    populate(engine)
+    execute(engine, "DELETE FROM audit_record WHERE seq >= 9")
+    result = audit.verify(engine)
+    assert not result.intact and "removed from the end" in result.first_broken.reason
+
+
+def test_verify_endpoint_and_cli_name_the_first_broken_record(client, keys, engine, database_url, tmp_path):
+    receipts = populate(engine, 5)
+    ok = client.get("/v1/audit/verify", headers=Keys.header(keys.auditor)).json()
+    assert ok == {"intact": True, "records": 5, "first_broken": None}
+    execute(engine, "UPDATE audit_record SET client = 'someone-else' WHERE seq = 2")
+    bad = client.get("/v1/audit/verify", headers=Keys.header(keys.auditor)).json()
+    assert bad["intact"] is False and bad["first_broken"]["id"] == receipts[1].id
+    cli = subprocess.run([sys.executable, "-m", "api.cli", "audit", "verify"], capture_output=True, text=True,
+                         env={"BONEMETS_DATABASE_URL": database_url, "BONEMETS_PSEUDONYM_KEY": "k" * 32,
+                              "BONEMETS_VAR_DIR": str(tmp_path), "PATH": ""}, timeout=60)
+    assert cli.returncode == 1 and receipts[1].id in cli.stdout
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_postgres_unreachable_means_503_and_no_recommendation(settings, keys, engine):
+    url = make_url(settings.database_url)
+    proxy = CuttableProxy(url.host, url.port or 5432)
+    proxied = replace(settings, database_url=url.set(host="127.0.0.1", port=proxy.port).render_as_string(False))
+
+    async def run():
+        async with AsyncTestClient(create_app(proxied, configure_logs=False)) as client:
+            before = await client.post("/v1/scores/sins", json=VALID["sins"], headers=Keys.header(keys.scoring))
+            proxy.cut()
+            after = await client.post("/v1/scores/sins", json=VALID["sins"], headers=Keys.header(keys.scoring))
+            fresh_key = await client.post("/v1/scores/sins", json=VALID["sins"], headers=Keys.header(keys.auditor))
+            return before, after, fresh_key
+
+    before, after, fresh_key = asyncio.run(run())
+    assert before.status_code == 200
+    assert after.status_code == 503 and "recommendation" not in after.json()
+    assert after.headers["content-type"].startswith("application/problem+json")
+    assert fresh_key.status_code == 503  # a key not yet cached cannot be checked either
+    assert audit.verify(engine).records == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sqlite_locked_by_another_writer_means_503(settings, keys, engine):
+    async def run():
+        async with AsyncTestClient(create_app(settings, configure_logs=False)) as client:
+            before = await client.post("/v1/scores/sins", json=VALID["sins"], headers=Keys.header(keys.scoring))
+            blocker = sqlite3.connect(make_url(settings.database_url).database, isolation_level=None)
+            blocker.execute("BEGIN EXCLUSIVE")
+            try:
+                after = await client.post("/v1/scores/sins", json=VALID["sins"], headers=Keys.header(keys.scoring))
+            finally:
+                blocker.execute("ROLLBACK")
+                blocker.close()
+            return before, after
+
+    before, after = asyncio.run(run())
+    assert (before.status_code, after.status_code) == (200, 503)
+    assert audit.verify(engine).records == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_api_processes_share_one_correct_chain(settings, engine, tmp_path):
+    import httpx
+
+    key = create_key(engine, "hospital-a", ("scoring",))
+    env = {"BONEMETS_DATABASE_URL": settings.database_url, "BONEMETS_PSEUDONYM_KEY": "k" * 32,
+           "BONEMETS_VAR_DIR": str(tmp_path), "BONEMETS_LOG_FORMAT": "json", "PATH": ""}
+    ports = [free_port(), free_port()]
+    logs = [(tmp_path / f"server-{p}.log").open("w") for p in ports]
+    servers = [subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(p)], env=env,
+                                stdout=log, stderr=subprocess.STDOUT) for p, log in zip(ports, logs, strict=True)]
+    try:
+        for port in ports:
+            wait_ready(port)
+
+        async def run():
+            async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=64)) as client:
+                calls = [client.post(f"http://127.0.0.1:{ports[i % 2]}/v1/scores/sins", json=VALID["sins"],
+                                     headers=Keys.header(key)) for i in range(500)]
+                return await asyncio.gather(*calls)
+
+        responses = asyncio.run(run())
+    finally:
+        for server, log in zip(servers, logs, strict=True):
+            server.terminate()
+            server.wait(timeout=15)
+            log.close()
+    assert [r.status_code for r in responses] == [200] * 500
+    assert (audit.verify(engine).intact, audit.verify(engine).records) == (True, 500)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port: int, timeout: float = 20) -> None:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError(f"no server answered on port {port}")
+
+
+def test_make_engine_is_used_for_both_kinds_of_url():
+    assert make_engine("sqlite:///:memory:").dialect.name == "sqlite"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_caller_that_gave_up_before_its_batch_gets_no_record_and_the_writer_lives_on(engine):
+    writer = audit.AuditWriter(engine)  # not started: entries wait in the queue
+    entry = audit.AuditEntry(
+        id=audit.new_id(), client="c", roles="scoring", endpoint="e", action="score.computed", request_id="r",
+        patient_hash=None, input_json="{}", output_json="{}", rule_ids=(), guideline_version="g",
+        engine_version="e", rules_version="r")
+    abandoned = writer.submit(entry)
+    assert abandoned.cancel()
+    kept = writer.submit(msgspec_replace(entry, id=audit.new_id()))
+    writer.start()
+    assert kept.result(10).seq == 1
+    assert writer.append(msgspec_replace(entry, id=audit.new_id())).seq == 2
+    writer.stop()
+    assert audit.verify(engine).records == 2
+
+
+def msgspec_replace(struct, **changes):
+    import msgspec
+
+    return msgspec.structs.replace(struct, **changes)
