@@ -21,10 +21,13 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not key.strip():
             raise NotAuthorizedException("An API key is required: Authorization: Bearer <key>.", headers=CHALLENGE)
         store: KeyStore = connection.app.state.key_store
-        try:
-            principal = await anyio.to_thread.run_sync(store.lookup, key.strip())
-        except Exception as exc:  # the key store is the database: unreachable means 503, not 500
-            raise AuditUnavailable("key store unavailable") from exc
+        key = key.strip()
+        found, principal = store.cached(key)  # the common case: no thread hop, no query
+        if not found:
+            try:
+                principal = await anyio.to_thread.run_sync(store.lookup, key)
+            except Exception as exc:  # the key store is the database: unreachable means 503, not 500
+                raise AuditUnavailable("key store unavailable") from exc
         if principal is None:
             raise NotAuthorizedException("The API key is unknown or revoked.", headers=CHALLENGE)
         connection.scope.setdefault("bonemets", {})["client"] = principal.client

@@ -1,5 +1,7 @@
 """The ASGI entry point for servers: `uvicorn --factory api.main:app_from_environment`."""
 
+import sys
+
 from litestar import Litestar
 
 from api.app import create_app
@@ -7,4 +9,8 @@ from infra.settings import load_settings
 
 
 def app_from_environment() -> Litestar:
+    # The audit writer thread hands the GIL back and forth with the event loop at every database round
+    # trip; at the default 5 ms switch interval each hand-off can stall a batch, and the API stayed at
+    # 71 % CPU with 40 ms latencies. 0.5 ms: +25 % req/s on bench/scores.py.
+    sys.setswitchinterval(0.0005)
     return create_app(load_settings())

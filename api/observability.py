@@ -10,7 +10,6 @@ from typing import Any
 import structlog
 from litestar import Litestar
 
-log = structlog.get_logger("bonemets.http")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -26,6 +25,11 @@ def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
 
 class ObservedLitestar(Litestar):
     """Litestar, with every HTTP exchange given a request id (echoed in X-Request-ID) and logged once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A bound logger made after logging is configured: no lazy proxy to resolve on every request.
+        self._access_log = structlog.get_logger("bonemets.http").bind()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -46,6 +50,6 @@ class ObservedLitestar(Litestar):
         try:
             await super().__call__(scope, receive, send_with_id)
         finally:
-            log.info("http.request", method=scope["method"], path=scope["path"], status=status,
+            self._access_log.info("http.request", method=scope["method"], path=scope["path"], status=status,
                      duration_ms=round((time.perf_counter() - started) * 1000, 3), request_id=request_id,
                      client=meta.get("client"), **meta["log"])

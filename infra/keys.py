@@ -61,13 +61,19 @@ class KeyStore:
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, key: str) -> tuple[bool, Principal | None]:
+        """(True, answer) when the cache holds a fresh answer for `key`; (False, None) when it must be loaded."""
+        hit = self._cache.get(_digest(key))
+        if hit is not None and hit[0] > time.monotonic():
+            return True, hit[1]
+        return False, None
+
     def lookup(self, key: str) -> Principal | None:
+        found, principal = self.cached(key)
+        if found:
+            return principal
         digest = _digest(key)
         now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(digest)
-        if hit is not None and hit[0] > now:
-            return hit[1]
         principal = self._load(digest)
         with self._lock:
             if len(self._cache) > 10_000:

@@ -6,6 +6,7 @@ import logging
 import sys
 from typing import Any, TextIO
 
+import msgspec
 import structlog
 
 # Keys that may carry a patient identifier; they are dropped from every event, whatever logs them.
@@ -18,8 +19,16 @@ def redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+_encoder = msgspec.json.Encoder(enc_hook=str)
+
+
+def _json(event: dict[str, Any], **_kw: Any) -> str:
+    return _encoder.encode(event).decode()
+
+
 def configure_logging(fmt: str, stream: TextIO | None = None) -> None:
-    renderer = structlog.dev.ConsoleRenderer() if fmt == "console" else structlog.processors.JSONRenderer()
+    renderer = (structlog.dev.ConsoleRenderer() if fmt == "console"
+                else structlog.processors.JSONRenderer(serializer=_json))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
