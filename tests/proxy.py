@@ -29,6 +29,10 @@ class CuttableProxy:
                 client.close()
                 continue
             with self._lock:
+                if not self._open:  # cut while this connection was being made
+                    client.close()
+                    upstream.close()
+                    return
                 self._sockets += [client, upstream]
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
@@ -44,6 +48,7 @@ class CuttableProxy:
             for s in (src, dst):
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
+                s.close()
 
     def cut(self) -> None:
         """Refuse new connections and break the established ones, as a network failure would."""
@@ -53,8 +58,6 @@ class CuttableProxy:
         self._listener.close()
         with self._lock:
             for s in self._sockets:
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                    s.close()
-                except OSError:
-                    pass
+                s.close()
