@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
+import threading
 
 from infra.settings import Settings, SettingsError, load_settings
 
@@ -108,11 +110,22 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     cmd_migrate(settings, args)
     worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--concurrency=1"], env=os.environ.copy())
+    stopping = threading.Event()
+
+    def watch_worker() -> None:
+        """If the worker dies, stop the API too: a half-running service is worse than a stopped one."""
+        code = worker.wait()
+        if not stopping.is_set():
+            print(f"bonemets: the worker exited with code {code}; stopping", file=sys.stderr, flush=True)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch_worker, daemon=True).start()
     try:
         print(f"bonemets: API on http://{args.host}:{args.port} (docs: /schema/swagger), worker pid {worker.pid}",
               flush=True)
         return cmd_serve(settings, args)
     finally:
+        stopping.set()
         worker.terminate()
         try:
             worker.wait(timeout=15)

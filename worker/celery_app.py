@@ -23,12 +23,13 @@ def create_celery(settings: Settings) -> Celery:
         result_backend=None,
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={
-            "visibility_timeout": 300,
-            "unacked_restore_interval": 5,
-        },
         worker_hijack_root_logger=False,
         enable_utc=True,
     )
+    if settings.broker_url.startswith(("redis://", "rediss://")):
+        # Redis redelivers an unacknowledged task after the visibility timeout; kombu looks for such
+        # tasks only every ~100 s unless told otherwise (architecture.md). The SQLAlchemy transport of
+        # the embedded default takes no such options: it hands them to create_engine, which refuses them.
+        app.conf.broker_transport_options = {"visibility_timeout": 300, "unacked_restore_interval": 5}
     app.conf.bonemets_settings = settings
     return app
