@@ -1,0 +1,57 @@
+"""`bonemets run` on the embedded default, as the README starts it: a SQLite file, an embedded broker."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from tests.cases import VALID
+from tests.integration.test_audit_chain import free_port, wait_ready
+
+
+def cli(*args, env):
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_run_serves_audited_scores_with_neither_redis_nor_postgres(tmp_path):
+    env = {"BONEMETS_VAR_DIR": str(tmp_path / "var"), "PATH": os.environ.get("PATH", "")}
+    port = free_port()
+    log = (tmp_path / "run.log").open("w")
+    run = subprocess.Popen([sys.executable, "-m", "api.cli", "run", "--port", str(port)], env=env, stdout=log,
+                           stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_ready(port, timeout=60)
+        created = cli("keys", "create", "--client", "ward-7", "--roles", "scoring,auditor", env=env)
+        assert created.returncode == 0, created.stderr
+        key = created.stdout.strip().splitlines()[-1]
+        assert key.startswith("bm_") and " " not in key
+        headers = {"Authorization": f"Bearer {key}"}
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/scores/sins", json=VALID["sins"], headers=headers, timeout=10)
+        assert r.status_code == 200 and r.json()["audit_id"]
+        verify = httpx.get(f"http://127.0.0.1:{port}/v1/audit/verify", headers=headers, timeout=10).json()
+        assert verify == {"intact": True, "records": 1, "first_broken": None}
+        assert cli("audit", "verify", env=env).returncode == 0
+        time.sleep(3)
+        assert run.poll() is None, "run stopped: " + (tmp_path / "run.log").read_text()[-2000:]
+        assert {p.name for p in (tmp_path / "var").iterdir()} >= {"bonemets.db", "pseudonym.key"}
+    finally:
+        os.killpg(run.pid, signal.SIGINT)
+        run.wait(timeout=30)
+        log.close()
+
+
+def test_keys_create_rejects_an_unknown_role(tmp_path):
+    env = {"BONEMETS_VAR_DIR": str(tmp_path / "var"), "PATH": ""}
+    assert cli("migrate", env=env).returncode == 0
+    bad = cli("keys", "create", "--client", "x", "--roles", "scoring,admin", env=env)
+    assert bad.returncode == 2 and "admin" in bad.stderr
+
+
+def test_production_settings_require_a_pseudonym_key(tmp_path):
+    env = {"BONEMETS_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:5432/postgres", "PATH": ""}
+    result = cli("audit", "verify", env=env)
+    assert result.returncode == 2 and "BONEMETS_PSEUDONYM_KEY" in result.stderr
