@@ -4,6 +4,7 @@ Codes and rule ids never change with the language; only these texts do.
 """
 
 from domain.model import Language
+from domain.texts.pathways import PATHWAY_TEXTS, PATHWAY_WARNINGS
 
 # Recommendation texts, keyed by (rule id, action): one rule may carry several actions (SURG-4, SURG-5).
 RECOMMENDATIONS: dict[tuple[str, str], dict[Language, str]] = {
@@ -132,12 +133,20 @@ WARNINGS: dict[str, dict[Language, str]] = {
 }
 
 
+def pathway_text(rule_id: str, action: str, lang: Language) -> str:
+    """A pathway's text; rules that a score's band fires (LB-2, SP-3, MSCC-2...) share the score's text."""
+    return (PATHWAY_TEXTS.get((rule_id, action)) or RECOMMENDATIONS[(rule_id, action)])[lang]
+
+
 def recommendation_text(rule_id: str, action: str, lang: Language) -> str:
     return RECOMMENDATIONS[(rule_id, action)][lang]
 
 
 def band_meaning(score: str, band: str, lang: Language) -> str:
     return BAND_MEANINGS[(score, band)][lang]
+
+
+WARNINGS.update(PATHWAY_WARNINGS)
 
 
 def warning_text(code: str, lang: Language) -> str:

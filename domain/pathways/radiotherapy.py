@@ -1,0 +1,131 @@
+"""Radiotherapy (RT): palliative schedules, the post-operative window, the operated field, and stereotactic
+eligibility with each contraindication read at its boundary."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from domain.model import Inputs as InputsBase
+from domain.model import Language
+from domain.pathways._fields import life_expectancy_months, life_expectancy_weeks, opt
+from domain.pathways._rules import DAYS_PER_MONTH, Collector, PathwayResult, life_expectancy_days
+
+NAME = "radiotherapy"
+RULE_IDS = ("RT-1", "RT-2", "RT-3", "RT-4")
+POSTOP_FIRST_DAY, POSTOP_LAST_DAY = 15, 21
+SCHEDULES = ("30_gy_10_fr", "24_gy_6_fr", "20_gy_5_fr", "8_gy_1_fr")
+
+
+class OperatedSite(StrEnum):
+    LONG_BONE = "long_bone"
+    SPINE = "spine"
+
+
+class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One irradiable bone metastasis, its history and, for stereotactic RT, its findings."""
+
+    evaluation_date: opt(dt.date, "The date the case is evaluated on.") = None
+    painful: opt(bool, "Painful, uncomplicated metastasis.") = None
+    analgesic_resistant: opt(bool, "Pain resistant to analgesics.") = None
+    ir_accessible: opt(bool, "Accessible to interventional radiology.") = None
+    surgery_date: opt(dt.date, "Date of the bone surgery, if operated.") = None
+    operated_site: opt(OperatedSite, "What was operated.") = None
+    skin_healed: opt(bool, "The surgical wound has healed.") = None
+    sbrt_sites: opt(int, "Number of metastatic sites (SBRT: 1-3).", ge=0, le=100) = None
+    well_delimited: opt(bool, "Well-delimited lesion(s).") = None
+    visceral_metastases: opt(bool, "Any visceral metastasis.") = None
+    disease_stabilised: opt(bool, "Stabilised disease.") = None
+    symptomatic_cord_compression: opt(bool, "Symptomatic cord compression.") = None
+    sins_total: opt(int, "SINS total of a spinal target.", ge=0, le=18) = None
+    metabolic_radiotherapy: opt(bool, "Metabolic (radionuclide) therapy.") = None
+    rt_same_site_within_3_months: opt(bool, "RT to this site in the last 3 months.") = None
+    rt_other_site_within_3_months: opt(bool, "RT to another site in the last 3 months.") = None
+    life_expectancy_weeks: life_expectancy_weeks() = None
+    life_expectancy_months: life_expectancy_months() = None
+    canal_narrowing_percent: opt(float, "Spinal canal narrowing, %.", ge=0, le=100) = None
+    cord_distance_mm: opt(float, "Tumour-cord distance, mm.", ge=0, le=500) = None
+
+
+def evaluate(inputs: Inputs, lang: Language = "en") -> PathwayResult:
+    out = Collector(lang)
+    if out.need("RT-1", inputs, "painful", "analgesic_resistant", "ir_accessible") and (
+            inputs.painful and inputs.analgesic_resistant and not inputs.ir_accessible):
+        out.fire("RT-1", "palliative_radiotherapy", inputs=inputs,
+                 fields=("painful", "analgesic_resistant", "ir_accessible"), values={"schedules": list(SCHEDULES)})
+    if inputs.surgery_date is not None:
+        postoperative(inputs, out)
+    stereotactic(inputs, out)
+    return out.result(NAME)
+
+
+def postoperative(inputs: Inputs, out: Collector) -> None:
+    """RT-2: day 15 to 21 after surgery, on healed skin; RT-3: the field follows what was operated."""
+    if out.need("RT-3", inputs, "operated_site"):
+        action = "rt_whole_operated_bone" if inputs.operated_site == OperatedSite.LONG_BONE else "rt_surgical_bed"
+        out.fire("RT-3", action, inputs=inputs, fields=("surgery_date", "operated_site"))
+    if not out.need("RT-2", inputs, "evaluation_date", "skin_healed"):
+        return
+    day = (inputs.evaluation_date - inputs.surgery_date).days
+    window = {"day_after_surgery": day,
+              "window_start": (inputs.surgery_date + dt.timedelta(days=POSTOP_FIRST_DAY)).isoformat(),
+              "window_end": (inputs.surgery_date + dt.timedelta(days=POSTOP_LAST_DAY)).isoformat()}
+    fields = ("surgery_date", "evaluation_date", "skin_healed")
+    if day < POSTOP_FIRST_DAY or not inputs.skin_healed:
+        if not inputs.skin_healed:
+            out.warn("postop_rt_skin_not_healed")
+        out.fire("RT-2", "postoperative_radiotherapy_wait", inputs=inputs, fields=fields, values=window)
+        return
+    if day > POSTOP_LAST_DAY:
+        out.warn("postop_rt_window_passed")
+    out.fire("RT-2", "postoperative_radiotherapy", inputs=inputs, fields=fields, values=window)
+
+
+INDICATION = ("sbrt_sites", "well_delimited", "visceral_metastases", "disease_stabilised")
+CONTRAINDICATION_INPUTS = ("symptomatic_cord_compression", "metabolic_radiotherapy", "rt_same_site_within_3_months",
+                           "canal_narrowing_percent", "cord_distance_mm")
+
+
+def stereotactic(inputs: Inputs, out: Collector) -> None:
+    """RT-4: indication first (1-3 sites, well delimited, no visceral metastasis, stabilised); then every
+    contraindication, each read at its boundary (clinical-rules.md section 3)."""
+    if not out.need("RT-4", inputs, *INDICATION):
+        return
+    if not (1 <= inputs.sbrt_sites <= 3 and inputs.well_delimited and not inputs.visceral_metastases
+            and inputs.disease_stabilised):
+        return
+    days = life_expectancy_days(inputs)
+    if not out.need("RT-4", inputs, *CONTRAINDICATION_INPUTS) or days is None:
+        if days is None:
+            out.missing("RT-4", "life_expectancy_weeks|life_expectancy_months")
+        return
+    found = contraindications(inputs, days, out)
+    fields = (*INDICATION, *CONTRAINDICATION_INPUTS, "sins_total", "rt_other_site_within_3_months")
+    fields = tuple(f for f in fields if getattr(inputs, f) is not None)
+    if found:
+        out.fire("RT-4", "sbrt_contraindicated", inputs=inputs, fields=fields, values={"contraindications": found})
+    else:
+        out.fire("RT-4", "sbrt_candidate", inputs=inputs, fields=fields, rcp=True)
+
+
+def contraindications(inputs: Inputs, days: float, out: Collector) -> list[str]:
+    checks: list[tuple[bool, str]] = [
+        (inputs.symptomatic_cord_compression, "symptomatic_cord_compression"),
+        (inputs.metabolic_radiotherapy, "metabolic_radiotherapy"),
+        (inputs.rt_same_site_within_3_months, "rt_same_site_within_3_months"),
+        (days < 3 * DAYS_PER_MONTH, "life_expectancy_under_3_months"),
+        (inputs.canal_narrowing_percent > 25, "canal_narrowing_over_25_percent"),
+        (inputs.cord_distance_mm < 5, "cord_distance_under_5_mm"),
+        (inputs.sins_total is not None and inputs.sins_total >= 13, "vertebral_instability_sins_13_or_more"),
+    ]
+    warnings: list[tuple[Any, str]] = [
+        (inputs.canal_narrowing_percent == 25, "boundary_canal_narrowing_25_percent"),
+        (inputs.cord_distance_mm == 5, "boundary_cord_distance_5_mm"),
+        (inputs.sins_total is not None and 7 <= inputs.sins_total <= 12, "sbrt_sins_potentially_unstable"),
+        (inputs.rt_other_site_within_3_months, "sbrt_recent_rt_other_site"),
+    ]
+    for condition, code in warnings:
+        if condition:
+            out.warn(code)
+    return [code for condition, code in checks if condition]

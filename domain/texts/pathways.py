@@ -1,0 +1,335 @@
+"""Texts of the pathway recommendations, keyed by (rule id, action), in English and French."""
+
+from domain.model import Language
+
+T = dict[Language, str]
+
+PATHWAY_TEXTS: dict[tuple[str, str], T] = {
+    # Long bone / femoral neck
+    ("LB-1", "surgery_then_adjuvant_rt"): {
+        "en": "Pathological fracture: surgery (osteosynthesis or arthroplasty), then adjuvant radiotherapy "
+              "30 Gy in 10 fractions.",
+        "fr": "Fracture pathologique : chirurgie (ostéosynthèse ou arthroplastie), puis radiothérapie adjuvante "
+              "30 Gy en 10 fractions."},
+    ("LB-5", "percutaneous_fixation_option"): {
+        "en": "Option: percutaneous nailing or screwing, with cementoplasty only as an adjunct; discuss in RCP.",
+        "fr": "Option : enclouage ou vissage percutané, la cimentoplastie seulement en complément ; discussion "
+              "en RCP."},
+    ("LB-5", "percutaneous_screw_fixation"): {
+        "en": "Lytic lesion with pathological fracture of the pelvis or proximal femur: percutaneous screw "
+              "fixation under CT and/or fluoroscopic guidance may be considered; discuss in RCP.",
+        "fr": "Lésion lytique avec fracture pathologique du bassin ou du fémur proximal : un vissage percutané "
+              "sous guidage scanner et/ou fluoroscopique peut être envisagé ; discussion en RCP."},
+    # Spine
+    ("SP-1", "whole_spine_mri"): {
+        "en": "Vertebral involvement: whole-spine MRI, looking for epiduritis.",
+        "fr": "Atteinte vertébrale : IRM du rachis complet, à la recherche d'une épidurite."},
+    ("SP-2", "cementoplasty"): {
+        "en": "Osteolytic vertebral compression fracture without posterior-wall retropulsion, with uncontrolled "
+              "pain: cementoplasty.",
+        "fr": "Fracture-tassement vertébrale ostéolytique sans recul du mur postérieur, douleur non contrôlée : "
+              "cimentoplastie."},
+    ("SP-2", "radiotherapy"): {
+        "en": "Mixed or blastic vertebral compression fracture: radiotherapy.",
+        "fr": "Fracture-tassement vertébrale mixte ou condensante : radiothérapie."},
+    ("SP-3", "surgical_opinion"): {
+        "en": "SINS ≥ 7 or threat to the cord: surgical opinion; if operated, adjuvant radiotherapy of the "
+              "surgical bed.",
+        "fr": "SINS ≥ 7 ou menace médullaire : avis chirurgical ; si chirurgie, radiothérapie adjuvante du lit "
+              "opératoire."},
+    ("SP-4", "radiotherapy"): {
+        "en": "SINS < 7 without threat to the cord: radiotherapy.",
+        "fr": "SINS < 7 sans menace médullaire : radiothérapie."},
+    # Cord compression
+    ("MSCC-1", "emergency_radiotherapy"): {
+        "en": "Spinal cord compression: exclusive emergency radiotherapy (or adjuvant after neurosurgery).",
+        "fr": "Compression médullaire : irradiation exclusive en urgence (ou adjuvante après geste "
+              "neurochirurgical)."},
+    ("MSCC-1", "adjuvant_radiotherapy"): {
+        "en": "Spinal cord compression after neurosurgery: adjuvant radiotherapy.",
+        "fr": "Compression médullaire après geste neurochirurgical : radiothérapie adjuvante."},
+    ("MSCC-5", "surgery_favoured"): {
+        "en": "Surgery favoured (age < 80, Karnofsky > 50, deficit < 24 h); also weigh Tokuhashi ± Tomita, the "
+              "time from primary to metastasis, SINS, comorbidities and PD-L1 status. Discuss in RCP.",
+        "fr": "Chirurgie à privilégier (âge < 80 ans, Karnofsky > 50, déficit < 24 h) ; tenir compte aussi de "
+              "Tokuhashi ± Tomita, du délai primitif–métastase, du SINS, des comorbidités et du statut PD-L1. "
+              "Discussion en RCP."},
+    ("MSCC-5", "exclusive_radiotherapy"): {
+        "en": "Surgery disfavoured (age > 80, Karnofsky < 50 or deficit > 24 h): exclusive radiotherapy.",
+        "fr": "Chirurgie non privilégiée (âge > 80 ans, Karnofsky < 50 ou déficit > 24 h) : radiothérapie "
+              "exclusive."},
+    ("MSCC-5", "rcp_discussion"): {
+        "en": "At a boundary of the surgery-selection criteria (80 years, Karnofsky 50 or 24 h): discuss in RCP.",
+        "fr": "À la limite des critères de sélection chirurgicale (80 ans, Karnofsky 50 ou 24 h) : discussion "
+              "en RCP."},
+    # Surgery
+    ("SURG-1", "no_surgery"): {
+        "en": "Life expectancy under 6 weeks: no benefit of surgery.",
+        "fr": "Espérance de vie inférieure à 6 semaines : pas de bénéfice de la chirurgie."},
+    ("SURG-2", "stabilisation"): {
+        "en": "Life expectancy 6 weeks to 1 year: less aggressive surgery (osteosynthesis, stabilisation); "
+              "discuss in RCP.",
+        "fr": "Espérance de vie de 6 semaines à 1 an : chirurgie moins agressive (ostéosynthèse, stabilisation) ; "
+              "discussion en RCP."},
+    ("SURG-3", "resection_reconstruction"): {
+        "en": "Life expectancy over 1 year: resection-reconstruction may be considered; discuss in RCP.",
+        "fr": "Espérance de vie supérieure à 1 an : une résection-reconstruction peut être envisagée ; "
+              "discussion en RCP."},
+    ("SURG-6", "favourable_functional_prognosis"): {
+        "en": "Factors of a better functional outcome after surgery are present (see values); informational, "
+              "not merged into the scores' bands. Discuss in RCP.",
+        "fr": "Des facteurs de meilleur pronostic fonctionnel après chirurgie sont présents (voir valeurs) ; "
+              "information, non fusionnée avec les stades des scores. Discussion en RCP."},
+    # Local vs systemic
+    ("SYS-1", "systemic_antiresorptive"): {
+        "en": "Multiple bone metastases: systemic treatment with a bone-resorption inhibitor.",
+        "fr": "Métastases osseuses multiples : traitement systémique par inhibiteur de la résorption osseuse."},
+    ("SYS-2", "local_treatment_options"): {
+        "en": "At most 2 metastatic sites: local treatments are usable (radiotherapy, cementoplasty or ablation, "
+              "surgery).",
+        "fr": "Au plus 2 sites métastatiques : des traitements locaux sont utilisables (radiothérapie, "
+              "cimentoplastie ou techniques ablatives, chirurgie)."},
+    # Bone-resorption inhibitors
+    ("AR-1", "start_antiresorptive"): {
+        "en": "Bone metastasis with life expectancy over 3 months: start a bone-resorption inhibitor.",
+        "fr": "Métastase osseuse et espérance de vie supérieure à 3 mois : débuter un inhibiteur de la "
+              "résorption osseuse."},
+    ("AR-2", "zoledronic_acid"): {
+        "en": "Zoledronic acid IV every 4 weeks at the dose for the creatinine clearance (see values), infused "
+              "over at least 15 min, hydration that day and the next; paracetamol that day and the next against "
+              "the flu-like syndrome; check creatinine before each dose.",
+        "fr": "Acide zolédronique IV toutes les 4 semaines à la dose adaptée à la clairance de la créatinine "
+              "(voir valeurs), perfusion d'au moins 15 min, hydratation le jour et le lendemain ; paracétamol le "
+              "jour et le lendemain contre le syndrome pseudo-grippal ; créatinine avant chaque dose."},
+    ("AR-2", "zoledronic_acid_not_given"): {
+        "en": "Creatinine clearance under 30 mL/min: zoledronic acid is not given; denosumab is proposed.",
+        "fr": "Clairance de la créatinine inférieure à 30 mL/min : pas d'acide zolédronique ; le dénosumab est "
+              "proposé."},
+    ("AR-2", "withhold_zoledronic_acid"): {
+        "en": "Creatinine has risen beyond the label's limit: withhold zoledronic acid until it is back within "
+              "10 % of baseline.",
+        "fr": "La créatinine a augmenté au-delà de la limite du RCP : suspendre l'acide zolédronique jusqu'au "
+              "retour à moins de 10 % de la valeur de base."},
+    ("AR-2", "resume_zoledronic_acid"): {
+        "en": "Creatinine is back within 10 % of baseline: zoledronic acid may be resumed.",
+        "fr": "La créatinine est revenue à moins de 10 % de la valeur de base : l'acide zolédronique peut être "
+              "repris."},
+    ("AR-3", "denosumab"): {
+        "en": "Denosumab 120 mg SC every 4 weeks, no renal adjustment, with systematic calcium and vitamin D.",
+        "fr": "Dénosumab 120 mg SC toutes les 4 semaines, sans adaptation rénale, avec calcium et vitamine D "
+              "systématiques."},
+    ("AR-4", "pretreatment_checklist"): {
+        "en": "Before starting: dental assessment with panoramic X-ray (then every 6 months), renal function, "
+              "vitamin D deficiency; calcium 1 g/day and vitamin D 100,000 IU every 3 months.",
+        "fr": "Avant de débuter : bilan bucco-dentaire avec panoramique (puis tous les 6 mois), fonction rénale, "
+              "recherche d'une carence en vitamine D ; calcium 1 g/j et vitamine D 100 000 UI tous les 3 mois."},
+    ("AR-5", "continue_treatment"): {
+        "en": "Continue for at least 2 years, then case by case; after 6-12 months of monthly zoledronic acid "
+              "it may be spaced to every 12 weeks.",
+        "fr": "Poursuivre au moins 2 ans puis au cas par cas ; après 6 à 12 mois d'acide zolédronique mensuel, "
+              "espacement possible toutes les 12 semaines."},
+    ("AR-6", "bisphosphonate_relay"): {
+        "en": "Stopping denosumab taken for more than 6 months: relay with a bisphosphonate (rebound risk); a "
+              "specialist opinion may be needed.",
+        "fr": "Arrêt d'un dénosumab pris plus de 6 mois : relais par biphosphonate (risque de rebond) ; un avis "
+              "spécialisé peut être nécessaire."},
+    ("AR-7", "discuss_stopping"): {
+        "en": "Beyond 2 years with prolonged bone remission: discuss stopping the bone-resorption inhibitor.",
+        "fr": "Au-delà de 2 ans et en rémission osseuse prolongée : discuter l'arrêt de l'anti-résorbeur."},
+    # Radiotherapy
+    ("RT-1", "palliative_radiotherapy"): {
+        "en": "Painful uncomplicated metastasis resistant to analgesics and not accessible to interventional "
+              "radiology: palliative radiotherapy (30 Gy/10 fr, 24 Gy/6 fr, 20 Gy/5 fr or 8 Gy/1 fr); expected "
+              "effect 3 to 6 months.",
+        "fr": "Métastase douloureuse non compliquée, résistante aux antalgiques et non accessible à la radiologie "
+              "interventionnelle : radiothérapie palliative (30 Gy/10 fr, 24 Gy/6 fr, 20 Gy/5 fr ou 8 Gy/1 fr) ; "
+              "efficacité attendue 3 à 6 mois."},
+    ("RT-2", "postoperative_radiotherapy"): {
+        "en": "Post-operative radiotherapy now (day 15 to 21 after surgery, healed skin): usually 30 Gy in 10 "
+              "fractions; 8 Gy single dose as an option for long bones, low life expectancy or patients hard to "
+              "move.",
+        "fr": "Radiothérapie post-opératoire maintenant (J15 à J21 après la chirurgie, peau cicatrisée) : le plus "
+              "souvent 30 Gy en 10 fractions ; 8 Gy en séance unique en option pour les os longs, une espérance de "
+              "vie faible ou un patient difficile à mobiliser."},
+    ("RT-2", "postoperative_radiotherapy_wait"): {
+        "en": "Post-operative radiotherapy not yet: it starts on day 15 after surgery, on healed skin (see values "
+              "for the window).",
+        "fr": "Pas encore de radiothérapie post-opératoire : elle débute à J15 après la chirurgie, sur peau "
+              "cicatrisée (voir valeurs pour la fenêtre)."},
+    ("RT-3", "rt_whole_operated_bone"): {
+        "en": "After surgery of a long bone: radiotherapy of the whole operated bone, against recurrence and to "
+              "help consolidation.",
+        "fr": "Après chirurgie d'un os long : radiothérapie de l'ensemble de l'os opéré, contre la récidive et "
+              "pour aider la consolidation."},
+    ("RT-3", "rt_surgical_bed"): {
+        "en": "After spinal surgery: radiotherapy of the surgical bed, against recurrence and to help "
+              "consolidation.",
+        "fr": "Après chirurgie rachidienne : radiothérapie du lit opératoire, contre la récidive et pour aider la "
+              "consolidation."},
+    ("RT-4", "sbrt_candidate"): {
+        "en": "Stereotactic radiotherapy may be considered (1-3 well-delimited sites, no visceral metastasis, "
+              "stabilised disease, no contraindication); rare: validate in RCP.",
+        "fr": "Une radiothérapie stéréotaxique peut être envisagée (1 à 3 sites bien délimités, pas de métastase "
+              "viscérale, maladie stabilisée, pas de contre-indication) ; rare : à valider en RCP."},
+    ("RT-4", "sbrt_contraindicated"): {
+        "en": "Stereotactic radiotherapy is contraindicated (see values for the contraindications found).",
+        "fr": "Radiothérapie stéréotaxique contre-indiquée (voir valeurs pour les contre-indications)."},
+    # Interventional radiology
+    ("IR-1", "cementoplasty"): {
+        "en": "Cementoplasty is indicated; check coagulation and manage anticoagulants first.",
+        "fr": "Cimentoplastie indiquée ; vérifier la coagulation et gérer les anticoagulants au préalable."},
+    ("IR-1", "cementoplasty_contraindicated"): {
+        "en": "Cementoplasty is contraindicated: infection at the puncture site or uncontrolled or unexplained "
+              "sepsis.",
+        "fr": "Cimentoplastie contre-indiquée : infection au point de ponction ou sepsis non contrôlé ou "
+              "inexpliqué."},
+    ("IR-2", "percutaneous_ablation_preferred"): {
+        "en": "Very large lesion or mostly soft-tissue extension: percutaneous ablation is preferable.",
+        "fr": "Lésion très volumineuse ou extension surtout aux parties molles : techniques ablatives "
+              "percutanées préférables."},
+    ("IR-3", "thermal_ablation"): {
+        "en": "Thermal ablation may be proposed (oligometastatic disease and/or inflammatory pain, pain > 4/10 "
+              "despite analgesics); 24-48 h stay.",
+        "fr": "Une thermo-ablation peut être proposée (maladie oligométastatique et/ou douleur inflammatoire, "
+              "douleur > 4/10 malgré les antalgiques) ; hospitalisation de 24 à 48 h."},
+    # Imaging
+    ("IMG-1", "progression"): {
+        "en": "CT (bone window): more osteolysis or soft-tissue invasion means progression.",
+        "fr": "Scanner (fenêtre osseuse) : augmentation de l'ostéolyse ou de l'envahissement des parties molles "
+              "= progression."},
+    ("IMG-1", "response"): {
+        "en": "CT (bone window): new sclerosis in a lytic zone or less soft tissue means response.",
+        "fr": "Scanner (fenêtre osseuse) : ostéocondensation d'une zone lytique ou diminution des parties molles "
+              "= réponse."},
+    ("IMG-1", "cannot_conclude"): {
+        "en": "CT (bone window): new sclerosis in a previously normal zone cannot be concluded on (it may be the "
+              "response of an occult metastasis).",
+        "fr": "Scanner (fenêtre osseuse) : ostéocondensation d'une zone initialement normale = impossible de "
+              "conclure (possible réponse d'une métastase occulte)."},
+    ("IMG-2", "postpone_pet"): {
+        "en": "No PET-FDG within 15 days after G-CSF: postpone it (see values for the earliest date).",
+        "fr": "Pas de TEP-FDG dans les 15 jours qui suivent le G-CSF : la reporter (voir valeurs pour la date "
+              "au plus tôt)."},
+    ("IMG-2", "interpret_uptake_with_caution"): {
+        "en": "Immunotherapy and bisphosphonates may raise FDG uptake: interpret with caution.",
+        "fr": "L'immunothérapie et les biphosphonates peuvent augmenter l'hypermétabolisme : interpréter avec "
+              "prudence."},
+    ("IMG-3", "no_pet_at_initial_workup"): {
+        "en": "No PET-CT at the initial work-up of a tumour already known to be metastatic.",
+        "fr": "Pas de TEP-TDM au bilan initial d'une tumeur déjà connue comme métastatique."},
+    ("IMG-4", "targeted_mri_and_specialist_opinion"): {
+        "en": "Single bone lesion on PET or bone scan: targeted MRI and a specialist opinion.",
+        "fr": "Lésion osseuse unique en TEP-TDM ou en scintigraphie : IRM centrée et avis spécialisé."},
+    ("IMG-5", "bone_scan_optional"): {
+        "en": "Technetium bone scan is optional at the initial work-up.",
+        "fr": "La scintigraphie osseuse au technétium est optionnelle au bilan initial."},
+    ("IMG-5", "bone_scan_not_indicated"): {
+        "en": "Bone scan is not indicated after a PET-FDG (less sensitive).",
+        "fr": "La scintigraphie osseuse n'est pas indiquée après une TEP-FDG (moins performante)."},
+    ("IMG-6", "flare_not_progression"): {
+        "en": "Within 6 months of an effective treatment, more uptake or new foci is a flare, not progression: "
+              "do not change treatment.",
+        "fr": "Dans les 6 mois d'un traitement efficace, l'accentuation des fixations ou de nouveaux foyers est "
+              "un flare, pas une progression : ne pas modifier le traitement."},
+    ("IMG-6", "progression"): {
+        "en": "Beyond 6 months of treatment, more uptake or new foci means metastatic progression.",
+        "fr": "Au-delà de 6 mois de traitement, l'accentuation des foyers ou de nouveaux foyers signe une "
+              "progression métastatique."},
+    ("IMG-7", "no_routine_bone_scan"): {
+        "en": "No routine bone scan in follow-up without new bone pain.",
+        "fr": "Pas de scintigraphie osseuse systématique au cours du suivi en l'absence de nouvelle douleur "
+              "osseuse."},
+    ("IMG-8", "edta_decalcification"): {
+        "en": "Bone biopsy for molecular testing: decalcify with EDTA.",
+        "fr": "Biopsie osseuse pour analyse moléculaire : décalcification à l'EDTA."},
+    # Clinical trials
+    ("TRIAL-1", "consider_trial_inclusion"): {
+        "en": "PRISM (CHU Besançon) is open: consider inclusion.",
+        "fr": "PRISM (CHU Besançon) est ouvert : envisager l'inclusion."},
+    ("TRIAL-2", "consider_trial_inclusion"): {
+        "en": "STEREO-OS (UNICANCER, phase III SBRT for 1-3 bone metastases) is open: consider inclusion.",
+        "fr": "STEREO-OS (UNICANCER, phase III de SBRT pour 1 à 3 métastases osseuses) est ouvert : envisager "
+              "l'inclusion."},
+    ("TRIAL-3", "consider_trial_inclusion"): {
+        "en": "Telocap02 (CHRU Besançon) is open: consider inclusion.",
+        "fr": "Telocap02 (CHRU Besançon) est ouvert : envisager l'inclusion."},
+}
+
+PATHWAY_WARNINGS: dict[str, T] = {
+    "mirels_not_for_established_fracture": {
+        "en": "Mirels scores impending fractures; with an established fracture the lesion is routed by fracture "
+              "and site (LB-1, LB-5) and the Mirels score is not used.",
+        "fr": "Le score de Mirels évalue le risque de fracture ; en cas de fracture avérée, la lésion est orientée "
+              "par la fracture et le site (LB-1, LB-5) et le score de Mirels n'est pas utilisé."},
+    "cementoplasty_long_bone_adjunct_only": {
+        "en": "In weight-bearing long bones, cementoplasty is not used alone; only as an adjunct to nailing or "
+              "screwing.",
+        "fr": "Dans les os longs porteurs, la cimentoplastie n'est pas utilisée seule ; seulement en complément "
+              "d'un enclouage ou d'un vissage."},
+    "boundary_mscc_age_80": {
+        "en": "Age exactly 80: the guideline's surgery criteria (< 80 / > 80) leave it unassigned; discuss in RCP.",
+        "fr": "Âge d'exactement 80 ans : les critères chirurgicaux (< 80 / > 80) ne l'attribuent pas ; RCP."},
+    "boundary_mscc_karnofsky_50": {
+        "en": "Karnofsky exactly 50: the guideline's surgery criteria (> 50 / < 50) leave it unassigned; discuss "
+              "in RCP.",
+        "fr": "Karnofsky d'exactement 50 : les critères chirurgicaux (> 50 / < 50) ne l'attribuent pas ; RCP."},
+    "boundary_mscc_deficit_24_hours": {
+        "en": "Deficit of exactly 24 h: the guideline's surgery criteria (< 24 h / > 24 h) leave it unassigned; "
+              "discuss in RCP.",
+        "fr": "Déficit d'exactement 24 h : les critères chirurgicaux (< 24 h / > 24 h) ne l'attribuent pas ; RCP."},
+    "boundary_life_expectancy_6_weeks": {
+        "en": "Life expectancy of exactly 6 weeks: read inclusively as '6 weeks to 1 year' (SURG-2).",
+        "fr": "Espérance de vie d'exactement 6 semaines : lue inclusivement « entre 6 semaines et 1 an » (SURG-2)."},
+    "boundary_life_expectancy_1_year": {
+        "en": "Life expectancy of exactly 1 year: read inclusively as '6 weeks to 1 year' (SURG-2).",
+        "fr": "Espérance de vie d'exactement 1 an : lue inclusivement « entre 6 semaines et 1 an » (SURG-2)."},
+    "boundary_life_expectancy_3_months": {
+        "en": "Life expectancy of exactly 3 months: the guideline says '> 3 months'; the inhibitor is not started.",
+        "fr": "Espérance de vie d'exactement 3 mois : le référentiel dit « > 3 mois » ; pas d'initiation."},
+    "zoledronic_acid_renal_contraindication": {
+        "en": "Creatinine clearance under 30 mL/min: zoledronic acid contraindicated; denosumab proposed.",
+        "fr": "Clairance de la créatinine inférieure à 30 mL/min : acide zolédronique contre-indiqué ; dénosumab "
+              "proposé."},
+    "boundary_baseline_creatinine_1_4": {
+        "en": "Baseline creatinine of exactly 1.4 mg/dL: the label's normal (< 1.4) and abnormal (> 1.4) leave it "
+              "unassigned; the stricter 0.5 mg/dL withhold threshold is applied.",
+        "fr": "Créatinine de base d'exactement 1,4 mg/dL : le RCP ne l'attribue ni à la normale (< 1,4) ni à "
+              "l'anormale (> 1,4) ; le seuil le plus strict (0,5 mg/dL) est appliqué."},
+    "postop_rt_skin_not_healed": {
+        "en": "Post-operative radiotherapy waits for healed skin.",
+        "fr": "La radiothérapie post-opératoire attend une peau cicatrisée."},
+    "postop_rt_window_passed": {
+        "en": "More than 21 days since surgery: the post-operative window (day 15 to 21) has passed; start without "
+              "further delay.",
+        "fr": "Plus de 21 jours depuis la chirurgie : la fenêtre post-opératoire (J15 à J21) est dépassée ; "
+              "débuter sans délai supplémentaire."},
+    "sbrt_sins_potentially_unstable": {
+        "en": "SINS 7-12 (potentially unstable): a surgical opinion comes before stereotactic radiotherapy.",
+        "fr": "SINS 7 à 12 (potentiellement instable) : un avis chirurgical précède la radiothérapie "
+              "stéréotaxique."},
+    "sbrt_recent_rt_other_site": {
+        "en": "Radiotherapy within 3 months at another site: not a contraindication to SBRT of this site, but "
+              "weigh it in RCP.",
+        "fr": "Radiothérapie de moins de 3 mois sur un autre site : pas de contre-indication à la SBRT de ce "
+              "site, mais à considérer en RCP."},
+    "boundary_canal_narrowing_25_percent": {
+        "en": "Canal narrowing of exactly 25 %: the contraindication is '> 25 %'; not a contraindication.",
+        "fr": "Rétrécissement canalaire d'exactement 25 % : la contre-indication est « > 25 % » ; pas de "
+              "contre-indication."},
+    "boundary_cord_distance_5_mm": {
+        "en": "Tumour-cord distance of exactly 5 mm: the contraindication is '< 5 mm'; not a contraindication.",
+        "fr": "Distance tumeur-moelle d'exactement 5 mm : la contre-indication est « < 5 mm » ; pas de "
+              "contre-indication."},
+    "boundary_pet_gcsf_day_15": {
+        "en": "PET-FDG on day 15 after the last G-CSF dose: the earliest day allowed.",
+        "fr": "TEP-FDG à J15 de la dernière dose de G-CSF : le premier jour autorisé."},
+    "boundary_ablation_pain_4": {
+        "en": "Pain of exactly 4/10: the guideline says '> 4/10'; not eligible for thermal ablation.",
+        "fr": "Douleur d'exactement 4/10 : le référentiel dit « > 4/10 » ; pas d'indication de thermo-ablation."},
+    "boundary_flare_6_months": {
+        "en": "Exactly 6 months since the start of the effective treatment: read as within the flare window.",
+        "fr": "Exactement 6 mois depuis le début du traitement efficace : lu comme dans la fenêtre du flare."},
+    "check_coagulation": {
+        "en": "Coagulation not yet checked: check it and manage anticoagulants before cementoplasty.",
+        "fr": "Coagulation non vérifiée : la vérifier et gérer les anticoagulants avant la cimentoplastie."},
+}
