@@ -17,7 +17,7 @@ from swagger_ui_bundle import swagger_ui_path
 from api import errors
 from api.auth import ApiKeyAuthentication
 from api.observability import ObservedLitestar
-from api.routes import meta, scores
+from api.routes import compute, meta
 from domain import version
 from infra.audit import AuditWriter
 from infra.db import make_engine
@@ -45,7 +45,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
 
     assets = "/static/swagger-ui"
     return ObservedLitestar(
-        route_handlers=[*scores.ROUTES, *meta.ROUTES,
+        route_handlers=[*compute.ROUTES, *meta.ROUTES,
                         create_static_files_router(path=assets, directories=[swagger_ui_path],
                                                    include_in_schema=False, opt={"exclude_from_auth": True})],
         state=State({"settings": settings, "engine": engine, "audit_writer": writer,

@@ -7,10 +7,20 @@ from typing import Any
 import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 
+from domain.evaluation import EvaluationResult
 from domain.model import ScoreResult
+from domain.pathways._rules import PathwayResult
 
 
 class ScoreResponse(ScoreResult, frozen=True, kw_only=True):
+    audit_id: str
+
+
+class PathwayResponse(PathwayResult, frozen=True, kw_only=True):
+    audit_id: str
+
+
+class EvaluationResponse(EvaluationResult, frozen=True, kw_only=True):
     audit_id: str
 
 
@@ -31,8 +41,9 @@ class Problem(msgspec.Struct):
     errors: list[FieldError] | None = None
 
 
-def with_audit_id(result: ScoreResult, audit_id: str) -> ScoreResponse:
-    return ScoreResponse(**{f: getattr(result, f) for f in result.__struct_fields__}, audit_id=audit_id)
+def with_audit_id(result: Any, audit_id: str, response_type: type) -> Any:
+    """The domain's result as the response type that adds the audit id."""
+    return response_type(**{f: getattr(result, f) for f in result.__struct_fields__}, audit_id=audit_id)
 
 
 PROBLEM_RESPONSES = {

@@ -3,13 +3,17 @@ tables themselves, so that forms built from it can never drift from what the eng
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
 
 from domain import texts, version
+from domain.evaluation import Case
 from domain.model import Language
+from domain.pathways import PATHWAYS
 from domain.scores import SCORES, frankel
+from domain.texts.pathways import PATHWAY_TEXTS
 
 
 def score_entry(module: Any, lang: Language) -> dict[str, Any]:
@@ -29,12 +33,28 @@ def score_entry(module: Any, lang: Language) -> dict[str, Any]:
     }
 
 
+def pathway_entry(module: Any, lang: Language) -> dict[str, Any]:
+    actions = [{"rule_id": rule, "action": action, "text": text[lang]}
+               for (rule, action), text in PATHWAY_TEXTS.items() if rule in module.RULE_IDS]
+    return {
+        "pathway": module.NAME,
+        "endpoint": f"/v1/pathways/{module.NAME}",
+        "description": (module.__doc__ or "").strip(),
+        "rule_ids": list(module.RULE_IDS),
+        "actions": actions,
+        "inputs": msgspec.json.schema(module.Inputs),
+    }
+
+
+@functools.cache
 def catalogue(lang: Language) -> dict[str, Any]:
     return {
         "guideline_version": version.GUIDELINE_VERSION,
         "rules_version": version.RULES_VERSION,
         "engine_version": version.ENGINE_VERSION,
         "scores": [score_entry(m, lang) for m in SCORES.values()],
+        "pathways": [pathway_entry(m, lang) for m in PATHWAYS.values()],
+        "evaluation": {"endpoint": "/v1/evaluations", "inputs": msgspec.json.schema(Case)},
         "grades": [{"grade": "frankel", "citations": list(frankel.CITATIONS),
                     "values": [{"grade": g.value, "deficit": frankel.DEFICIT[g].value,
                                 "description": frankel.DESCRIPTIONS[g][lang]} for g in frankel.Grade]}],

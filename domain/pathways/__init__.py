@@ -1,5 +1,7 @@
 """The guideline's decision pathways, one module each; PATHWAYS maps a wire name to its module."""
 
+from __future__ import annotations
+
 from types import ModuleType
 
 from domain.pathways import (

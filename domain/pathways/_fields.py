@@ -1,5 +1,7 @@
 """Optional pathway inputs: every pathway field may be absent, and its absence is reported, never guessed."""
 
+from __future__ import annotations
+
 from typing import Annotated, Any
 
 from msgspec import Meta
@@ -10,9 +12,5 @@ def opt(kind: Any, description: str, **constraints: Any) -> Any:
     return Annotated[kind, Meta(description=description, **constraints)] | None
 
 
-def life_expectancy_weeks() -> Any:
-    return opt(float, "Estimated life expectancy in weeks (or give months).", ge=0, le=5200)
-
-
-def life_expectancy_months() -> Any:
-    return opt(float, "Estimated life expectancy in months (or give weeks).", ge=0, le=1200)
+LIFE_EXPECTANCY_WEEKS = opt(float, "Estimated life expectancy in weeks (or give months).", ge=0, le=5200)
+LIFE_EXPECTANCY_MONTHS = opt(float, "Estimated life expectancy in months (or give weeks).", ge=0, le=1200)

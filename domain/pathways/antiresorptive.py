@@ -10,7 +10,7 @@ from msgspec import Meta
 
 from domain.model import Inputs as InputsBase
 from domain.model import Language, Struct
-from domain.pathways._fields import life_expectancy_months, life_expectancy_weeks, opt
+from domain.pathways._fields import LIFE_EXPECTANCY_MONTHS, LIFE_EXPECTANCY_WEEKS, opt
 from domain.pathways._rules import DAYS_PER_MONTH, Collector, PathwayResult, life_expectancy_days
 
 NAME = "antiresorptive"
@@ -52,8 +52,8 @@ class Creatinine(Struct, forbid_unknown_fields=True):
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A patient with a bone metastasis, for a bone-resorption inhibitor."""
 
-    life_expectancy_weeks: life_expectancy_weeks() = None
-    life_expectancy_months: life_expectancy_months() = None
+    life_expectancy_weeks: LIFE_EXPECTANCY_WEEKS = None
+    life_expectancy_months: LIFE_EXPECTANCY_MONTHS = None
     age: opt(int, "Age in years (Cockcroft–Gault).", ge=18, le=120) = None
     sex: opt(Sex, "Sex (Cockcroft–Gault: × 0.85 for women).") = None
     weight_kg: opt(float, "Body weight in kg.", gt=20, le=400) = None

@@ -1,5 +1,4 @@
 """Metastatic spinal cord compression (MSCC): emergency radiotherapy, the Rades dose, the surgery box."""
-
 from __future__ import annotations
 
 from domain.model import Inputs as InputsBase

@@ -9,7 +9,7 @@ from typing import Any
 
 from domain.model import Inputs as InputsBase
 from domain.model import Language
-from domain.pathways._fields import life_expectancy_months, life_expectancy_weeks, opt
+from domain.pathways._fields import LIFE_EXPECTANCY_MONTHS, LIFE_EXPECTANCY_WEEKS, opt
 from domain.pathways._rules import DAYS_PER_MONTH, Collector, PathwayResult, life_expectancy_days
 
 NAME = "radiotherapy"
@@ -42,8 +42,8 @@ class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     metabolic_radiotherapy: opt(bool, "Metabolic (radionuclide) therapy.") = None
     rt_same_site_within_3_months: opt(bool, "RT to this site in the last 3 months.") = None
     rt_other_site_within_3_months: opt(bool, "RT to another site in the last 3 months.") = None
-    life_expectancy_weeks: life_expectancy_weeks() = None
-    life_expectancy_months: life_expectancy_months() = None
+    life_expectancy_weeks: LIFE_EXPECTANCY_WEEKS = None
+    life_expectancy_months: LIFE_EXPECTANCY_MONTHS = None
     canal_narrowing_percent: opt(float, "Spinal canal narrowing, %.", ge=0, le=100) = None
     cord_distance_mm: opt(float, "Tumour-cord distance, mm.", ge=0, le=500) = None
 

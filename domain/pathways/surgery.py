@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from domain.model import Inputs as InputsBase
 from domain.model import Language
-from domain.pathways._fields import opt
+from domain.pathways._fields import LIFE_EXPECTANCY_MONTHS, LIFE_EXPECTANCY_WEEKS, opt
 from domain.pathways._rules import DAYS_PER_MONTH, Collector, PathwayResult, life_expectancy_days
 from domain.scores import tokuhashi, tomita
 from domain.scores._scoring import exactly_one
@@ -19,8 +19,8 @@ ONE_YEAR_DAYS = 12 * DAYS_PER_MONTH  # 365.25: "12 months" and "1 year" are the 
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A patient for whom surgery of a bone metastasis is considered."""
 
-    life_expectancy_weeks: life_expectancy_weeks() = None
-    life_expectancy_months: life_expectancy_months() = None
+    life_expectancy_weeks: LIFE_EXPECTANCY_WEEKS = None
+    life_expectancy_months: LIFE_EXPECTANCY_MONTHS = None
     tokuhashi: opt(tokuhashi.Inputs, "Revised Tokuhashi items.") = None
     tomita: opt(tomita.Inputs, "Tomita items.") = None
     age: opt(int, "Age in years.", ge=0, le=120) = None
