@@ -1,0 +1,64 @@
+"""Cockcroft–Gault and the zoledronic acid label dose (clinical-rules.md AR-2 and section 3)."""
+
+import msgspec
+import pytest
+
+from domain.pathways import antiresorptive as ar
+
+
+def dose_for(creatinine, unit="mg_dl", sex="male", age=68, weight=60):
+    inputs = msgspec.convert({"life_expectancy_months": 6, "age": age, "sex": sex, "weight_kg": weight,
+                              "creatinine": {"value": creatinine, "unit": unit}}, ar.Inputs)
+    rec = next(r for r in ar.evaluate(inputs).recommendations if r.rule_id == "AR-2")
+    return rec.action, rec.values["dose_mg"], rec.values["creatinine_clearance_ml_min"]
+
+
+def test_formula_for_a_man_and_a_woman():
+    # (140 - 70) × 70 / (72 × 1.0) = 68.06 mL/min; × 0.85 for a woman = 57.85
+    assert ar.cockcroft_gault(70, ar.Sex.MALE, 70, 1.0) == pytest.approx(68.0556, abs=1e-4)
+    assert ar.cockcroft_gault(70, ar.Sex.FEMALE, 70, 1.0) == pytest.approx(57.8472, abs=1e-4)
+
+
+def test_micromoles_are_divided_by_88_4():
+    assert dose_for(88.4, "umol_l")[2] == dose_for(1.0, "mg_dl")[2] == 60.0
+
+
+# age 68, 60 kg, a man: clearance = 60 / creatinine (mg/dL) exactly
+@pytest.mark.parametrize(("creatinine", "action", "dose"), [
+    (0.99, "zoledronic_acid", 4.0),   # 60.6 > 60
+    (1.0, "zoledronic_acid", 3.5),    # 60 exactly: 50-60
+    (1.2, "zoledronic_acid", 3.5),    # 50 exactly: 50-60
+    (1.21, "zoledronic_acid", 3.3),   # 49.6: 40-49
+    (1.5, "zoledronic_acid", 3.3),    # 40 exactly: 40-49
+    (1.51, "zoledronic_acid", 3.0),   # 39.7: 30-39
+    (2.0, "zoledronic_acid", 3.0),    # 30 exactly: 30-39
+    (2.01, "zoledronic_acid_not_given", None),  # 29.85: < 30
+])
+def test_label_bands_on_both_sides_of_60_50_40_30_in_mg_dl(creatinine, action, dose):
+    assert dose_for(creatinine)[:2] == (action, dose)
+
+
+@pytest.mark.parametrize(("umol", "dose"), [
+    (87.5, 4.0), (89.0, 3.5), (106.0, 3.5), (107.0, 3.3), (132.0, 3.3), (134.0, 3.0), (176.0, 3.0), (178.0, None)])
+def test_label_bands_on_both_sides_in_micromoles(umol, dose):
+    # 60 / (µmol / 88.4): 87.5 -> 60.6, 89 -> 59.6, 106 -> 50.04, 107 -> 49.6, 132 -> 40.2, 134 -> 39.6,
+    # 176 -> 30.1, 178 -> 29.8
+    assert dose_for(umol, "umol_l")[1] == dose
+
+
+@pytest.mark.parametrize(("weight", "dose"), [(70.6, 4.0), (70.5, 3.5), (58.9, 3.5), (58.8, 3.3), (47.1, 3.3),
+                                              (47.0, 3.0), (35.3, 3.0), (35.2, None)])
+def test_label_bands_for_a_woman(weight, dose):
+    # a woman of 68, creatinine 1.0: clearance = 0.85 × weight; 70.6 -> 60.01, 70.5 -> 59.93, 58.9 -> 50.07,
+    # 58.8 -> 49.98, 47.1 -> 40.04, 47.0 -> 39.95, 35.3 -> 30.01, 35.2 -> 29.92
+    cl = 0.85 * weight
+    expected = 4.0 if cl > 60 else 3.5 if cl >= 50 else 3.3 if cl >= 40 else 3.0 if cl >= 30 else None
+    assert dose_for(1.0, sex="female", weight=weight)[1] == expected == dose
+
+
+def test_under_30_proposes_denosumab_and_never_zoledronic_acid():
+    inputs = msgspec.convert({"life_expectancy_months": 6, "age": 80, "sex": "female", "weight_kg": 45,
+                              "creatinine": {"value": 150, "unit": "umol_l"}}, ar.Inputs)
+    actions = [(r.rule_id, r.action) for r in ar.evaluate(inputs).recommendations]
+    assert ("AR-2", "zoledronic_acid") not in actions
+    assert ("AR-2", "zoledronic_acid_not_given") in actions and ("AR-3", "denosumab") in actions
