@@ -156,7 +156,17 @@ def check_neurology(case: Case) -> None:
         raise InputRejected(problems, contradiction=True)
 
 
+def check_lesion_ids(case: Case) -> None:
+    seen: set[str] = set()
+    for index, lesion in enumerate(case.lesions):
+        if lesion.id in seen:
+            raise InputRejected([FieldProblem(field=f"lesions[{index}].id", message=f"lesion id {lesion.id!r} is "
+                                              "used twice; each lesion needs its own")])
+        seen.add(lesion.id)
+
+
 def evaluate(case: Case, lang: Language = "en") -> EvaluationResult:
+    check_lesion_ids(case)
     check_neurology(case)
     facts = shared_facts(case)
     results: list[tuple[str | None, PathwayResult]] = []
@@ -166,8 +176,9 @@ def evaluate(case: Case, lang: Language = "en") -> EvaluationResult:
         results += [(lesion.id, r) for r in per_lesion]
         lesion_results.append(LesionResult(id=lesion.id, kind=str(lesion.kind),
                                            scores=tuple(s for r in per_lesion for s in r.scores)))
-    if case.cord_compression is not None:
-        results.append((None, cord_compression.evaluate(case.cord_compression, lang)))
+    if case.cord_compression is not None:  # a neurological question only when the case asks it
+        neurology = complete(case.cord_compression, cord_compression.Inputs, facts, "cord_compression")
+        results.append((None, cord_compression.evaluate(neurology, lang)))
     for module, block, path in ((surgery, case.surgery, "surgery"), (systemic, None, "disease"),
                                 (antiresorptive, case.antiresorptive, "antiresorptive"),
                                 (imaging, case.imaging, "imaging"), (trials, None, "trials")):
