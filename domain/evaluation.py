@@ -41,6 +41,27 @@ AMBULATORY = {rades.MotorFunction.AMBULATORY_WITHOUT_AID: True, rades.MotorFunct
               rades.MotorFunction.NOT_AMBULATORY: False, rades.MotorFunction.PARAPLEGIC: False}
 
 
+# A whole case a clinician's system could send (documentation: OpenAPI example).
+EXAMPLE = {
+    "evaluation_date": "2025-06-01",
+    "patient": {"age": 58, "sex": "female", "weight_kg": 62, "creatinine": {"value": 70, "unit": "umol_l"},
+                "karnofsky": 80, "life_expectancy_months": 24},
+    "disease": {"bone_metastases": 2, "metastatic_sites": 1, "visceral_metastases": False},
+    "lesions": [
+        {"id": "femur-R", "kind": "long_bone", "long_bone": {
+            "pathological_fracture": False, "location": "proximal_femur",
+            "mirels": {"site": "peritrochanteric", "pain": "functional", "lesion": "lytic",
+                       "cortical_destruction_fraction": 0.5}}},
+        {"id": "T12", "kind": "spine", "spine": {
+            "vertebral_involvement": True, "compression_fracture": True, "posterior_wall_retropulsion": False,
+            "pain_uncontrolled": True, "cord_threat": False,
+            "sins": {"level": "T12", "pain": "mechanical", "lesion": "lytic", "alignment": "normal",
+                     "collapse_percent": 30, "posterolateral": "none"}}},
+    ],
+    "surgery": {"tomita": {"growth": "moderate", "visceral_metastases": "none", "bone_metastases": "multiple"}},
+    "antiresorptive": {"urgent": False},
+}
+
 class LesionKind(StrEnum):
     LONG_BONE = "long_bone"
     SPINE = "spine"

@@ -49,6 +49,10 @@ class Creatinine(Struct, forbid_unknown_fields=True):
         return self.value / UMOL_PER_MG_DL if self.unit == CreatinineUnit.UMOL_L else self.value
 
 
+# A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
+EXAMPLE = {"life_expectancy_months": 6, "age": 70, "sex": "female", "weight_kg": 58,
+           "creatinine": {"value": 95, "unit": "umol_l"}, "urgent": False}
+
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A patient with a bone metastasis, for a bone-resorption inhibitor."""
 

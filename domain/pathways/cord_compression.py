@@ -12,6 +12,11 @@ RULE_IDS = ("MSCC-1", "MSCC-2", "MSCC-3", "MSCC-4", "MSCC-5")
 AGE_LIMIT, KARNOFSKY_LIMIT, DEFICIT_HOURS_LIMIT = 80, 50, 24
 
 
+# A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
+EXAMPLE = {"cord_compression": True, "operated": False, "age": 76, "karnofsky": 40, "deficit_hours": 72,
+           "rades": {"primary": "nsclc", "interval_months": 4, "visceral_metastases": True,
+                     "motor_function": "not_ambulatory", "deficit_onset_days": 3}}
+
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A patient with (suspected) metastatic spinal cord compression."""
 

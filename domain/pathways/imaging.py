@@ -33,6 +33,9 @@ CT_READING = {
 
 
 
+# A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
+EXAMPLE = {"last_gcsf_date": "2025-01-01", "planned_pet_date": "2025-01-10", "single_bone_lesion": True}
+
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Imaging questions about a patient's bone metastases."""
 

@@ -15,6 +15,10 @@ ABLATION_PAIN_THRESHOLD = 4  # "> 4/10"
 
 
 
+# A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
+EXAMPLE = {"pain_poorly_controlled": True, "weight_bearing_long_bone": False, "puncture_site_infection": False,
+           "uncontrolled_sepsis": False, "coagulation_checked": True}
+
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A bone metastasis considered for interventional radiology."""
 

@@ -31,6 +31,10 @@ class Lesion(StrEnum):
 SCREW_FIXATION_LOCATIONS = frozenset({Location.PELVIS, Location.PROXIMAL_FEMUR})
 
 
+# A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
+EXAMPLE = {"pathological_fracture": False, "location": "proximal_femur",
+           "mirels": {"site": "peritrochanteric", "pain": "functional", "lesion": "lytic", "size": "one_to_two_thirds"}}
+
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A long-bone (or pelvic) metastasis."""
 

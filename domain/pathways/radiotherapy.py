@@ -23,6 +23,10 @@ class OperatedSite(StrEnum):
     SPINE = "spine"
 
 
+# A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
+EXAMPLE = {"evaluation_date": "2025-03-17", "surgery_date": "2025-03-01", "operated_site": "long_bone",
+           "skin_healed": True, "painful": True, "analgesic_resistant": True, "ir_accessible": False}
+
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One irradiable bone metastasis, its history and, for stereotactic RT, its findings."""
 

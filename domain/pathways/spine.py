@@ -12,6 +12,12 @@ NAME = "spine"
 RULE_IDS = ("SP-1", "SP-2", "SP-3", "SP-4")
 
 
+# A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
+EXAMPLE = {"vertebral_involvement": True, "compression_fracture": True, "posterior_wall_retropulsion": False,
+           "pain_uncontrolled": True, "cord_threat": False,
+           "sins": {"level": "T12", "pain": "mechanical", "lesion": "lytic", "alignment": "normal",
+                    "collapse": "under_50", "posterolateral": "none"}}
+
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A spinal metastasis."""
 

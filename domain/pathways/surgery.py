@@ -16,6 +16,10 @@ SIX_WEEKS_DAYS = 42.0
 ONE_YEAR_DAYS = 12 * DAYS_PER_MONTH  # 365.25: "12 months" and "1 year" are the same boundary
 
 
+# A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
+EXAMPLE = {"life_expectancy_months": 10, "age": 66, "asa_class": 2,
+           "tomita": {"growth": "rapid", "visceral_metastases": "none", "bone_metastases": "multiple"}}
+
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A patient for whom surgery of a bone metastasis is considered."""
 

@@ -12,6 +12,9 @@ RULE_IDS = ("SYS-1", "SYS-2")
 LOCAL_TREATMENT_MAX_SITES = 2  # "≤ 2 sites" (local treatment); SBRT's "1 à 3 sites" is RT-4's own
 
 
+# A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
+EXAMPLE = {"bone_metastases": 2, "metastatic_sites": 2}
+
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The extent of the metastatic disease."""
 

@@ -32,6 +32,9 @@ TRIALS = (
 )
 
 
+# A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
+EXAMPLE = {"evaluation_date": "2025-06-01", "bone_metastases": 2}
+
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The evaluation date, and what trial eligibility needs."""
 

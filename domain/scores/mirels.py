@@ -72,6 +72,9 @@ BANDS = (
 TOTAL_RANGE = (4, 12)
 
 
+# A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
+EXAMPLE = {"site": "peritrochanteric", "pain": "functional", "lesion": "lytic", "size": "one_to_two_thirds"}
+
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One long-bone lesion without an established fracture. Give `size` or
     `cortical_destruction_fraction`, exactly one."""

@@ -75,6 +75,10 @@ BANDS = (
 TOTAL_RANGE = (21, 44)
 
 
+# A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
+EXAMPLE = {"primary": "nsclc", "interval_months": 8, "visceral_metastases": False,
+           "motor_function": "ambulatory_with_aid", "deficit_onset_days": 10}
+
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A patient with metastatic spinal cord compression, before radiotherapy."""
 

@@ -112,6 +112,10 @@ BANDS = (
 TOTAL_RANGE = (0, 18)
 
 
+# A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
+EXAMPLE = {"level": "T12", "pain": "mechanical", "lesion": "lytic", "alignment": "normal",
+           "collapse_percent": 30, "posterolateral": "none"}
+
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One spinal lesion. Give `location` or `level` (or both, if they agree), and either `collapse` or
     `collapse_percent` (with `body_involvement_over_50` when nothing has collapsed)."""

@@ -80,6 +80,10 @@ BANDS = (
 TOTAL_RANGE = (0, 15)
 
 
+# A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
+EXAMPLE = {"karnofsky": 70, "extraspinal_bone_metastases": 2, "vertebral_body_metastases": 1,
+           "visceral_metastases": "none", "primary": "lung", "frankel": "E"}
+
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A patient with spinal metastases: the six items of the revised score."""
 

@@ -60,6 +60,9 @@ BANDS = (
 TOTAL_RANGE = (2, 10)
 
 
+# A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
+EXAMPLE = {"growth": "rapid", "visceral_metastases": "none", "bone_metastases": "multiple"}
+
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A patient with spinal metastases: Tomita's three prognostic factors."""
 
