@@ -17,13 +17,14 @@ from swagger_ui_bundle import swagger_ui_path
 from api import errors
 from api.auth import ApiKeyAuthentication
 from api.observability import ObservedLitestar
-from api.routes import compute, meta
+from api.routes import bulk_jobs, compute, meta
 from domain import version
 from infra.audit import AuditWriter
 from infra.db import make_engine
 from infra.keys import KeyStore
 from infra.log import configure_logging
 from infra.settings import Settings
+from worker.celery_app import create_celery
 
 UNAUTHENTICATED = ["^/health", "^/schema", "^/static"]
 
@@ -45,10 +46,10 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
 
     assets = "/static/swagger-ui"
     return ObservedLitestar(
-        route_handlers=[*compute.ROUTES, *meta.ROUTES,
+        route_handlers=[*compute.ROUTES, *meta.ROUTES, bulk_jobs.router(settings),
                         create_static_files_router(path=assets, directories=[swagger_ui_path],
                                                    include_in_schema=False, opt={"exclude_from_auth": True})],
-        state=State({"settings": settings, "engine": engine, "audit_writer": writer,
+        state=State({"settings": settings, "engine": engine, "audit_writer": writer, "celery": create_celery(settings),
                      "key_store": KeyStore(engine, settings.auth_cache_ttl_s)}),
         middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=UNAUTHENTICATED)],
         exception_handlers=errors.EXCEPTION_HANDLERS,

@@ -12,28 +12,15 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from domain.model import FieldProblem, InputRejected
 from domain.validation import problems
 from infra.audit import AuditUnavailable
+from infra.problems import problem_body
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("bonemets.api")
 
-TITLES = {
-    400: "Invalid request", 401: "Authentication required", 403: "Forbidden", 404: "Not found",
-    405: "Method not allowed", 413: "Request body too large", 415: "Unsupported media type",
-    422: "Contradictory input", 429: "Too many requests", 500: "Internal error", 503: "Service unavailable",
-}
-SLUGS = {400: "invalid-input", 422: "contradictory-input", 503: "audit-unavailable"}
-
-
 def problem(status: int, detail: str, *, errors: list[FieldProblem] | None = None,
             headers: dict[str, str] | None = None, instance: str | None = None) -> Response[dict[str, Any]]:
-    slug = SLUGS.get(status, TITLES.get(status, "error").lower().replace(" ", "-"))
-    body: dict[str, Any] = {"type": f"/problems/{slug}", "title": TITLES.get(status, "Error"), "status": status,
-                            "detail": detail}
-    if instance:
-        body["instance"] = instance
-    if errors is not None:
-        body["errors"] = [{"field": e.field, "message": e.message, "allowed": e.allowed} for e in errors]
-    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return Response(problem_body(status, detail, errors=errors, instance=instance), status_code=status,
+                    media_type=PROBLEM_JSON, headers=headers)
 
 
 def on_input_rejected(request: Request, exc: InputRejected) -> Response:

@@ -41,6 +41,10 @@ class Problem(msgspec.Struct):
     errors: list[FieldError] | None = None
 
 
+RESPONSE_TYPES = {"score.computed": ScoreResponse, "pathway.evaluated": PathwayResponse,
+                  "evaluation.computed": EvaluationResponse}
+
+
 def with_audit_id(result: Any, audit_id: str, response_type: type) -> Any:
     """The domain's result as the response type that adds the audit id."""
     return response_type(**{f: getattr(result, f) for f in result.__struct_fields__}, audit_id=audit_id)

@@ -178,45 +178,58 @@ _COPY = f"COPY audit_record ({', '.join(COLUMNS)}) FROM STDIN"
 
 
 def write_batch(raw: Any, dialect: str, entries: list[AuditEntry]) -> list[Receipt]:
-    """Chain and insert `entries` in one transaction on the DBAPI connection `raw`, holding the chain
-    head's lock throughout.
+    """Chain and insert `entries` in one transaction on the DBAPI connection `raw`, then commit.
 
     This is the hot path of every response, so it speaks to the driver directly (a batch costs a few
     statements, not an ORM unit of work): COPY on PostgreSQL, executemany on SQLite.
     """
-    postgres = dialect == "postgresql"
     try:
         cursor = raw.cursor()
-        # Lock before reading the head, so no other writer (thread or process) chains from the same head:
-        # the head row's lock on PostgreSQL, the database's write lock on SQLite.
-        cursor.execute("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE" if postgres
-                       else "UPDATE audit_head SET seq = seq WHERE id = 1")
-        if not postgres:
-            cursor.execute("SELECT seq, hash FROM audit_head WHERE id = 1")
-        seq, prev = cursor.fetchone()
-        created_at = _now()
-        rows, receipts = [], []
-        for entry in entries:
-            seq += 1
-            row = msgspec.structs.asdict(entry)
-            row.update(seq=seq, created_at=created_at, prev_hash=prev, rule_ids=",".join(entry.rule_ids))
-            row["hash"] = prev = record_hash(row)
-            rows.append(tuple(row[c] for c in COLUMNS))
-            receipts.append(Receipt(id=entry.id, seq=seq, hash=prev))
-        if postgres:
-            with cursor.copy(_COPY) as copy:
-                for values in rows:
-                    copy.write_row(values)
-        else:
-            cursor.executemany(_INSERT, rows)
-        placeholder = "%s" if postgres else "?"
-        cursor.execute(f"UPDATE audit_head SET seq = {placeholder}, hash = {placeholder} WHERE id = 1", (seq, prev))
+        receipts = append_chained(cursor, dialect, lock_head(cursor, dialect), entries)
         raw.commit()
         return receipts
     except BaseException:
         with contextlib.suppress(Exception):  # the connection may be the thing that failed
             raw.rollback()
         raise
+
+
+def lock_head(cursor: Any, dialect: str) -> tuple[int, str]:
+    """Lock the chain head for this transaction and read it: the head row's lock on PostgreSQL, the
+    database's write lock on SQLite. No other writer, thread or process, can chain from the same head."""
+    if dialect == "postgresql":
+        cursor.execute("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+    else:
+        cursor.execute("UPDATE audit_head SET seq = seq WHERE id = 1")
+        cursor.execute("SELECT seq, hash FROM audit_head WHERE id = 1")
+    seq, prev = cursor.fetchone()
+    return seq, prev
+
+
+def append_chained(cursor: Any, dialect: str, head: tuple[int, str], entries: list[AuditEntry]) -> list[Receipt]:
+    """Insert `entries` chained after `head` (locked by the caller's transaction) and move the head."""
+    seq, prev = head
+    if not entries:
+        return []
+    created_at = _now()
+    rows, receipts = [], []
+    for entry in entries:
+        seq += 1
+        row = msgspec.structs.asdict(entry)
+        row.update(seq=seq, created_at=created_at, prev_hash=prev, rule_ids=",".join(entry.rule_ids))
+        row["hash"] = prev = record_hash(row)
+        rows.append(tuple(row[c] for c in COLUMNS))
+        receipts.append(Receipt(id=entry.id, seq=seq, hash=prev))
+    postgres = dialect == "postgresql"
+    if postgres:
+        with cursor.copy(_COPY) as copy:
+            for values in rows:
+                copy.write_row(values)
+    else:
+        cursor.executemany(_INSERT, rows)
+    placeholder = "%s" if postgres else "?"
+    cursor.execute(f"UPDATE audit_head SET seq = {placeholder}, hash = {placeholder} WHERE id = 1", (seq, prev))
+    return receipts
 
 
 class Broken(msgspec.Struct, frozen=True):

@@ -53,3 +53,46 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(primary_key=True)
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     hash: str = Field(max_length=64)
+
+
+class BulkJob(SQLModel, table=True):
+    """A registry's batch of cases; its counters are updated by the workers in the same transaction as the
+    results, so progress is exact whatever is redelivered."""
+
+    __tablename__ = "bulk_job"
+    __table_args__ = (Index("ux_bulk_job_idempotency", "client", "idempotency_key", unique=True),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    client: str = Field(max_length=128, index=True)
+    status: str = Field(max_length=16, description="queued, running, succeeded, failed, cancelled")
+    total: int = Field(sa_column=Column(BigInteger, nullable=False))
+    done: int = Field(sa_column=Column(BigInteger, nullable=False, default=0))
+    failed: int = Field(sa_column=Column(BigInteger, nullable=False, default=0))
+    chunk_size: int
+    language: str = Field(max_length=2)
+    request_id: str = Field(max_length=128)
+    idempotency_key: str | None = Field(default=None, max_length=128)
+    created_at: str = Field(max_length=32)
+    started_at: str | None = Field(default=None, max_length=32)
+    finished_at: str | None = Field(default=None, max_length=32)
+
+
+class BulkLine(SQLModel, table=True):
+    """One input line of a job, kept as the bytes the registry sent (a bad line is a per-line error)."""
+
+    __tablename__ = "bulk_line"
+
+    job_id: str = Field(primary_key=True, max_length=36)
+    line: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class BulkResult(SQLModel, table=True):
+    """One line's result, keyed by (job, line): a redelivered chunk finds it there and changes nothing."""
+
+    __tablename__ = "bulk_result"
+
+    job_id: str = Field(primary_key=True, max_length=36)
+    line: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    ok: bool
+    body: str = Field(sa_column=Column(Text, nullable=False), description="the NDJSON result line")

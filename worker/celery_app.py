@@ -30,6 +30,9 @@ def create_celery(settings: Settings) -> Celery:
         # Redis redelivers an unacknowledged task after the visibility timeout; kombu looks for such
         # tasks only every ~100 s unless told otherwise (architecture.md). The SQLAlchemy transport of
         # the embedded default takes no such options: it hands them to create_engine, which refuses them.
-        app.conf.broker_transport_options = {"visibility_timeout": 300, "unacked_restore_interval": 5}
+        app.conf.broker_transport_options = {
+            "visibility_timeout": settings.visibility_timeout_s,
+            "unacked_restore_interval": settings.unacked_restore_interval_s,
+        }
     app.conf.bonemets_settings = settings
     return app

@@ -1,9 +1,91 @@
-"""Celery tasks: ids in, ids out, idempotent. Bulk evaluation and PDF tasks arrive with their issues."""
+"""Celery tasks: ids in, ids out, idempotent (a redelivered chunk changes nothing). No clinical logic."""
 
-from celery import shared_task
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import msgspec
+import structlog
+from celery import Task, shared_task
+from sqlalchemy import Engine
+
+from domain.bulk import Evaluated, evaluate_line
+from infra import jobs
+from infra.audit import AuditEntry, new_id, pseudonymise
+from infra.db import make_engine
+from infra.problems import problem_body
+from infra.settings import Settings
+
+log = structlog.get_logger("bonemets.worker")
+_encode = msgspec.json.Encoder().encode
+_engines: dict[tuple[int, str], Engine] = {}
+
+
+def settings_of(task: Task) -> Settings:
+    return task.app.conf.bonemets_settings
+
+
+def engine_of(settings: Settings) -> Engine:
+    """One engine per worker process, made on first use (never at import, never shared across a fork)."""
+    key = (os.getpid(), settings.database_url)
+    if key not in _engines:
+        _engines[key] = make_engine(settings.database_url, pool_size=2)
+    return _engines[key]
 
 
 @shared_task(name="bonemets.ping")
 def ping() -> str:
     """A no-op the readiness checks and the embedded run use to prove a worker consumes the queue."""
     return "pong"
+
+
+@shared_task(name="bonemets.evaluate_chunk", bind=True)
+def evaluate_chunk(self: Task, job_id: str, start: int, end: int) -> int:
+    started = time.perf_counter()
+    settings = settings_of(self)
+    engine = engine_of(settings)
+    request_id = (self.request.headers or {}).get("request_id") if self.request.headers else None
+    bound = log.bind(job_id=job_id, task_id=self.request.id, request_id=request_id, start=start, end=end)
+    job, lines = jobs.load_chunk(engine, job_id, start, end)
+    if job is None or job.status in jobs.FINISHED or not lines:
+        bound.info("task.skipped", status=job.status if job else None, pending=len(lines))
+        return 0
+    jobs.mark_running(engine, job_id)
+    outcomes = [outcome(job, number, payload, settings) for number, payload in lines]
+    done, failed = jobs.commit_chunk(engine, job_id, outcomes)
+    bound.info("task.evaluated", lines=len(lines), done=done, failed=failed,
+               duration_ms=round((time.perf_counter() - started) * 1000, 1))
+    return done + failed
+
+
+def outcome(job: jobs.JobRow, number: int, payload: str, settings: Settings) -> jobs.Outcome:
+    """One line's stored result: the endpoint's body with its audit id, or a per-line problem document."""
+    evaluated = evaluate_line(payload, job.language)  # type: ignore[arg-type]
+    if not isinstance(evaluated, Evaluated):
+        status = 422 if evaluated.contradiction else 400
+        body = problem_body(status, "This line cannot be evaluated.", errors=evaluated.problems)
+        return jobs.Outcome(line=number, ok=False, audit=None,
+                            body=_line(number, evaluated.line_id, ok=False, key="error", value=body))
+    entry = audit_entry(job, evaluated, settings)
+    result = msgspec.to_builtins(evaluated.result)
+    result["audit_id"] = entry.id
+    return jobs.Outcome(line=number, ok=True, audit=entry,
+                        body=_line(number, evaluated.line_id, ok=True, key="result", value=result))
+
+
+def audit_entry(job: jobs.JobRow, evaluated: Evaluated, settings: Settings) -> AuditEntry:
+    result, inputs = evaluated.result, evaluated.inputs
+    return AuditEntry(
+        id=new_id(), client=job.client, roles="registry", endpoint=f"POST /v1/bulk-jobs ({evaluated.kind.path})",
+        action=evaluated.kind.action, request_id=job.request_id,
+        patient_hash=pseudonymise(settings.pseudonym_key, inputs.patient_ref),
+        input_json=_encode(msgspec.structs.replace(inputs, patient_ref=None)).decode(),
+        output_json=_encode(result).decode(), rule_ids=evaluated.kind.rule_ids(result),
+        guideline_version=result.guideline_version, engine_version=result.engine_version,
+        rules_version=result.rules_version, job_id=job.id)
+
+
+def _line(number: int, line_id: Any, *, ok: bool, key: str, value: Any) -> str:
+    return _encode({"line": number, "line_id": line_id, "ok": ok, key: value}).decode()

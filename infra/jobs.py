@@ -1,0 +1,288 @@
+"""Bulk jobs: their storage, the splitting of an uploaded body into lines, results keyed by (job, line)."""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import msgspec
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from infra.audit import AuditEntry, append_chained, lock_head
+from infra.tables import BulkJob, BulkLine, BulkResult
+
+INSERT_BATCH = 5000
+FINISHED = ("succeeded", "failed", "cancelled")
+
+
+class BodyError(ValueError):
+    """The uploaded body cannot be split into lines (an unterminated JSON array, say)."""
+
+
+class TooLarge(ValueError):
+    pass
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class NdjsonSplitter:
+    """Bytes in any chunking -> one record per non-blank line."""
+
+    def __init__(self) -> None:
+        self._rest = b""
+
+    def feed(self, chunk: bytes) -> Iterator[bytes]:
+        data = self._rest + chunk
+        *lines, self._rest = data.split(b"\n")
+        yield from (line for line in lines if line.strip())
+
+    def close(self) -> Iterator[bytes]:
+        if self._rest.strip():
+            yield self._rest
+        self._rest = b""
+
+
+class JsonArraySplitter:
+    """Bytes of one JSON array, in any chunking -> the raw bytes of each element, never the whole array."""
+
+    def __init__(self) -> None:
+        self._state = "before"  # before '[', in array between elements, done after ']'
+        self._element = bytearray()
+        self._depth = 0
+        self._in_string = False
+        self._escaped = False
+
+    def feed(self, chunk: bytes) -> Iterator[bytes]:
+        for byte in chunk:
+            c = chr(byte)
+            if self._state == "before":
+                if c == "[":
+                    self._state = "array"
+                elif not c.isspace():
+                    raise BodyError("a JSON body must be an array of lines")
+            elif self._state == "done":
+                if not c.isspace():
+                    raise BodyError("text after the end of the JSON array")
+            elif self._in_string:
+                self._element.append(byte)
+                if self._escaped:
+                    self._escaped = False
+                elif c == "\\":
+                    self._escaped = True
+                elif c == '"':
+                    self._in_string = False
+            elif self._depth == 0 and c in ",]":
+                element = bytes(self._element).strip()
+                self._element.clear()
+                if element:
+                    yield element
+                elif c == ",":
+                    raise BodyError("an empty element in the JSON array")
+                if c == "]":
+                    self._state = "done"
+            else:
+                if c == '"':
+                    self._in_string = True
+                elif c in "[{":
+                    self._depth += 1
+                elif c in "]}":
+                    self._depth -= 1
+                self._element.append(byte)
+
+    def close(self) -> Iterator[bytes]:
+        if self._state != "done":
+            raise BodyError("the JSON array is not terminated")
+        return iter(())
+
+
+class Spool:
+    """Lines of an upload, on disk past a few MiB: the body is never held whole in memory."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115
+        self._max = max_bytes
+        self.size = 0
+        self.count = 0
+
+    def add(self, line: bytes) -> None:
+        self.size += len(line)
+        if self.size > self._max:
+            raise TooLarge(f"the body exceeds {self._max} bytes")
+        self._file.write(struct.pack(">I", len(line)) + line)
+        self.count += 1
+
+    def lines(self) -> Iterator[bytes]:
+        self._file.seek(0)
+        while header := self._file.read(4):
+            yield self._file.read(struct.unpack(">I", header)[0])
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class JobRow(msgspec.Struct, frozen=True):
+    id: str
+    client: str
+    status: str
+    total: int
+    done: int
+    failed: int
+    chunk_size: int
+    language: str
+    request_id: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+    @property
+    def progress(self) -> float:
+        return 1.0 if self.total == 0 else round((self.done + self.failed) / self.total, 4)
+
+
+def _row(mapping: Any) -> JobRow:
+    return JobRow(**{f: mapping[f] for f in JobRow.__struct_fields__})
+
+
+def store_job(engine: Engine, *, job_id: str, client: str, spool: Spool, chunk_size: int, language: str,
+              request_id: str, idempotency_key: str | None) -> tuple[JobRow, bool]:
+    """The job and all its lines in one transaction. Returns (job, created): with an idempotency key already
+    used by this client, the existing job and False."""
+    if idempotency_key is not None and (existing := find_by_key(engine, client, idempotency_key)):
+        return existing, False
+    status = "succeeded" if spool.count == 0 else "queued"
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(BulkJob).values(
+                id=job_id, client=client, status=status, total=spool.count, done=0, failed=0, chunk_size=chunk_size,
+                language=language, request_id=request_id, idempotency_key=idempotency_key, created_at=now(),
+                finished_at=now() if status == "succeeded" else None))
+            batch = []
+            for number, payload in enumerate(spool.lines(), start=1):
+                batch.append({"job_id": job_id, "line": number, "payload": payload.decode("utf-8", "replace")})
+                if len(batch) == INSERT_BATCH:
+                    conn.execute(insert(BulkLine), batch)
+                    batch = []
+            if batch:
+                conn.execute(insert(BulkLine), batch)
+    except IntegrityError:  # the same key, submitted concurrently: the other submission won
+        if idempotency_key is not None and (existing := find_by_key(engine, client, idempotency_key)):
+            return existing, False
+        raise
+    return get_job(engine, job_id), True
+
+
+def find_by_key(engine: Engine, client: str, key: str) -> JobRow | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(BulkJob).where(BulkJob.client == client, BulkJob.idempotency_key == key)).first()
+    return _row(row._mapping) if row else None
+
+
+def get_job(engine: Engine, job_id: str, client: str | None = None) -> JobRow | None:
+    """The job, or None when it does not exist or belongs to another client (who must not learn it exists)."""
+    query = select(BulkJob).where(BulkJob.id == job_id)
+    if client is not None:
+        query = query.where(BulkJob.client == client)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return _row(row._mapping) if row else None
+
+
+def cancel_job(engine: Engine, job_id: str, client: str) -> JobRow | None:
+    with engine.begin() as conn:
+        conn.execute(update(BulkJob).where(BulkJob.id == job_id, BulkJob.client == client,
+                                           BulkJob.status.not_in(FINISHED))
+                     .values(status="cancelled", finished_at=now()))
+    return get_job(engine, job_id, client)
+
+
+def chunks(job: JobRow) -> Iterator[tuple[int, int]]:
+    for start in range(1, job.total + 1, job.chunk_size):
+        yield start, min(start + job.chunk_size - 1, job.total)
+
+
+def results(engine: Engine, job_id: str, *, batch: int = 2000) -> Iterator[bytes]:
+    """The results' NDJSON, in input order, read in batches (the job may have millions of lines)."""
+    last = 0
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(select(BulkResult.line, BulkResult.body).where(
+                BulkResult.job_id == job_id, BulkResult.line > last).order_by(BulkResult.line).limit(batch)).all()
+        if not rows:
+            return
+        yield b"".join(body.encode() + b"\n" for _, body in rows)
+        last = rows[-1][0]
+
+
+def load_chunk(engine: Engine, job_id: str, start: int, end: int) -> tuple[JobRow | None, list[tuple[int, str]]]:
+    with engine.connect() as conn:
+        job = conn.execute(select(BulkJob).where(BulkJob.id == job_id)).first()
+        done = {r[0] for r in conn.execute(select(BulkResult.line).where(
+            BulkResult.job_id == job_id, BulkResult.line.between(start, end)))}
+        lines = [(r[0], r[1]) for r in conn.execute(select(BulkLine.line, BulkLine.payload).where(
+            BulkLine.job_id == job_id, BulkLine.line.between(start, end)).order_by(BulkLine.line))
+            if r[0] not in done]
+    return (_row(job._mapping) if job else None), lines
+
+
+def mark_running(engine: Engine, job_id: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(BulkJob).where(BulkJob.id == job_id, BulkJob.status == "queued")
+                     .values(status="running", started_at=now()))
+
+
+def count_results(engine: Engine, job_id: str) -> int:
+    with engine.connect() as conn:
+        query = select(func.count()).select_from(BulkResult).where(BulkResult.job_id == job_id)
+        return conn.execute(query).scalar_one()
+
+
+class Outcome(msgspec.Struct, frozen=True):
+    """One evaluated line, ready to store: its result line and, when it recommended, its audit entry."""
+
+    line: int
+    ok: bool
+    body: str
+    audit: AuditEntry | None
+
+
+def commit_chunk(engine: Engine, job_id: str, outcomes: list[Outcome]) -> tuple[int, int]:
+    """Store a chunk's results, their audit records and the job's counters in ONE transaction, under the
+    audit chain's lock: a line already stored (a redelivered chunk) is skipped, so every line ends with
+    exactly one result and one audit record, whatever dies when. Returns (newly done, newly failed)."""
+    dialect = engine.dialect.name
+    mark = "%s" if dialect == "postgresql" else "?"
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        head = lock_head(cursor, dialect)  # serialises every writer of results and audit records
+        lines = [o.line for o in outcomes]
+        cursor.execute(f"SELECT line FROM bulk_result WHERE job_id = {mark} AND line BETWEEN {mark} AND {mark}",
+                       (job_id, min(lines), max(lines)))
+        stored = {row[0] for row in cursor.fetchall()}
+        fresh = [o for o in outcomes if o.line not in stored]
+        append_chained(cursor, dialect, head, [o.audit for o in fresh if o.audit is not None])
+        cursor.executemany(f"INSERT INTO bulk_result (job_id, line, ok, body) VALUES ({mark}, {mark}, {mark}, {mark})",
+                           [(job_id, o.line, o.ok, o.body) for o in fresh])
+        done, failed = sum(o.ok for o in fresh), sum(not o.ok for o in fresh)
+        finished = now()
+        cursor.execute(
+            f"UPDATE bulk_job SET done = done + {mark}, failed = failed + {mark}, "
+            f"status = CASE WHEN done + failed + {mark} >= total THEN 'succeeded' ELSE 'running' END, "
+            f"finished_at = CASE WHEN done + failed + {mark} >= total THEN {mark} ELSE finished_at END "
+            f"WHERE id = {mark} AND status NOT IN ('cancelled', 'failed')",
+            (done, failed, done + failed, done + failed, finished, job_id))
+        raw.commit()
+        return done, failed
+    except BaseException:
+        with contextlib.suppress(Exception):
+            raw.rollback()
+        raise
+    finally:
+        raw.close()

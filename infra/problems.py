@@ -1,0 +1,26 @@
+"""RFC 9457 problem documents, shared by the API's error responses and the bulk results' error lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.model import FieldProblem
+
+TITLES = {
+    400: "Invalid request", 401: "Authentication required", 403: "Forbidden", 404: "Not found",
+    405: "Method not allowed", 409: "Conflict", 413: "Request body too large", 415: "Unsupported media type",
+    422: "Contradictory input", 429: "Too many requests", 500: "Internal error", 503: "Service unavailable",
+}
+SLUGS = {400: "invalid-input", 422: "contradictory-input", 503: "audit-unavailable"}
+
+
+def problem_body(status: int, detail: str, *, errors: list[FieldProblem] | None = None,
+                 instance: str | None = None) -> dict[str, Any]:
+    slug = SLUGS.get(status, TITLES.get(status, "error").lower().replace(" ", "-"))
+    body: dict[str, Any] = {"type": f"/problems/{slug}", "title": TITLES.get(status, "Error"), "status": status,
+                            "detail": detail}
+    if instance:
+        body["instance"] = instance
+    if errors is not None:
+        body["errors"] = [{"field": e.field, "message": e.message, "allowed": e.allowed} for e in errors]
+    return body
