@@ -124,3 +124,63 @@ def client(settings: Settings, keys: Keys, log_stream: io.StringIO):
     app = create_app(settings, configure_logs=False)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+REDIS_URL = os.environ.get("BONEMETS_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+
+
+@pytest.fixture
+def redis_broker() -> str:
+    """The real Redis, one database of it emptied for the test."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:
+        unavailable("Redis", str(exc))
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+@pytest.fixture
+def bulk_env(postgres_server: str, redis_broker: str, tmp_path: Path) -> dict[str, str]:
+    """Settings of a production-shaped deployment: PostgreSQL, Redis, short redelivery for the tests."""
+    _reset_postgres(postgres_server)
+    engine = make_engine(postgres_server)
+    migrate(engine)
+    engine.dispose()
+    return {"BONEMETS_DATABASE_URL": postgres_server, "BONEMETS_BROKER_URL": redis_broker,
+            "BONEMETS_PSEUDONYM_KEY": PSEUDONYM_KEY, "BONEMETS_VAR_DIR": str(tmp_path / "var"),
+            "BONEMETS_LOG_FORMAT": "json", "BONEMETS_BULK_CHUNK_SIZE": "200",
+            "BONEMETS_VISIBILITY_TIMEOUT_S": "6", "BONEMETS_UNACKED_RESTORE_INTERVAL_S": "1",
+            "PATH": os.environ.get("PATH", "")}
+
+
+@pytest.fixture
+def worker(bulk_env: dict[str, str], tmp_path: Path):
+    from tests.integration.workers import WorkerProcess
+
+    process = WorkerProcess(bulk_env, tmp_path / "worker.log").start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def bulk_client(bulk_env: dict[str, str]):
+    """The API on the bulk deployment, with a registry key for two clients and a scoring key."""
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+
+    settings = load_settings(bulk_env)
+    engine = make_engine(settings.database_url)
+    keys = {"registry": create_key(engine, "registry-b", ("registry",)),
+            "other": create_key(engine, "registry-c", ("registry",)),
+            "scoring": create_key(engine, "hospital-a", ("scoring",))}
+    engine.dispose()
+    with TestClient(create_app(settings, configure_logs=False), raise_server_exceptions=False) as client:
+        client.keys = keys
+        client.engine_url = settings.database_url
+        yield client

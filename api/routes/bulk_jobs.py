@@ -12,6 +12,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Request, Response, Router, delete, get, post
 from litestar.exceptions import ClientException, NotFoundException
+from litestar.params import FromPath
 from litestar.response import Stream
 
 from api.audited import language
@@ -126,20 +127,20 @@ async def audit_submission(request: Request, job: jobs.JobRow) -> None:
 
 
 @get("/{job_id:str}", summary="A bulk job's status, counts and progress")
-async def job_status(request: Request, job_id: str) -> Response[JobStatus]:
+async def job_status(request: Request, job_id: FromPath[str]) -> Response[JobStatus]:
     job = await owned_job(request, job_id)
     return Response(status_of(job), headers=progress_headers(job))
 
 
 @get("/{job_id:str}/results", summary="The results, one NDJSON line per input line, in input order",
      media_type=NDJSON)
-async def job_results(request: Request, job_id: str) -> Stream:
+async def job_results(request: Request, job_id: FromPath[str]) -> Stream:
     job = await owned_job(request, job_id)
     return Stream(jobs.results(request.app.state.engine, job.id), media_type=NDJSON, headers=progress_headers(job))
 
 
 @delete("/{job_id:str}", status_code=200, summary="Cancel a bulk job")
-async def cancel(request: Request, job_id: str) -> Response[Any]:
+async def cancel(request: Request, job_id: FromPath[str]) -> Response[Any]:
     job = await owned_job(request, job_id)
     if job.status in ("succeeded", "failed"):
         return problem(409, f"Job {job_id} has already {job.status}.")

@@ -1,0 +1,191 @@
+"""Bulk jobs on a real Celery worker, real Redis and real PostgreSQL (no eager mode)."""
+
+import json
+import time
+
+import msgspec
+import pytest
+from sqlalchemy import text
+
+from domain.kinds import KINDS
+from infra import audit
+from infra.db import make_engine
+from tests.conftest import Keys
+from tests.integration.workers import WorkerProcess, wait_for
+
+pytestmark = pytest.mark.postgres
+NDJSON = {"content-type": "application/x-ndjson"}
+
+
+def auth(client, who="registry"):
+    return Keys.header(client.keys[who])
+
+
+def ndjson(records):
+    return "\n".join(r if isinstance(r, str) else json.dumps(r) for r in records).encode()
+
+
+def submit(client, records, *, who="registry", headers=None):
+    return client.post("/v1/bulk-jobs", content=ndjson(records), headers={**auth(client, who), **NDJSON,
+                                                                          **(headers or {})})
+
+
+def wait_done(client, location, timeout=120):
+    def finished():
+        status = client.get(location, headers=auth(client)).json()
+        return status if status["status"] in ("succeeded", "failed", "cancelled") else None
+    return wait_for(finished, timeout, interval=0.25, what=f"{location} to finish")
+
+
+def results(client, location):
+    r = client.get(f"{location}/results", headers=auth(client))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
+    return [json.loads(line) for line in r.text.splitlines()]
+
+
+def strip(body):
+    return {k: v for k, v in body.items() if k != "audit_id"}
+
+
+def test_a_10000_line_job_completes_and_every_line_equals_the_synchronous_answer(bulk_client, worker):
+    kinds = sorted(KINDS)
+    records = [{"kind": kinds[i % len(kinds)], "line_id": f"row-{i}", "patient_ref": f"P{i % 97}",
+                **KINDS[kinds[i % len(kinds)]].example} for i in range(10_000)]
+    r = submit(bulk_client, records)
+    assert r.status_code == 202 and r.headers["location"] == r.headers["content-location"]
+    status = wait_done(bulk_client, r.headers["location"])
+    assert (status["status"], status["total"], status["done"], status["failed"]) == ("succeeded", 10_000, 10_000, 0)
+    synchronous = {}
+    for name, kind in KINDS.items():
+        answer = bulk_client.post(kind.path, json=kind.example, headers=auth(bulk_client, "scoring"))
+        assert answer.status_code == 200
+        synchronous[name] = strip(answer.json())
+    lines = results(bulk_client, r.headers["location"])
+    assert [line["line"] for line in lines] == list(range(1, 10_001))
+    for line, record in zip(lines, records, strict=True):
+        assert line["ok"] and line["line_id"] == record["line_id"]
+        assert strip(line["result"]) == synchronous[record["kind"]]
+    engine = make_engine(bulk_client.engine_url)
+    with engine.connect() as conn:
+        audited = conn.execute(text("SELECT count(*) FROM audit_record WHERE job_id = :j AND action <> 'job.submitted'"),
+                               {"j": status["id"]}).scalar_one()
+    assert audited == 10_000 and audit.verify(engine).intact
+    engine.dispose()
+
+
+def test_a_worker_killed_mid_job_leaves_exactly_one_result_and_one_audit_record_per_line(bulk_client, bulk_env,
+                                                                                         tmp_path):
+    case = KINDS["evaluation"].example
+    records = [{"kind": "evaluation", "line_id": i, **case} for i in range(8_000)]
+    r = submit(bulk_client, records)
+    location = r.headers["location"]
+    first = WorkerProcess(bulk_env, tmp_path / "first.log").start()
+    try:
+        wait_for(lambda: bulk_client.get(location, headers=auth(bulk_client)).json()["done"] > 0, 60,
+                 interval=0.02, what="the first lines")
+        first.kill()
+    finally:
+        first.stop()
+    status = bulk_client.get(location, headers=auth(bulk_client)).json()
+    assert 0 < status["done"] < 8_000, "the worker must die in the middle of the job"
+    second = WorkerProcess(bulk_env, tmp_path / "second.log").start()
+    try:
+        status = wait_done(bulk_client, location, timeout=180)
+    finally:
+        second.stop()
+    assert (status["status"], status["done"], status["failed"]) == ("succeeded", 8_000, 0)
+    lines = results(bulk_client, location)
+    assert [line["line"] for line in lines] == list(range(1, 8_001))
+    engine = make_engine(bulk_client.engine_url)
+    with engine.connect() as conn:
+        ids = [row[0] for row in conn.execute(text(
+            "SELECT id FROM audit_record WHERE job_id = :j AND action = 'evaluation.computed'"), {"j": status["id"]})]
+    assert len(ids) == len(set(ids)) == 8_000
+    assert set(ids) == {line["result"]["audit_id"] for line in lines}
+    assert audit.verify(engine).intact
+    engine.dispose()
+
+
+def test_malformed_lines_are_per_line_errors_at_their_line_numbers(bulk_client, worker):
+    good = {"kind": "tomita", **KINDS["tomita"].example}
+    records = [good, "{not json", good, {"kind": "frankel"}, {"kind": "sins", "pain": "x"}, "[1, 2]", good,
+               {"kind": "evaluation", "evaluation_date": "2025-01-01", "frankel": "E", "cord_compression": {
+                   "rades": {**KINDS["rades"].example, "motor_function": "paraplegic"}}}]
+    r = submit(bulk_client, records)
+    status = wait_done(bulk_client, r.headers["location"])
+    assert (status["done"], status["failed"]) == (3, 5)
+    lines = results(bulk_client, r.headers["location"])
+    assert [(line["line"], line["ok"]) for line in lines] == [
+        (1, True), (2, False), (3, True), (4, False), (5, False), (6, False), (7, True), (8, False)]
+    assert lines[3]["error"]["errors"][0]["field"] == "kind" and "tomita" in lines[3]["error"]["errors"][0]["allowed"]
+    assert {e["field"] for e in lines[4]["error"]["errors"]} >= {"pain", "lesion"}
+    assert lines[7]["error"]["status"] == 422
+
+
+def test_a_json_array_body_is_accepted_like_ndjson(bulk_client, worker):
+    body = msgspec.json.encode([{"kind": "mirels", **KINDS["mirels"].example}] * 3)
+    r = bulk_client.post("/v1/bulk-jobs", content=body, headers={**auth(bulk_client),
+                                                                 "content-type": "application/json"})
+    assert r.status_code == 202 and wait_done(bulk_client, r.headers["location"])["done"] == 3
+
+
+def test_cancel_stops_a_job_and_another_client_sees_nothing(bulk_client):
+    r = submit(bulk_client, [{"kind": "tomita", **KINDS["tomita"].example}] * 1000)  # no worker: stays queued
+    location = r.headers["location"]
+    assert bulk_client.get(location, headers=auth(bulk_client)).headers["retry-after"]
+    for method in ("get", "delete"):
+        assert getattr(bulk_client, method)(location, headers=auth(bulk_client, "other")).status_code == 404
+    assert bulk_client.get(f"{location}/results", headers=auth(bulk_client, "other")).status_code == 404
+    cancelled = bulk_client.delete(location, headers=auth(bulk_client))
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert bulk_client.post("/v1/bulk-jobs", content=b"{}", headers={**auth(bulk_client, "scoring"),
+                                                                     **NDJSON}).status_code == 403
+
+
+def test_a_cancelled_job_is_not_evaluated_by_a_worker(bulk_client, bulk_env, tmp_path):
+    r = submit(bulk_client, [{"kind": "tomita", **KINDS["tomita"].example}] * 500)
+    bulk_client.delete(r.headers["location"], headers=auth(bulk_client))
+    late = WorkerProcess(bulk_env, tmp_path / "late.log").start()
+    try:
+        time.sleep(3)
+    finally:
+        late.stop()
+    status = bulk_client.get(r.headers["location"], headers=auth(bulk_client)).json()
+    assert (status["status"], status["done"]) == ("cancelled", 0)
+
+
+def test_the_same_idempotency_key_returns_the_same_job(bulk_client):
+    records = [{"kind": "tomita", **KINDS["tomita"].example}] * 10
+    first = submit(bulk_client, records, headers={"Idempotency-Key": "registry-export-2025-06"})
+    again = submit(bulk_client, records, headers={"Idempotency-Key": "registry-export-2025-06"})
+    other = submit(bulk_client, records, headers={"Idempotency-Key": "registry-export-2025-07"})
+    assert first.json()["id"] == again.json()["id"] != other.json()["id"]
+    engine = make_engine(bulk_client.engine_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM bulk_line WHERE job_id = :j"),
+                            {"j": first.json()["id"]}).scalar_one() == 10
+    engine.dispose()
+
+
+def test_an_oversized_body_gets_413_and_stores_nothing(bulk_env):
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+    from infra.keys import create_key
+    from infra.settings import load_settings
+
+    settings = load_settings({**bulk_env, "BONEMETS_BULK_MAX_BYTES": "100000"})
+    engine = make_engine(settings.database_url)
+    key = create_key(engine, "registry-b", ("registry",))
+    body = ndjson([{"kind": "tomita", **KINDS["tomita"].example}] * 2000)  # ~180 kB
+    with TestClient(create_app(settings, configure_logs=False)) as client:
+        r = client.post("/v1/bulk-jobs", content=body, headers={**Keys.header(key), **NDJSON})
+        assert r.status_code == 413 and r.json()["status"] == 413
+        r = client.post("/v1/bulk-jobs", content=b"[{}, ", headers={**Keys.header(key),
+                                                                     "content-type": "application/json"})
+        assert r.status_code == 400
+        r = client.post("/v1/bulk-jobs", content=b"x", headers={**Keys.header(key), "content-type": "text/csv"})
+        assert r.status_code == 415
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM bulk_job")).scalar_one() == 0
+    engine.dispose()
