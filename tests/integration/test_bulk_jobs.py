@@ -67,8 +67,8 @@ def test_a_10000_line_job_completes_and_every_line_equals_the_synchronous_answer
         assert strip(line["result"]) == synchronous[record["kind"]]
     engine = make_engine(bulk_client.engine_url)
     with engine.connect() as conn:
-        audited = conn.execute(text("SELECT count(*) FROM audit_record WHERE job_id = :j AND action <> 'job.submitted'"),
-                               {"j": status["id"]}).scalar_one()
+        query = "SELECT count(*) FROM audit_record WHERE job_id = :j AND action <> 'job.submitted'"
+        audited = conn.execute(text(query), {"j": status["id"]}).scalar_one()
     assert audited == 10_000 and audit.verify(engine).intact
     engine.dispose()
 
