@@ -268,8 +268,13 @@ def commit_chunk(engine: Engine, job_id: str, outcomes: list[Outcome]) -> tuple[
         stored = {row[0] for row in cursor.fetchall()}
         fresh = [o for o in outcomes if o.line not in stored]
         append_chained(cursor, dialect, head, [o.audit for o in fresh if o.audit is not None])
-        cursor.executemany(f"INSERT INTO bulk_result (job_id, line, ok, body) VALUES ({mark}, {mark}, {mark}, {mark})",
-                           [(job_id, o.line, o.ok, o.body) for o in fresh])
+        rows = [(job_id, o.line, o.ok, o.body) for o in fresh]
+        if dialect == "postgresql":  # COPY: one round trip for the chunk, under the chain's lock
+            with cursor.copy("COPY bulk_result (job_id, line, ok, body) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany("INSERT INTO bulk_result (job_id, line, ok, body) VALUES (?, ?, ?, ?)", rows)
         done, failed = sum(o.ok for o in fresh), sum(not o.ok for o in fresh)
         finished = now()
         cursor.execute(

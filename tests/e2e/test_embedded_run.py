@@ -1,5 +1,6 @@
 """`bonemets run` on the embedded default, as the README starts it: a SQLite file, an embedded broker."""
 
+import json
 import os
 import signal
 import subprocess
@@ -34,14 +35,34 @@ def test_run_serves_audited_scores_with_neither_redis_nor_postgres(tmp_path):
         assert r.status_code == 200 and r.json()["audit_id"]
         verify = httpx.get(f"http://127.0.0.1:{port}/v1/audit/verify", headers=headers, timeout=10).json()
         assert verify == {"intact": True, "records": 1, "first_broken": None}
-        assert cli("audit", "verify", env=env).returncode == 0
-        time.sleep(3)
+        bulk_job_completes_on_the_embedded_worker(port, env)
         assert run.poll() is None, "run stopped: " + (tmp_path / "run.log").read_text()[-2000:]
-        assert {p.name for p in (tmp_path / "var").iterdir()} >= {"bonemets.db", "pseudonym.key"}
+        assert cli("audit", "verify", env=env).returncode == 0
+        assert {p.name for p in (tmp_path / "var").iterdir()} >= {"bonemets.db", "broker.db", "pseudonym.key"}
     finally:
         os.killpg(run.pid, signal.SIGINT)
         run.wait(timeout=30)
         log.close()
+
+
+def bulk_job_completes_on_the_embedded_worker(port, env):
+    """The README's bulk example: NDJSON posted as curl would, polled until done, results downloaded."""
+    created = cli("keys", "create", "--client", "registry-x", "--roles", "registry", env=env)
+    headers = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}",
+               "Content-Type": "application/x-ndjson"}
+    lines = [json.dumps({"kind": "sins", "line_id": i, **VALID["sins"]}) for i in range(1200)]
+    lines[3] = '{"kind": "sins", "pain": "sometimes"}'
+    base = f"http://127.0.0.1:{port}/v1/bulk-jobs"
+    r = httpx.post(base, content="\n".join(lines), headers=headers, timeout=30)
+    assert r.status_code == 202, r.text
+    location = f"http://127.0.0.1:{port}{r.headers['location']}"
+    deadline = time.monotonic() + 90
+    while (status := httpx.get(location, headers=headers, timeout=10).json())["status"] != "succeeded":
+        assert time.monotonic() < deadline, status
+        time.sleep(0.5)
+    assert (status["done"], status["failed"]) == (1199, 1)
+    results = httpx.get(f"{location}/results", headers=headers, timeout=30).text.splitlines()
+    assert len(results) == 1200 and json.loads(results[3])["ok"] is False
 
 
 def test_keys_create_rejects_an_unknown_role(tmp_path):
