@@ -99,8 +99,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from infra.log import configure_logging
     from worker.celery_app import create_celery
 
+    configure_logging(settings.log_format)
     app = create_celery(settings)
     app.worker_main(["worker", f"--concurrency={args.concurrency}", "--loglevel=WARNING", "--without-gossip",
                      "--without-mingle"])

@@ -24,6 +24,7 @@ def create_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,  # structlog writes its JSON lines itself
         enable_utc=True,
     )
     if settings.broker_url.startswith(("redis://", "rediss://")):

@@ -46,7 +46,7 @@ def evaluate_chunk(self: Task, job_id: str, start: int, end: int) -> int:
     started = time.perf_counter()
     settings = settings_of(self)
     engine = engine_of(settings)
-    request_id = (self.request.headers or {}).get("request_id") if self.request.headers else None
+    request_id = getattr(self.request, "request_id", None)  # custom message headers become request attributes
     bound = log.bind(job_id=job_id, task_id=self.request.id, request_id=request_id, start=start, end=end)
     job, lines = jobs.load_chunk(engine, job_id, start, end)
     if job is None or job.status in jobs.FINISHED or not lines:

@@ -122,11 +122,15 @@ def test_malformed_lines_are_per_line_errors_at_their_line_numbers(bulk_client, 
     assert lines[7]["error"]["status"] == 422
 
 
-def test_a_json_array_body_is_accepted_like_ndjson(bulk_client, worker):
+def test_a_json_array_body_is_accepted_like_ndjson_and_each_task_logs_one_line_with_context(bulk_client, worker):
     body = msgspec.json.encode([{"kind": "mirels", **KINDS["mirels"].example}] * 3)
-    r = bulk_client.post("/v1/bulk-jobs", content=body, headers={**auth(bulk_client),
+    r = bulk_client.post("/v1/bulk-jobs", content=body, headers={**auth(bulk_client), "X-Request-ID": "reg-77",
                                                                  "content-type": "application/json"})
     assert r.status_code == 202 and wait_done(bulk_client, r.headers["location"])["done"] == 3
+    events = [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
+    (task,) = [e for e in events if e.get("event") == "task.evaluated"]
+    assert (task["job_id"], task["request_id"], task["lines"]) == (r.json()["id"], "reg-77", 3)
+    assert task["task_id"] and task["duration_ms"] >= 0
 
 
 def test_cancel_stops_a_job_and_another_client_sees_nothing(bulk_client):
