@@ -99,7 +99,8 @@ def test_openapi_documents_pathway_inputs_with_descriptions(client):
 
 def test_every_documented_example_is_a_valid_request_that_recommends(client, keys):
     doc = client.get("/schema/openapi.json").json()
-    posts = {path: item["post"] for path, item in doc["paths"].items() if "post" in item}
+    posts = {path: item["post"] for path, item in doc["paths"].items()
+             if "post" in item and path.startswith(("/v1/scores/", "/v1/pathways/", "/v1/evaluations"))}
     assert len(posts) == 16
     for path, operation in posts.items():
         example = operation["requestBody"]["content"]["application/json"]["schema"]["examples"][0]
