@@ -18,3 +18,11 @@ def enqueue_job(celery: Any, job: JobRow) -> int:
                              headers={"request_id": job.request_id})
             count += 1
     return count
+
+
+RENDER_REPORT = "bonemets.render_report"
+
+
+def enqueue_report(celery: Any, report_id: str, request_id: str) -> None:
+    """Called only after the report's row is committed."""
+    celery.send_task(RENDER_REPORT, args=(report_id,), headers={"request_id": request_id})

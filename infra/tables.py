@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 GENESIS_HASH = "0" * 64
@@ -96,3 +96,23 @@ class BulkResult(SQLModel, table=True):
     line: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     ok: bool
     body: str = Field(sa_column=Column(Text, nullable=False), description="the NDJSON result line")
+
+
+class Report(SQLModel, table=True):
+    """A PDF report, owned by the client that asked for it; its SHA-256 is also in the audit trail."""
+
+    __tablename__ = "report"
+
+    id: str = Field(primary_key=True, max_length=36)
+    client: str = Field(max_length=128, index=True)
+    kind: str = Field(max_length=16, description="patient or registry")
+    status: str = Field(max_length=16, description="queued, ready, failed")
+    language: str = Field(max_length=2)
+    source_audit_id: str | None = Field(default=None, max_length=36)
+    job_id: str | None = Field(default=None, max_length=36)
+    request_id: str = Field(max_length=128)
+    created_at: str = Field(max_length=32)
+    finished_at: str | None = Field(default=None, max_length=32)
+    sha256: str | None = Field(default=None, max_length=64)
+    pdf: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

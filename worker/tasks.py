@@ -12,7 +12,9 @@ from celery import Task, shared_task
 from sqlalchemy import Engine
 
 from domain.bulk import Evaluated, evaluate_line
-from infra import jobs
+from domain.report import Trace, patient_report, registry_summary
+from infra import jobs, reports
+from infra import pdf as pdf_renderer
 from infra.audit import AuditEntry, new_id, pseudonymise
 from infra.db import make_engine
 from infra.problems import problem_body
@@ -89,3 +91,48 @@ def audit_entry(job: jobs.JobRow, evaluated: Evaluated, settings: Settings) -> A
 
 def _line(number: int, line_id: Any, *, ok: bool, key: str, value: Any) -> str:
     return _encode({"line": number, "line_id": line_id, "ok": ok, key: value}).decode()
+
+
+@shared_task(name="bonemets.render_report", bind=True)
+def render_report(self: Task, report_id: str) -> str | None:
+    """Render a report and store it with the audit record of its hash; a ready report is left as it is."""
+    started = time.perf_counter()
+    engine = engine_of(settings_of(self))
+    bound = log.bind(report_id=report_id, task_id=self.request.id, request_id=getattr(self.request, "request_id", None))
+    report = reports.get_report(engine, report_id)
+    if report is None or report.status == "ready":
+        bound.info("task.skipped", status=report.status if report else None)
+        return None
+    try:
+        pdf, patient_hash = render(engine, report)
+    except SourceMissing as exc:
+        reports.mark_failed(engine, report_id, str(exc))
+        bound.warning("task.report_failed", reason=str(exc))
+        return None
+    digest = pdf_renderer.sha256(pdf)
+    reports.store_rendered(engine, report, pdf, digest, patient_hash)
+    bound.info("task.rendered", kind=report.kind, bytes=len(pdf), sha256=digest,
+               duration_ms=round((time.perf_counter() - started) * 1000, 1))
+    return digest
+
+
+class SourceMissing(LookupError):
+    pass
+
+
+def render(engine: Engine, report: reports.ReportRow) -> tuple[bytes, str | None]:
+    if report.kind == "registry":
+        job = reports.job_source(engine, report.job_id)
+        if job is None:
+            raise SourceMissing(f"job {report.job_id} not found")
+        summary = registry_summary(job, reports.job_result_lines(engine, report.job_id), report.language)
+        return pdf_renderer.render_registry_summary(summary), None
+    record = reports.audit_source(engine, report.source_audit_id, report.client)
+    if record is None:
+        raise SourceMissing(f"audit record {report.source_audit_id} not found")
+    trace = Trace(audit_id=record["id"], audit_hash=record["hash"], computed_at=record["created_at"],
+                  guideline_version=record["guideline_version"], engine_version=record["engine_version"],
+                  rules_version=record["rules_version"])
+    document = patient_report(msgspec.json.decode(record["output_json"]), trace=trace, endpoint=record["endpoint"],
+                              patient_hash=record["patient_hash"], lang=report.language)
+    return pdf_renderer.render_patient_report(document), record["patient_hash"]

@@ -1,0 +1,110 @@
+"""PDF reports: a patient report of one audited answer (or of a case evaluated and audited first), and a
+registry summary of a finished bulk job. Rendered by the workers; owned by the client that asked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.handlers import BaseRouteHandler
+from litestar.params import FromPath, JSONBody
+
+from api.audited import audit, language
+from api.auth import requires
+from api.errors import problem
+from domain.evaluation import Case
+from domain.evaluation import evaluate as evaluate_case
+from domain.model import FieldProblem, InputRejected
+from infra import broker, jobs, reports
+
+
+class ReportRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Give the `audit_id` of an answer this client received, or a whole `case` to evaluate first."""
+
+    audit_id: str | None = None
+    case: Case | None = None
+
+
+class ReportStatus(msgspec.Struct):
+    id: str
+    kind: str
+    status: str
+    created_at: str
+    finished_at: str | None
+    sha256: str | None
+    error: str | None
+    location: str
+
+
+def status_of(report: reports.ReportRow) -> ReportStatus:
+    return ReportStatus(id=report.id, kind=report.kind, status=report.status, created_at=report.created_at,
+                        finished_at=report.finished_at, sha256=report.sha256, error=report.error,
+                        location=f"/v1/reports/{report.id}")
+
+
+def scoring_or_registry(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+    if not connection.user.roles & {"scoring", "registry"}:
+        raise PermissionDeniedException("Reports need the 'scoring' or the 'registry' role.")
+
+
+async def queue_report(request: Request, **source: Any) -> Response[ReportStatus]:
+    state = request.app.state
+    report = await anyio.to_thread.run_sync(lambda: reports.create_report(
+        state.engine, client=request.user.client, language=language(request),
+        request_id=request.scope["bonemets"]["request_id"], **source))
+    await anyio.to_thread.run_sync(broker.enqueue_report, state.celery, report.id, report.request_id)
+    location = f"/v1/reports/{report.id}"
+    return Response(status_of(report), status_code=202, headers={"Location": location, "Retry-After": "1"})
+
+
+@post("/v1/reports", status_code=202, guards=[requires("scoring")], tags=["reports"],
+      opt={"input_type": ReportRequest}, summary="Ask for the PDF report of an audited answer or of a case")
+async def request_report(request: Request, data: JSONBody[ReportRequest]) -> Response[ReportStatus]:
+    if (data.audit_id is None) == (data.case is None):
+        raise InputRejected([FieldProblem(field="audit_id|case", message="give exactly one of the two",
+                                          allowed=["audit_id", "case"])])
+    audit_id = data.audit_id
+    if data.case is not None:  # evaluated and audited first, exactly as POST /v1/evaluations would
+        result = evaluate_case(data.case, language(request))
+        audit_id = await audit(request, action="evaluation.computed", inputs=data.case, output=result,
+                               rule_ids=result.rule_ids)
+    source = await anyio.to_thread.run_sync(reports.audit_source, request.app.state.engine, audit_id,
+                                            request.user.client)
+    if source is None:  # unknown, or another client's: the same answer
+        raise NotFoundException(f"No audited answer {audit_id} for this client.")
+    return await queue_report(request, kind="patient", source_audit_id=audit_id)
+
+
+@post("/v1/bulk-jobs/{job_id:str}/report", status_code=202, guards=[requires("registry")], tags=["reports"],
+      summary="Ask for the PDF summary of a finished bulk job")
+async def request_job_report(request: Request, job_id: FromPath[str]) -> Response[Any]:
+    job = await anyio.to_thread.run_sync(jobs.get_job, request.app.state.engine, job_id, request.user.client)
+    if job is None:
+        raise NotFoundException(f"No bulk job {job_id}.")
+    if job.status not in jobs.FINISHED:
+        return problem(409, f"Job {job_id} is {job.status}; its summary can be made once it has finished.",
+                       headers={"Retry-After": "5"})
+    return await queue_report(request, kind="registry", job_id=job_id)
+
+
+@get("/v1/reports/{report_id:str}", guards=[scoring_or_registry], tags=["reports"],
+     summary="The PDF when ready (application/pdf); its status while not", media_type="application/pdf")
+async def get_report(request: Request, report_id: FromPath[str]) -> Response[Any]:
+    engine = request.app.state.engine
+    report = await anyio.to_thread.run_sync(reports.get_report, engine, report_id, request.user.client)
+    if report is None:
+        raise NotFoundException(f"No report {report_id}.")
+    if report.status != "ready":
+        status = 202 if report.status == "queued" else 200
+        return Response(status_of(report), status_code=status, media_type="application/json",
+                        headers={"Retry-After": "1"} if status == 202 else None)
+    pdf = await anyio.to_thread.run_sync(reports.report_pdf, engine, report_id)
+    return Response(pdf, media_type="application/pdf", headers={
+        "ETag": f'"{report.sha256}"', "Content-Disposition": f'inline; filename="bonemets-{report.id}.pdf"'})
+
+
+ROUTES = [request_report, request_job_report, get_report]

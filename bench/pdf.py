@@ -1,0 +1,64 @@
+"""Median milliseconds to render one patient report (a whole-case evaluation, 3 A4 pages) and one registry
+summary, with the renderer the workers use.
+
+    .venv/bin/python bench/pdf.py [--runs 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from domain.bulk import evaluate_line
+from domain.evaluation import EXAMPLE, Case, evaluate
+from domain.kinds import KINDS
+from domain.report import Trace, patient_report, registry_summary
+from infra.pdf import render_patient_report, render_registry_summary
+
+
+def timed(render, documents) -> list[float]:
+    timings = []
+    for document in documents:
+        started = time.perf_counter()
+        render(document)
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=50)
+    args = parser.parse_args()
+    output = msgspec.to_builtins(evaluate(msgspec.convert(EXAMPLE, Case), "fr"))
+    # a different audit id per run, so that no render is a cache hit of the previous one
+    documents = [patient_report(output, trace=Trace(audit_id=f"{i:036d}", audit_hash="ab" * 32,
+                                                    computed_at="2025-06-01T09:30:00.000000Z",
+                                                    guideline_version="g", engine_version="e", rules_version="r"),
+                                endpoint="POST /v1/evaluations", patient_hash="f" * 64, lang="fr")
+                 for i in range(args.runs + 1)]
+    render_patient_report(documents.pop())  # warm-up: fonts and templates loaded once per process
+    patient = timed(render_patient_report, documents)
+    lines = [{"line": i + 1, "line_id": i, "ok": True, "result": msgspec.to_builtins(
+        evaluate_line(json.dumps({"kind": k, **KINDS[k].example}), "en").result)}
+        for i, k in enumerate(["sins", "tomita", "mirels", "rades", "tokuhashi", "evaluation"] * 50)]
+    summaries = [registry_summary({"id": f"job-{i}", "client": "registry", "total": 300, "done": 300, "failed": 0,
+                                   "created_at": "2025-06-01T09:00:00.000000Z",
+                                   "finished_at": "2025-06-01T09:05:00.000000Z"}, iter(lines), "en")
+                 for i in range(args.runs)]
+    registry = timed(render_registry_summary, summaries)
+    print(f"patient report (3 pages):  median {statistics.median(patient):6.1f} ms, "
+          f"p90 {statistics.quantiles(patient, n=10)[-1]:6.1f} ms over {len(patient)} renders (goal <= 30 ms)")
+    print(f"registry summary (1 page): median {statistics.median(registry):6.1f} ms, "
+          f"p90 {statistics.quantiles(registry, n=10)[-1]:6.1f} ms over {len(registry)} renders")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Report storage: the report rows, their sources (an audit record, a finished bulk job), and the one
+transaction that stores a rendered PDF together with the audit record of its SHA-256."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+from sqlalchemy import Engine, insert, select, update
+
+from domain import version
+from infra.audit import AuditEntry, append_chained, lock_head, new_id
+from infra.jobs import now
+from infra.tables import AuditRecord, BulkJob, BulkResult, Report
+
+REPORTABLE_ACTIONS = ("score.computed", "pathway.evaluated", "evaluation.computed")
+
+
+class ReportRow(msgspec.Struct, frozen=True):
+    id: str
+    client: str
+    kind: str
+    status: str
+    language: str
+    source_audit_id: str | None
+    job_id: str | None
+    request_id: str
+    created_at: str
+    finished_at: str | None
+    sha256: str | None
+    error: str | None
+
+
+def _row(mapping: Any) -> ReportRow:
+    return ReportRow(**{f: mapping[f] for f in ReportRow.__struct_fields__})
+
+
+def create_report(engine: Engine, *, client: str, kind: str, language: str, request_id: str,
+                  source_audit_id: str | None = None, job_id: str | None = None) -> ReportRow:
+    report_id = new_id()
+    with engine.begin() as conn:
+        conn.execute(insert(Report).values(
+            id=report_id, client=client, kind=kind, status="queued", language=language, request_id=request_id,
+            source_audit_id=source_audit_id, job_id=job_id, created_at=now()))
+    return get_report(engine, report_id)
+
+
+def get_report(engine: Engine, report_id: str, client: str | None = None) -> ReportRow | None:
+    query = select(*(getattr(Report, f) for f in ReportRow.__struct_fields__)).where(Report.id == report_id)
+    if client is not None:
+        query = query.where(Report.client == client)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return _row(row._mapping) if row else None
+
+
+def report_pdf(engine: Engine, report_id: str) -> bytes | None:
+    with engine.connect() as conn:
+        return conn.execute(select(Report.pdf).where(Report.id == report_id)).scalar_one_or_none()
+
+
+def audit_source(engine: Engine, audit_id: str, client: str) -> dict[str, Any] | None:
+    """The audited answer a patient report is made of, if this client received it (else None: 404)."""
+    with engine.connect() as conn:
+        row = conn.execute(select(AuditRecord).where(AuditRecord.id == audit_id, AuditRecord.client == client,
+                                                     AuditRecord.action.in_(REPORTABLE_ACTIONS))).first()
+    return dict(row._mapping) if row else None
+
+
+def job_source(engine: Engine, job_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(BulkJob).where(BulkJob.id == job_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def job_result_lines(engine: Engine, job_id: str, batch: int = 2000) -> Iterator[dict[str, Any]]:
+    last = 0
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(select(BulkResult.line, BulkResult.body).where(
+                BulkResult.job_id == job_id, BulkResult.line > last).order_by(BulkResult.line).limit(batch)).all()
+        if not rows:
+            return
+        for _, body in rows:
+            yield json.loads(body)
+        last = rows[-1][0]
+
+
+def store_rendered(engine: Engine, report: ReportRow, pdf: bytes, sha256: str, patient_hash: str | None) -> None:
+    """The PDF and the audit record of its hash, committed together (report.rendered)."""
+    entry = AuditEntry(
+        id=new_id(), client=report.client, roles="registry" if report.kind == "registry" else "scoring",
+        endpoint=f"render report ({report.kind})", action="report.rendered", request_id=report.request_id,
+        patient_hash=patient_hash,
+        input_json=json.dumps({"report_id": report.id, "source_audit_id": report.source_audit_id,
+                               "job_id": report.job_id, "language": report.language}, sort_keys=True),
+        output_json=json.dumps({"report_id": report.id, "sha256": sha256, "bytes": len(pdf)}, sort_keys=True),
+        rule_ids=(), guideline_version=version.GUIDELINE_VERSION, engine_version=version.ENGINE_VERSION,
+        rules_version=version.RULES_VERSION, job_id=report.job_id)
+    dialect = engine.dialect.name
+    mark = "%s" if dialect == "postgresql" else "?"
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        append_chained(cursor, dialect, lock_head(cursor, dialect), [entry])
+        cursor.execute(f"UPDATE report SET status = 'ready', pdf = {mark}, sha256 = {mark}, finished_at = {mark} "
+                       f"WHERE id = {mark}", (pdf, sha256, now(), report.id))
+        raw.commit()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            raw.rollback()
+        raise
+    finally:
+        raw.close()
+
+
+def mark_failed(engine: Engine, report_id: str, error: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(Report).where(Report.id == report_id).values(status="failed", error=error,
+                                                                         finished_at=now()))

@@ -1,0 +1,77 @@
+"""The PDF renderer on real documents: readable text in both languages, non-blank pages, charts, and the
+same bytes for the same input."""
+
+import msgspec
+import pytest
+
+from domain.evaluation import EXAMPLE, Case, evaluate
+from domain.report import Trace, patient_report, registry_summary
+from infra.pdf import render_patient_report, render_registry_summary, sha256
+from tests.pdftools import ACCENT, filled_bars, non_white_share, pages, text_of
+
+TRACE = Trace(audit_id="5b0c6c1e-3f1a-4a43-9a57-0c8d9e3b2a11", audit_hash="ab" * 32,
+              computed_at="2025-06-01T09:30:00.123456Z", guideline_version="oncobfc-neon-oncorif-2024-09-17",
+              engine_version="0.1.0", rules_version="2026.11.1")
+
+
+def case_report(lang):
+    output = msgspec.to_builtins(evaluate(msgspec.convert(EXAMPLE, Case), lang))
+    return output, patient_report(output, trace=TRACE, endpoint="POST /v1/evaluations", patient_hash="f" * 64,
+                                  lang=lang)
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_patient_report_text_holds_every_total_band_rule_id_and_the_audit_id(lang, tmp_path):
+    output, report = case_report(lang)
+    text = " ".join(text_of(render_patient_report(report), tmp_path).split())
+    for score in output["scores"]:
+        assert score["score"].upper() in text and score["band"] in text and f"Total {score['total']}" in text
+    for rule_id in output["rule_ids"]:
+        assert rule_id in text
+    assert TRACE.audit_id in text and TRACE.audit_hash in text
+    assert ("Discussion en RCP" if lang == "fr" else "Discuss in RCP") in text
+    disclaimer = "La réunion de concertation pluridisciplinaire" if lang == "fr" else "The multidisciplinary meeting"
+    assert disclaimer in text
+
+
+def test_patient_report_is_one_to_three_a4_pages_none_blank(tmp_path):
+    _, report = case_report("en")
+    rendered = pages(render_patient_report(report), tmp_path)
+    assert 1 <= len(rendered) <= 3
+    for page in rendered:
+        width, height, _ = page
+        assert abs(height / width - 297 / 210) < 0.01  # A4
+        assert non_white_share(page) > 0.01
+
+
+def test_the_same_input_gives_the_same_bytes():
+    _, first = case_report("fr")
+    _, second = case_report("fr")
+    assert render_patient_report(first) == render_patient_report(second)
+    assert sha256(render_patient_report(first)) == sha256(render_patient_report(second))
+
+
+def test_registry_summary_draws_a_chart_per_score_and_lists_the_lines_in_error(tmp_path):
+    lines = []
+    for i in range(60):
+        lines.append({"line": i + 1, "line_id": i, "ok": True, "result": msgspec.to_builtins(
+            evaluate(msgspec.convert(EXAMPLE, Case), "en"))})
+    lines.append({"line": 61, "line_id": "bad", "ok": False, "error": {"detail": "x", "errors": [
+        {"field": "pain", "message": "Invalid enum value 'x'", "allowed": None}]}})
+    job = {"id": "job-1", "client": "registry-b", "total": 61, "done": 60, "failed": 1,
+           "created_at": "2025-06-01T09:00:00.000000Z", "finished_at": "2025-06-01T09:05:00.000000Z"}
+    summary = registry_summary(job, iter(lines), "en")
+    assert [c.title for c in summary.band_charts] == ["mirels", "sins", "tomita"]
+    pdf = render_registry_summary(summary)
+    text = " ".join(text_of(pdf, tmp_path).split())
+    assert all(name in text for name in ("MIRELS", "SINS", "TOMITA")) and "pain: Invalid enum value" in text
+    first_page = pages(pdf, tmp_path, dpi=72)[0]
+    expected = sum(len(c.bars) for c in summary.band_charts) + len(summary.action_chart.bars)
+    assert filled_bars(first_page, ACCENT, below=0.12) >= expected  # each bar drawn, below the header band
+
+
+def test_a_summary_without_results_draws_no_bars(tmp_path):
+    job = {"id": "job-2", "client": "registry-b", "total": 1, "done": 0, "failed": 1,
+           "created_at": "2025-06-01T09:00:00.000000Z", "finished_at": "2025-06-01T09:05:00.000000Z"}
+    summary = registry_summary(job, iter([{"line": 1, "line_id": None, "ok": False, "error": {"detail": "x"}}]), "fr")
+    assert filled_bars(pages(render_registry_summary(summary), tmp_path, dpi=72)[0], ACCENT, below=0.12) == 0
