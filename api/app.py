@@ -17,7 +17,7 @@ from swagger_ui_bundle import swagger_ui_path
 from api import errors
 from api.auth import ApiKeyAuthentication
 from api.observability import ObservedLitestar
-from api.routes import bulk_jobs, compute, meta, reports
+from api.routes import audit, bulk_jobs, compute, meta, reports
 from domain import version
 from infra.audit import AuditWriter
 from infra.db import make_engine
@@ -33,7 +33,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
     if configure_logs:
         configure_logging(settings.log_format)
     engine = make_engine(settings.database_url)
-    writer = AuditWriter(engine, batch_max=settings.audit_batch_max)
+    writer = AuditWriter(engine, batch_max=settings.audit_batch_max, checkpoints=settings.checkpointer())
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
@@ -46,7 +46,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
 
     assets = "/static/swagger-ui"
     return ObservedLitestar(
-        route_handlers=[*compute.ROUTES, *meta.ROUTES, *reports.ROUTES, bulk_jobs.router(settings),
+        route_handlers=[*compute.ROUTES, *meta.ROUTES, *reports.ROUTES, bulk_jobs.router(settings), audit.router,
                         create_static_files_router(path=assets, directories=[swagger_ui_path],
                                                    include_in_schema=False, opt={"exclude_from_auth": True})],
         state=State({"settings": settings, "engine": engine, "audit_writer": writer, "celery": create_celery(settings),

@@ -29,7 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--client", required=True)
     create.add_argument("--roles", required=True, help="comma-separated: scoring,registry,auditor")
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
-    audit.add_parser("verify", help="verify the hash chain; exit 1 naming the first broken record")
+    verify = audit.add_parser("verify", help="verify the hash chain; exit 1 naming the first broken record")
+    verify.add_argument("--file", help="verify an exported NDJSON or CSV file offline instead of the database")
+    verify.add_argument("--checkpoints", help="with --file: the JSON of GET /v1/audit/checkpoints")
+    verify.add_argument("--public-key", help="with --file: the Ed25519 public key (hex) that signs checkpoints")
+    purge = audit.add_parser("purge", help="delete records older than the retention period (audited)")
+    purge.add_argument("--before", help="ISO date; defaults to today minus BONEMETS_AUDIT_RETENTION_DAYS")
 
     args = parser.parse_args(argv)
     try:
@@ -72,18 +77,59 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit(settings: Settings, _args: argparse.Namespace) -> int:
-    from infra.audit import verify
+def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
+    return cmd_audit_purge(settings, args) if args.audit_command == "purge" else cmd_audit_verify(settings, args)
+
+
+def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from infra.audit import Checkpoint, verify
+    from infra.audit_review import read_export, verify_export
     from infra.db import make_engine
 
-    result = verify(make_engine(settings.database_url))
+    if args.file:
+        checkpoints = []
+        if args.checkpoints:
+            with open(args.checkpoints, encoding="utf-8") as f:
+                checkpoints = [Checkpoint(**c) for c in json.load(f)["checkpoints"]]
+        result = verify_export(read_export(args.file), checkpoints, args.public_key)
+    else:
+        result = verify(make_engine(settings.database_url), settings.public_key)
     if result.intact:
-        print(f"audit trail intact: {result.records} records")
+        print(f"audit trail intact: {result.records} records, {result.checkpoints} signed checkpoints")
         return 0
     broken = result.first_broken
     print(f"audit trail BROKEN after {result.records} good records: record {broken.id} (seq {broken.seq}): "
           f"{broken.reason}")
     return 1
+
+
+def cmd_audit_purge(settings: Settings, args: argparse.Namespace) -> int:
+    import datetime as dt
+    import getpass
+    import uuid
+
+    from domain import version
+    from infra.audit_review import purge
+    from infra.db import make_engine
+
+    cutoff = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=settings.audit_retention_days)
+    try:
+        before = dt.date.fromisoformat(args.before) if args.before else cutoff
+    except ValueError:
+        print(f"bonemets: --before must be an ISO date, not {args.before!r}", file=sys.stderr)
+        return 2
+    if before > cutoff:
+        print(f"bonemets: records after {cutoff} are within the {settings.audit_retention_days}-day retention "
+              "period (BONEMETS_AUDIT_RETENTION_DAYS) and cannot be purged", file=sys.stderr)
+        return 2
+    outcome = purge(make_engine(settings.database_url), f"{before.isoformat()}T00:00:00.000000Z",
+                    settings.checkpointer(), who=f"operator:{getpass.getuser()}", request_id=uuid.uuid4().hex,
+                    versions=(version.GUIDELINE_VERSION, version.ENGINE_VERSION, version.RULES_VERSION))
+    print(f"purged {outcome['purged']} audit records before {before}; the first kept record is anchored by "
+          f"the signed checkpoint {outcome['anchor_checkpoint']}")
+    return 0
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:

@@ -72,7 +72,8 @@ def main() -> None:
     redis.Redis.from_url("redis://127.0.0.1:6379/12").flushdb()
     env = {**os.environ, "BONEMETS_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + f"/{dbname}",
            "BONEMETS_BROKER_URL": "redis://127.0.0.1:6379/12", "BONEMETS_VAR_DIR": str(workdir),
-           "BONEMETS_PSEUDONYM_KEY": "bench-key-" + "x" * 32, "BONEMETS_LOG_FORMAT": "json",
+           "BONEMETS_PSEUDONYM_KEY": "bench-key-" + "x" * 32,
+           "BONEMETS_AUDIT_SIGNING_KEY": "7a" * 32, "BONEMETS_LOG_FORMAT": "json",
            "BONEMETS_BULK_CHUNK_SIZE": str(args.chunk)}
     cli = [sys.executable, "-m", "api.cli"]
     subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)

@@ -93,7 +93,8 @@ def main() -> None:
     else:
         url = f"sqlite:///{workdir / 'bench.db'}"
     env = {**os.environ, "BONEMETS_DATABASE_URL": url, "BONEMETS_VAR_DIR": str(workdir),
-           "BONEMETS_PSEUDONYM_KEY": "bench-key-" + "x" * 32, "BONEMETS_LOG_FORMAT": "json"}
+           "BONEMETS_PSEUDONYM_KEY": "bench-key-" + "x" * 32,
+           "BONEMETS_AUDIT_SIGNING_KEY": "7a" * 32, "BONEMETS_LOG_FORMAT": "json"}
     bonemets = [sys.executable, "-m", "api.cli"]
     subprocess.run([*bonemets, "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)
     key = subprocess.run([*bonemets, "keys", "create", "--client", "bench", "--roles", "scoring"], env=env, check=True,

@@ -16,7 +16,7 @@ import queue
 import random
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +25,8 @@ import msgspec
 import structlog
 from sqlalchemy import Engine, func, select
 
-from infra.tables import GENESIS_HASH, AuditHead, AuditRecord
+from infra.signing import Checkpointer, signature_valid
+from infra.tables import GENESIS_HASH, AuditCheckpoint, AuditHead, AuditRecord
 
 log = structlog.get_logger("bonemets.audit")
 _canonical = msgspec.json.Encoder(order="sorted")
@@ -83,15 +84,16 @@ def record_hash(row: dict[str, Any]) -> str:
     return hashlib.sha256(_canonical.encode({k: row[k] for k in HASHED_FIELDS})).hexdigest()
 
 
-def _now() -> str:
+def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class AuditWriter:
     """Group commit: callers submit entries and wait for the batch that holds theirs to commit."""
 
-    def __init__(self, engine: Engine, *, batch_max: int = 512) -> None:
+    def __init__(self, engine: Engine, *, batch_max: int = 512, checkpoints: Checkpointer | None = None) -> None:
         self._engine = engine
+        self._checkpoints = checkpoints
         self._batch_max = batch_max
         self._queue: queue.SimpleQueue[tuple[AuditEntry, Future[Receipt]] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -154,7 +156,8 @@ class AuditWriter:
         try:
             if self._connection is None:
                 self._connection = self._engine.raw_connection()
-            receipts = write_batch(self._connection, self._engine.dialect.name, [entry for entry, _ in batch])
+            receipts = write_batch(self._connection, self._engine.dialect.name, [entry for entry, _ in batch],
+                                   self._checkpoints)
         except Exception as exc:  # any failure to commit: every caller of the batch gets 503
             log.error("audit.write_failed", error=type(exc).__name__, batch=len(batch))
             self._drop_connection()
@@ -177,7 +180,8 @@ _INSERT = f"INSERT INTO audit_record ({', '.join(COLUMNS)}) VALUES ({', '.join('
 _COPY = f"COPY audit_record ({', '.join(COLUMNS)}) FROM STDIN"
 
 
-def write_batch(raw: Any, dialect: str, entries: list[AuditEntry]) -> list[Receipt]:
+def write_batch(raw: Any, dialect: str, entries: list[AuditEntry],
+                checkpoints: Checkpointer | None = None) -> list[Receipt]:
     """Chain and insert `entries` in one transaction on the DBAPI connection `raw`, then commit.
 
     This is the hot path of every response, so it speaks to the driver directly (a batch costs a few
@@ -185,7 +189,7 @@ def write_batch(raw: Any, dialect: str, entries: list[AuditEntry]) -> list[Recei
     """
     try:
         cursor = raw.cursor()
-        receipts = append_chained(cursor, dialect, lock_head(cursor, dialect), entries)
+        receipts = append_chained(cursor, dialect, lock_head(cursor, dialect), entries, checkpoints)
         raw.commit()
         return receipts
     except BaseException:
@@ -206,12 +210,15 @@ def lock_head(cursor: Any, dialect: str) -> tuple[int, str]:
     return seq, prev
 
 
-def append_chained(cursor: Any, dialect: str, head: tuple[int, str], entries: list[AuditEntry]) -> list[Receipt]:
-    """Insert `entries` chained after `head` (locked by the caller's transaction) and move the head."""
+def append_chained(cursor: Any, dialect: str, head: tuple[int, str], entries: list[AuditEntry],
+                   checkpoints: Checkpointer | None = None) -> list[Receipt]:
+    """Insert `entries` chained after `head` (locked by the caller's transaction), move the head, and sign
+    it into a checkpoint in the same transaction when one is due."""
     seq, prev = head
+    first_seq = seq
     if not entries:
         return []
-    created_at = _now()
+    created_at = utc_now()
     rows, receipts = [], []
     for entry in entries:
         seq += 1
@@ -227,8 +234,11 @@ def append_chained(cursor: Any, dialect: str, head: tuple[int, str], entries: li
                 copy.write_row(values)
     else:
         cursor.executemany(_INSERT, rows)
-    placeholder = "%s" if postgres else "?"
-    cursor.execute(f"UPDATE audit_head SET seq = {placeholder}, hash = {placeholder} WHERE id = 1", (seq, prev))
+    mark = "%s" if postgres else "?"
+    cursor.execute(f"UPDATE audit_head SET seq = {mark}, hash = {mark} WHERE id = 1", (seq, prev))
+    if checkpoints is not None and checkpoints.due(first_seq, seq):
+        cursor.execute(f"INSERT INTO audit_checkpoint (seq, hash, created_at, key_id, signature) VALUES "
+                       f"({mark}, {mark}, {mark}, {mark}, {mark})", checkpoints.signed(seq, prev, created_at))
     return receipts
 
 
@@ -242,52 +252,111 @@ class Verification(msgspec.Struct, frozen=True):
     intact: bool
     records: int
     first_broken: Broken | None
+    checkpoints: int = 0
 
 
-def verify(engine: Engine, *, chunk: int = 5000) -> Verification:
-    """Walk the chain from its first record: recompute each hash, check each link and the head."""
+class Checkpoint(msgspec.Struct, frozen=True):
+    seq: int
+    hash: str
+    created_at: str
+    key_id: str
+    signature: str
+
+
+def checkpoints_of(engine: Engine) -> list[Checkpoint]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).all()
+    return [Checkpoint(seq=r.seq, hash=r.hash, created_at=r.created_at, key_id=r.key_id, signature=r.signature)
+            for r in rows]
+
+
+def verify(engine: Engine, public_key: str | None = None, *, chunk: int = 10000) -> Verification:
+    """Walk the chain from its first record: recompute each hash, check each link, the head, and every
+    signed checkpoint (with `public_key`, the service's Ed25519 public key, in hex)."""
     with engine.connect() as conn:
         head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one_or_none()
-        rows = _stream(conn, chunk)
-        try:
-            return verify_rows(rows, head=tuple(head) if head else None)
-        finally:
-            rows.close()  # an early verdict leaves a server-side cursor open otherwise
-
-
-def _stream(conn, chunk: int) -> Iterator[dict[str, Any]]:
-    columns = [getattr(AuditRecord, name) for name in COLUMNS]
-    result = conn.execution_options(stream_results=True, yield_per=chunk).execute(
-        select(*columns).order_by(AuditRecord.seq)
-    )
+    rows = _stream(engine, chunk)
     try:
-        for row in result:
-            yield row._asdict()
+        return verify_rows(rows, head=tuple(head) if head else None, checkpoints=checkpoints_of(engine),
+                           public_key=public_key)
     finally:
-        result.close()
+        rows.close()  # an early verdict leaves a server-side cursor open otherwise
 
 
-def verify_rows(rows: Iterator[dict[str, Any]], head: tuple[int, str] | None) -> Verification:
-    prev, expected_seq, count, last = GENESIS_HASH, 1, 0, None
+def _stream(engine: Engine, chunk: int) -> Iterator[tuple]:
+    """Rows as tuples in COLUMNS order, straight from the driver (verify reads millions of them)."""
+    raw = engine.raw_connection()
+    cursor = None
+    try:
+        if engine.dialect.name == "postgresql":  # a server-side cursor: millions of rows, never all in memory
+            cursor = raw.driver_connection.cursor(name=f"verify_{new_id().replace('-', '')}")
+            cursor.itersize = chunk
+        else:
+            cursor = raw.cursor()
+        cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM audit_record ORDER BY seq")
+        while rows := cursor.fetchmany(chunk):
+            yield from rows
+    finally:
+        if cursor is not None:
+            with contextlib.suppress(Exception):
+                cursor.close()
+        with contextlib.suppress(Exception):
+            raw.rollback()
+        raw.close()
+
+
+_SEQ, _ID, _PREV, _HASH = (COLUMNS.index(name) for name in ("seq", "id", "prev_hash", "hash"))
+
+
+def verify_rows(rows: Iterable[tuple], head: tuple[int, str] | None, checkpoints: list[Checkpoint] = (),
+                public_key: str | None = None) -> Verification:
+    """The chain check over rows in COLUMNS order. Without a head (an exported file), the tail is not
+    checked; records before the first one must be anchored by a checkpoint."""
+    signed = {}
+    for cp in checkpoints:
+        if public_key is not None and not signature_valid(public_key, cp.seq, cp.hash, cp.created_at, cp.signature):
+            return Verification(intact=False, records=0, first_broken=Broken(
+                id=None, seq=cp.seq, reason=f"checkpoint at {cp.seq} has an invalid signature"))
+        signed[cp.seq] = cp.hash
+    count, last, expected, prev = 0, None, None, None
     for row in rows:
-        if row["seq"] != expected_seq:
-            return _broken(count, row, f"sequence gap: expected {expected_seq}, found {row['seq']}"
-                           " (a record was deleted or reordered)")
-        if row["prev_hash"] != prev:
+        seq = row[_SEQ]
+        if expected is None:  # the first record: the genesis, or anchored by a signed checkpoint
+            if seq == 1:
+                prev = GENESIS_HASH
+            elif signed.get(seq - 1) == row[_PREV]:
+                prev = row[_PREV]
+            else:
+                return _broken(count, row, f"records before {seq} are missing and no signed checkpoint anchors "
+                               "this record (records were deleted from the start)")
+            expected = seq
+        if seq != expected:
+            return _broken(count, row, f"sequence gap: expected {expected}, found {seq} "
+                           "(a record was deleted or reordered)")
+        if row[_PREV] != prev:
             return _broken(count, row, "prev_hash does not match the previous record's hash "
                            "(a record was deleted, inserted or reordered)")
-        if record_hash(row) != row["hash"]:
+        if record_hash(dict(zip(COLUMNS, row, strict=True))) != row[_HASH]:
             return _broken(count, row, "hash does not match the record's content (the record was modified)")
-        prev, expected_seq, count, last = row["hash"], expected_seq + 1, count + 1, row
-    if head is not None and (head[0], head[1]) != ((last["seq"], last["hash"]) if last else (0, GENESIS_HASH)):
+        if seq in signed and signed[seq] != row[_HASH]:
+            return _broken(count, row, f"record differs from the signed checkpoint at {seq} (the chain was "
+                           "rewritten)")
+        prev, expected, count, last = row[_HASH], seq + 1, count + 1, row
+    end = (last[_SEQ], last[_HASH]) if last else None
+    if head is not None and head != (end or (0, GENESIS_HASH)) and not (end is None and head[0] in signed):
         return Verification(intact=False, records=count, first_broken=Broken(
             id=None, seq=head[0], reason=f"chain head says record {head[0]} ends the trail, the table ends at "
-            f"{last['seq'] if last else 0} (records were removed from the end)"))
-    return Verification(intact=True, records=count, first_broken=None)
+            f"{end[0] if end else 0} (records were removed from the end)"))
+    beyond = [s for s in signed if end is not None and s > end[0]]
+    if head is not None and beyond:
+        return Verification(intact=False, records=count, first_broken=Broken(
+            id=None, seq=min(beyond), reason=f"a signed checkpoint covers record {min(beyond)}, past the end of "
+            "the table (records were removed from the end)"))
+    return Verification(intact=True, records=count, first_broken=None, checkpoints=len(signed))
 
 
-def _broken(count: int, row: dict[str, Any], reason: str) -> Verification:
-    return Verification(intact=False, records=count, first_broken=Broken(id=row["id"], seq=row["seq"], reason=reason))
+def _broken(count: int, row: tuple, reason: str) -> Verification:
+    return Verification(intact=False, records=count, first_broken=Broken(id=row[_ID], seq=row[_SEQ], reason=reason))
 
 
 def count_records(engine: Engine) -> int:

@@ -252,7 +252,7 @@ class Outcome(msgspec.Struct, frozen=True):
     audit: AuditEntry | None
 
 
-def commit_chunk(engine: Engine, job_id: str, outcomes: list[Outcome]) -> tuple[int, int]:
+def commit_chunk(engine: Engine, job_id: str, outcomes: list[Outcome], checkpoints: Any = None) -> tuple[int, int]:
     """Store a chunk's results, their audit records and the job's counters in ONE transaction, under the
     audit chain's lock: a line already stored (a redelivered chunk) is skipped, so every line ends with
     exactly one result and one audit record, whatever dies when. Returns (newly done, newly failed)."""
@@ -267,7 +267,7 @@ def commit_chunk(engine: Engine, job_id: str, outcomes: list[Outcome]) -> tuple[
                        (job_id, min(lines), max(lines)))
         stored = {row[0] for row in cursor.fetchall()}
         fresh = [o for o in outcomes if o.line not in stored]
-        append_chained(cursor, dialect, head, [o.audit for o in fresh if o.audit is not None])
+        append_chained(cursor, dialect, head, [o.audit for o in fresh if o.audit is not None], checkpoints)
         rows = [(job_id, o.line, o.ok, o.body) for o in fresh]
         if dialect == "postgresql":  # COPY: one round trip for the chunk, under the chain's lock
             with cursor.copy("COPY bulk_result (job_id, line, ok, body) FROM STDIN") as copy:

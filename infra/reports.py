@@ -89,7 +89,8 @@ def job_result_lines(engine: Engine, job_id: str, batch: int = 2000) -> Iterator
         last = rows[-1][0]
 
 
-def store_rendered(engine: Engine, report: ReportRow, pdf: bytes, sha256: str, patient_hash: str | None) -> None:
+def store_rendered(engine: Engine, report: ReportRow, pdf: bytes, sha256: str, patient_hash: str | None,
+                   checkpoints: Any = None) -> None:
     """The PDF and the audit record of its hash, committed together (report.rendered)."""
     entry = AuditEntry(
         id=new_id(), client=report.client, roles="registry" if report.kind == "registry" else "scoring",
@@ -105,7 +106,7 @@ def store_rendered(engine: Engine, report: ReportRow, pdf: bytes, sha256: str, p
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
-        append_chained(cursor, dialect, lock_head(cursor, dialect), [entry])
+        append_chained(cursor, dialect, lock_head(cursor, dialect), [entry], checkpoints)
         cursor.execute(f"UPDATE report SET status = 'ready', pdf = {mark}, sha256 = {mark}, finished_at = {mark} "
                        f"WHERE id = {mark}", (pdf, sha256, now(), report.id))
         raw.commit()

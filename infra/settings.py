@@ -29,6 +29,22 @@ class Settings:
     bulk_chunk_size: int = 500
     visibility_timeout_s: int = 300
     unacked_restore_interval_s: float = 5.0
+    audit_signing_key: bytes = b""
+    checkpoint_every: int = 1000
+    checkpoint_minutes: float = 10.0
+    audit_retention_days: int = 3650
+
+    @property
+    def public_key(self) -> str:
+        """The hex Ed25519 public key that verifies this service's audit checkpoints."""
+        from infra.signing import Signer
+
+        return Signer(self.audit_signing_key).public_key_hex
+
+    def checkpointer(self):  # -> infra.signing.Checkpointer, one per writer
+        from infra.signing import checkpointer_for
+
+        return checkpointer_for(self.audit_signing_key, self.checkpoint_every, self.checkpoint_minutes)
 
     @property
     def embedded(self) -> bool:
@@ -56,6 +72,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         bulk_chunk_size=_int(env, "BONEMETS_BULK_CHUNK_SIZE", 500),
         visibility_timeout_s=_int(env, "BONEMETS_VISIBILITY_TIMEOUT_S", 300),
         unacked_restore_interval_s=float(env.get("BONEMETS_UNACKED_RESTORE_INTERVAL_S", "5")),
+        audit_signing_key=_signing_key(env, var_dir, embedded=database_url.startswith("sqlite")),
+        checkpoint_every=_int(env, "BONEMETS_CHECKPOINT_EVERY", 1000),
+        checkpoint_minutes=float(env.get("BONEMETS_CHECKPOINT_MINUTES", "10")),
+        audit_retention_days=_int(env, "BONEMETS_AUDIT_RETENTION_DAYS", 3650),
     )
 
 
@@ -75,6 +95,28 @@ def _pseudonym_key(env: Mapping[str, str], var_dir: Path, *, embedded: bool) -> 
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
     return path.read_text().strip().encode()
+
+
+def _signing_key(env: Mapping[str, str], var_dir: Path, *, embedded: bool) -> bytes:
+    """The Ed25519 seed (32 bytes, hex) that signs audit checkpoints; made once into var/ when embedded."""
+    given = env.get("BONEMETS_AUDIT_SIGNING_KEY")
+    if not given:
+        if not embedded:
+            raise SettingsError("BONEMETS_AUDIT_SIGNING_KEY is required with a server database")
+        path = var_dir / "audit-signing.key"
+        if not path.exists():
+            var_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        given = path.read_text().strip()
+    try:
+        seed = bytes.fromhex(given)
+    except ValueError:
+        seed = b""
+    if len(seed) != 32:
+        raise SettingsError("BONEMETS_AUDIT_SIGNING_KEY must be 64 hexadecimal characters (an Ed25519 seed)")
+    return seed
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -116,3 +116,24 @@ class Report(SQLModel, table=True):
     sha256: str | None = Field(default=None, max_length=64)
     pdf: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """The chain head at `seq`, signed with the service's Ed25519 key: rewriting the whole chain cannot
+    keep these signatures true without the private key."""
+
+    __tablename__ = "audit_checkpoint"
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: str = Field(max_length=64)
+    created_at: str = Field(max_length=32)
+    key_id: str = Field(max_length=16)
+    signature: str = Field(max_length=128)
+
+
+class AuditPurgePermit(SQLModel, table=True):
+    """Present only inside a retention purge's transaction: the one case where audit rows may be deleted."""
+
+    __tablename__ = "audit_purge_permit"
+
+    id: int = Field(primary_key=True)

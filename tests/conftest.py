@@ -25,6 +25,7 @@ from infra.settings import Settings, load_settings
 PG_ADMIN_URL = os.environ.get("BONEMETS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_SERVICES = os.environ.get("BONEMETS_REQUIRE_SERVICES") == "1"
 PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef0123456789"
+SIGNING_KEY = "5e" * 32  # an Ed25519 seed for the tests' checkpoints
 
 
 def unavailable(service: str, reason: str) -> None:
@@ -82,7 +83,8 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     base = load_settings({"BONEMETS_DATABASE_URL": database_url, "BONEMETS_VAR_DIR": str(tmp_path / "var"),
-                          "BONEMETS_PSEUDONYM_KEY": PSEUDONYM_KEY, "BONEMETS_LOG_FORMAT": "json"})
+                          "BONEMETS_PSEUDONYM_KEY": PSEUDONYM_KEY, "BONEMETS_LOG_FORMAT": "json",
+                          "BONEMETS_AUDIT_SIGNING_KEY": SIGNING_KEY})
     return replace(base, max_body_bytes=64 * 1024)
 
 
@@ -153,6 +155,7 @@ def bulk_env(postgres_server: str, redis_broker: str, tmp_path: Path) -> dict[st
     engine.dispose()
     return {"BONEMETS_DATABASE_URL": postgres_server, "BONEMETS_BROKER_URL": redis_broker,
             "BONEMETS_PSEUDONYM_KEY": PSEUDONYM_KEY, "BONEMETS_VAR_DIR": str(tmp_path / "var"),
+            "BONEMETS_AUDIT_SIGNING_KEY": SIGNING_KEY,
             "BONEMETS_LOG_FORMAT": "json", "BONEMETS_BULK_CHUNK_SIZE": "200",
             "BONEMETS_VISIBILITY_TIMEOUT_S": "6", "BONEMETS_UNACKED_RESTORE_INTERVAL_S": "1",
             "PATH": os.environ.get("PATH", "")}

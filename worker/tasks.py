@@ -29,6 +29,14 @@ def settings_of(task: Task) -> Settings:
     return task.app.conf.bonemets_settings
 
 
+_checkpointers: dict[int, Any] = {}
+
+
+def checkpointer_of(settings: Settings) -> Any:
+    """One checkpoint clock per worker process."""
+    return _checkpointers.setdefault(os.getpid(), settings.checkpointer())
+
+
 def engine_of(settings: Settings) -> Engine:
     """One engine per worker process, made on first use (never at import, never shared across a fork)."""
     key = (os.getpid(), settings.database_url)
@@ -56,7 +64,7 @@ def evaluate_chunk(self: Task, job_id: str, start: int, end: int) -> int:
         return 0
     jobs.mark_running(engine, job_id)
     outcomes = [outcome(job, number, payload, settings) for number, payload in lines]
-    done, failed = jobs.commit_chunk(engine, job_id, outcomes)
+    done, failed = jobs.commit_chunk(engine, job_id, outcomes, checkpointer_of(settings))
     bound.info("task.evaluated", lines=len(lines), done=done, failed=failed,
                duration_ms=round((time.perf_counter() - started) * 1000, 1))
     return done + failed
@@ -110,7 +118,7 @@ def render_report(self: Task, report_id: str) -> str | None:
         bound.warning("task.report_failed", reason=str(exc))
         return None
     digest = pdf_renderer.sha256(pdf)
-    reports.store_rendered(engine, report, pdf, digest, patient_hash)
+    reports.store_rendered(engine, report, pdf, digest, patient_hash, checkpointer_of(settings_of(self)))
     bound.info("task.rendered", kind=report.kind, bytes=len(pdf), sha256=digest,
                duration_ms=round((time.perf_counter() - started) * 1000, 1))
     return digest

@@ -12,7 +12,6 @@ from sqlalchemy import text
 from api.audited import language
 from api.auth import requires
 from domain.catalogue import catalogue
-from infra import audit
 
 
 @get("/health/live", tags=["health"], summary="Liveness", exclude_from_auth=True)
@@ -41,10 +40,4 @@ async def get_catalogue(request: Request) -> dict[str, Any]:
     return catalogue(language(request))
 
 
-@get("/v1/audit/verify", guards=[requires("auditor")], tags=["audit"],
-     summary="Walk the audit hash chain end to end and name the first broken record")
-async def verify_audit(request: Request) -> audit.Verification:
-    return await anyio.to_thread.run_sync(audit.verify, request.app.state.engine)
-
-
-ROUTES = [live, ready, get_catalogue, verify_audit]
+ROUTES = [live, ready, get_catalogue]

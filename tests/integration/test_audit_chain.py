@@ -51,9 +51,16 @@ def populate(engine, n=10):
     return receipts
 
 
+DROP_TRIGGERS = {
+    "postgresql": ["DROP TRIGGER IF EXISTS audit_record_append_only ON audit_record"],
+    "sqlite": ["DROP TRIGGER IF EXISTS audit_record_no_update", "DROP TRIGGER IF EXISTS audit_record_no_delete"],
+}
+
+
 def execute(engine, *statements):
+    """Tamper as someone with direct database access would: drop the append-only triggers, then write."""
     with engine.begin() as conn:
-        for statement in statements:
+        for statement in [*DROP_TRIGGERS[engine.dialect.name], *statements]:
             conn.execute(text(statement))
 
 
@@ -93,12 +100,13 @@ def test_verify_detects_a_truncated_tail(engine):
 def test_verify_endpoint_and_cli_name_the_first_broken_record(client, keys, engine, database_url, tmp_path):
     receipts = populate(engine, 5)
     ok = client.get("/v1/audit/verify", headers=Keys.header(keys.auditor)).json()
-    assert ok == {"intact": True, "records": 5, "first_broken": None}
+    assert ok == {"intact": True, "records": 5, "first_broken": None, "checkpoints": 0}
     execute(engine, "UPDATE audit_record SET client = 'someone-else' WHERE seq = 2")
     bad = client.get("/v1/audit/verify", headers=Keys.header(keys.auditor)).json()
     assert bad["intact"] is False and bad["first_broken"]["id"] == receipts[1].id
     cli = subprocess.run([sys.executable, "-m", "api.cli", "audit", "verify"], capture_output=True, text=True,
                          env={"BONEMETS_DATABASE_URL": database_url, "BONEMETS_PSEUDONYM_KEY": "k" * 32,
+                              "BONEMETS_AUDIT_SIGNING_KEY": "5e" * 32,
                               "BONEMETS_VAR_DIR": str(tmp_path), "PATH": ""}, timeout=60)
     assert cli.returncode == 1 and receipts[1].id in cli.stdout
 
@@ -152,6 +160,7 @@ def test_two_api_processes_share_one_correct_chain(settings, engine, tmp_path):
 
     key = create_key(engine, "hospital-a", ("scoring",))
     env = {"BONEMETS_DATABASE_URL": settings.database_url, "BONEMETS_PSEUDONYM_KEY": "k" * 32,
+                              "BONEMETS_AUDIT_SIGNING_KEY": "5e" * 32,
            "BONEMETS_VAR_DIR": str(tmp_path), "BONEMETS_LOG_FORMAT": "json", "PATH": ""}
     ports = [free_port(), free_port()]
     logs = [(tmp_path / f"server-{p}.log").open("w") for p in ports]
