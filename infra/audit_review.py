@@ -3,7 +3,6 @@ offline, FHIR R4 AuditEvent renderings (IHE BALP), signed checkpoints, and the a
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -26,6 +25,7 @@ from infra.audit import (
     record_hash,
     utc_now,
 )
+from infra.db import placeholder, raw_transaction
 from infra.signing import Checkpointer, signature_valid
 from infra.tables import AuditRecord
 
@@ -151,11 +151,8 @@ def purge(engine: Engine, before: str, checkpoints: Checkpointer, *, who: str, r
     """Delete the records older than `before`, in one transaction: sign a checkpoint of the last deleted
     record (it anchors the first kept one), open the purge permit the triggers require, delete, close it,
     and append the purge's own audit record."""
-    dialect = engine.dialect.name
-    mark = "%s" if dialect == "postgresql" else "?"
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
+    dialect, mark = engine.dialect.name, placeholder(engine)
+    with raw_transaction(engine) as cursor:
         head = lock_head(cursor, dialect)
         cursor.execute(f"SELECT seq, hash FROM audit_record WHERE created_at < {mark} ORDER BY seq DESC LIMIT 1",
                        (before,))
@@ -177,14 +174,7 @@ def purge(engine: Engine, before: str, checkpoints: Checkpointer, *, who: str, r
             request_id=request_id, patient_hash=None, input_json=json.dumps({"before": before}),
             output_json=json.dumps(outcome, sort_keys=True), rule_ids=(), guideline_version=versions[0],
             engine_version=versions[1], rules_version=versions[2])])
-        raw.commit()
-        return outcome
-    except BaseException:
-        with contextlib.suppress(Exception):
-            raw.rollback()
-        raise
-    finally:
-        raw.close()
+    return outcome
 
 
 __all__ = ["Filters", "checkpoints_of", "csv_lines", "export", "ndjson_lines", "page", "purge", "read_export",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
@@ -30,3 +33,24 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+@contextlib.contextmanager
+def raw_transaction(engine: Engine) -> Iterator[Any]:
+    """A DBAPI cursor in one transaction, committed on success and rolled back on any failure: for the
+    few writes that chain audit records with other rows under the chain's lock."""
+    raw = engine.raw_connection()
+    try:
+        yield raw.cursor()
+        raw.commit()
+    except BaseException:
+        with contextlib.suppress(Exception):  # the connection may be the thing that failed
+            raw.rollback()
+        raise
+    finally:
+        raw.close()
+
+
+def placeholder(engine: Engine) -> str:
+    """The DBAPI parameter mark: psycopg's %s, sqlite3's ?."""
+    return "%s" if engine.dialect.name == "postgresql" else "?"

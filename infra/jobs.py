@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import struct
 import tempfile
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from infra.audit import AuditEntry, append_chained, lock_head
+from infra.db import placeholder, raw_transaction
 from infra.tables import BulkJob, BulkLine, BulkResult
 
 INSERT_BATCH = 5000
@@ -207,8 +207,8 @@ def chunks(job: JobRow) -> Iterator[tuple[int, int]]:
         yield start, min(start + job.chunk_size - 1, job.total)
 
 
-def results(engine: Engine, job_id: str, *, batch: int = 2000) -> Iterator[bytes]:
-    """The results' NDJSON, in input order, read in batches (the job may have millions of lines)."""
+def result_bodies(engine: Engine, job_id: str, *, batch: int = 2000) -> Iterator[list[str]]:
+    """The stored result lines in input order, in batches (a job may have millions of lines)."""
     last = 0
     while True:
         with engine.connect() as conn:
@@ -216,8 +216,14 @@ def results(engine: Engine, job_id: str, *, batch: int = 2000) -> Iterator[bytes
                 BulkResult.job_id == job_id, BulkResult.line > last).order_by(BulkResult.line).limit(batch)).all()
         if not rows:
             return
-        yield b"".join(body.encode() + b"\n" for _, body in rows)
+        yield [body for _, body in rows]
         last = rows[-1][0]
+
+
+def results(engine: Engine, job_id: str) -> Iterator[bytes]:
+    """The results as NDJSON."""
+    for bodies in result_bodies(engine, job_id):
+        yield "".join(f"{body}\n" for body in bodies).encode()
 
 
 def load_chunk(engine: Engine, job_id: str, start: int, end: int) -> tuple[JobRow | None, list[tuple[int, str]]]:
@@ -256,11 +262,8 @@ def commit_chunk(engine: Engine, job_id: str, outcomes: list[Outcome], checkpoin
     """Store a chunk's results, their audit records and the job's counters in ONE transaction, under the
     audit chain's lock: a line already stored (a redelivered chunk) is skipped, so every line ends with
     exactly one result and one audit record, whatever dies when. Returns (newly done, newly failed)."""
-    dialect = engine.dialect.name
-    mark = "%s" if dialect == "postgresql" else "?"
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
+    dialect, mark = engine.dialect.name, placeholder(engine)
+    with raw_transaction(engine) as cursor:
         head = lock_head(cursor, dialect)  # serialises every writer of results and audit records
         lines = [o.line for o in outcomes]
         cursor.execute(f"SELECT line FROM bulk_result WHERE job_id = {mark} AND line BETWEEN {mark} AND {mark}",
@@ -283,11 +286,4 @@ def commit_chunk(engine: Engine, job_id: str, outcomes: list[Outcome], checkpoin
             f"finished_at = CASE WHEN done + failed + {mark} >= total THEN {mark} ELSE finished_at END "
             f"WHERE id = {mark} AND status NOT IN ('cancelled', 'failed')",
             (done, failed, done + failed, done + failed, finished, job_id))
-        raw.commit()
-        return done, failed
-    except BaseException:
-        with contextlib.suppress(Exception):
-            raw.rollback()
-        raise
-    finally:
-        raw.close()
+    return done, failed

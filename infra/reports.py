@@ -3,7 +3,6 @@ transaction that stores a rendered PDF together with the audit record of its SHA
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -13,8 +12,9 @@ from sqlalchemy import Engine, insert, select, update
 
 from domain import version
 from infra.audit import AuditEntry, append_chained, lock_head, new_id
-from infra.jobs import now
-from infra.tables import AuditRecord, BulkJob, BulkResult, Report
+from infra.db import placeholder, raw_transaction
+from infra.jobs import now, result_bodies
+from infra.tables import AuditRecord, BulkJob, Report
 
 REPORTABLE_ACTIONS = ("score.computed", "pathway.evaluated", "evaluation.computed")
 
@@ -76,17 +76,9 @@ def job_source(engine: Engine, job_id: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-def job_result_lines(engine: Engine, job_id: str, batch: int = 2000) -> Iterator[dict[str, Any]]:
-    last = 0
-    while True:
-        with engine.connect() as conn:
-            rows = conn.execute(select(BulkResult.line, BulkResult.body).where(
-                BulkResult.job_id == job_id, BulkResult.line > last).order_by(BulkResult.line).limit(batch)).all()
-        if not rows:
-            return
-        for _, body in rows:
-            yield json.loads(body)
-        last = rows[-1][0]
+def job_result_lines(engine: Engine, job_id: str) -> Iterator[dict[str, Any]]:
+    for bodies in result_bodies(engine, job_id):
+        yield from map(json.loads, bodies)
 
 
 def store_rendered(engine: Engine, report: ReportRow, pdf: bytes, sha256: str, patient_hash: str | None,
@@ -101,21 +93,11 @@ def store_rendered(engine: Engine, report: ReportRow, pdf: bytes, sha256: str, p
         output_json=json.dumps({"report_id": report.id, "sha256": sha256, "bytes": len(pdf)}, sort_keys=True),
         rule_ids=(), guideline_version=version.GUIDELINE_VERSION, engine_version=version.ENGINE_VERSION,
         rules_version=version.RULES_VERSION, job_id=report.job_id)
-    dialect = engine.dialect.name
-    mark = "%s" if dialect == "postgresql" else "?"
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
+    dialect, mark = engine.dialect.name, placeholder(engine)
+    with raw_transaction(engine) as cursor:
         append_chained(cursor, dialect, lock_head(cursor, dialect), [entry], checkpoints)
         cursor.execute(f"UPDATE report SET status = 'ready', pdf = {mark}, sha256 = {mark}, finished_at = {mark} "
                        f"WHERE id = {mark}", (pdf, sha256, now(), report.id))
-        raw.commit()
-    except BaseException:
-        with contextlib.suppress(Exception):
-            raw.rollback()
-        raise
-    finally:
-        raw.close()
 
 
 def mark_failed(engine: Engine, report_id: str, error: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Mapping
@@ -88,13 +89,7 @@ def _pseudonym_key(env: Mapping[str, str], var_dir: Path, *, embedded: bool) -> 
         return given.encode()
     if not embedded:
         raise SettingsError("BONEMETS_PSEUDONYM_KEY is required with a server database")
-    path = var_dir / "pseudonym.key"
-    if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+    return _key_file(var_dir / "pseudonym.key").encode()
 
 
 def _signing_key(env: Mapping[str, str], var_dir: Path, *, embedded: bool) -> bytes:
@@ -103,13 +98,7 @@ def _signing_key(env: Mapping[str, str], var_dir: Path, *, embedded: bool) -> by
     if not given:
         if not embedded:
             raise SettingsError("BONEMETS_AUDIT_SIGNING_KEY is required with a server database")
-        path = var_dir / "audit-signing.key"
-        if not path.exists():
-            var_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
-        given = path.read_text().strip()
+        given = _key_file(var_dir / "audit-signing.key")
     try:
         seed = bytes.fromhex(given)
     except ValueError:
@@ -117,6 +106,17 @@ def _signing_key(env: Mapping[str, str], var_dir: Path, *, embedded: bool) -> by
     if len(seed) != 32:
         raise SettingsError("BONEMETS_AUDIT_SIGNING_KEY must be 64 hexadecimal characters (an Ed25519 seed)")
     return seed
+
+
+def _key_file(path: Path) -> str:
+    """A secret of 32 random bytes (hex) kept in `path`, made on first use, readable by its owner only."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # two processes starting at once: the first one wins
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -3,7 +3,7 @@ lesion), in the engine's order of urgency."""
 
 import msgspec
 
-from domain.evaluation import Case, evaluate
+from domain.evaluation import EXAMPLE, Case, evaluate
 
 
 def run(case):
@@ -17,26 +17,8 @@ def story(result):
 def test_egfr_mutant_adenocarcinoma_with_a_peritrochanteric_lytic_lesion_and_a_t12_compression_fracture():
     """A 58-year-old woman with EGFR-mutant adenocarcinoma under TKI, bone-only disease: a painful lytic
     peritrochanteric lesion of the right femur and a lytic T12 compression fracture with uncontrolled pain and
-    no retropulsion. Her oncologist rates the tumour's growth moderate under TKI."""
-    result = run({
-        "evaluation_date": "2025-06-01",
-        "patient": {"age": 58, "sex": "female", "weight_kg": 62, "creatinine": {"value": 70, "unit": "umol_l"},
-                    "karnofsky": 80, "life_expectancy_months": 24},
-        "disease": {"bone_metastases": 2, "metastatic_sites": 1, "visceral_metastases": False},
-        "lesions": [
-            {"id": "femur-R", "kind": "long_bone", "long_bone": {
-                "pathological_fracture": False, "location": "proximal_femur",
-                "mirels": {"site": "peritrochanteric", "pain": "functional", "lesion": "lytic",
-                           "cortical_destruction_fraction": 0.5}}},
-            {"id": "T12", "kind": "spine", "spine": {
-                "vertebral_involvement": True, "compression_fracture": True, "posterior_wall_retropulsion": False,
-                "pain_uncontrolled": True, "cord_threat": False,
-                "sins": {"level": "T12", "pain": "mechanical", "lesion": "lytic", "alignment": "normal",
-                         "collapse_percent": 30, "posterolateral": "none"}}},
-        ],
-        "surgery": {"tomita": {"growth": "moderate", "visceral_metastases": "none", "bone_metastases": "multiple"}},
-        "antiresorptive": {"urgent": False},
-    })
+    no retropulsion (30 % collapse). Her oncologist rates the tumour's growth moderate under TKI."""
+    result = run(EXAMPLE)  # this story is the case the API documents as its example
     assert story(result) == [
         ("SP-3", "surgical_opinion", "T12"),              # SINS 3+3+2+0+2+0 = 10
         ("LB-4", "prophylactic_surgery", "femur-R"),      # Mirels 3+3+3+2 = 11
