@@ -353,7 +353,8 @@ def verify_rows(rows: Iterable[tuple], head: tuple[int, str] | None, checkpoints
     signed, bad = _signed(checkpoints, public_key)
     if bad is not None:
         return bad
-    walked = _walk(iter(rows), signed)
+    beyond_head = head[0] if head is not None else None
+    walked = _walk(iter(rows), signed, beyond_head)
     if isinstance(walked, Verification):
         return walked
     count, end = walked
@@ -371,7 +372,8 @@ def _signed(checkpoints: Iterable[Checkpoint], public_key: str | None) -> tuple[
     return signed, None
 
 
-def _walk(rows: Iterator[tuple], signed: dict[int, str]) -> tuple[int, tuple[int, str] | None] | Verification:
+def _walk(rows: Iterator[tuple], signed: dict[int, str],
+          head_seq: int | None = None) -> tuple[int, tuple[int, str] | None] | Verification:
     first = next(rows, None)
     if first is None:
         return 0, None
@@ -380,10 +382,14 @@ def _walk(rows: Iterator[tuple], signed: dict[int, str]) -> tuple[int, tuple[int
                        "this record (records were deleted from the start)")
     expected, prev = first[_SEQ], (GENESIS_HASH if first[_SEQ] == 1 else first[_PREV])
     count, last, hash_of = 0, first, row_hash
+    limit = head_seq if head_seq is not None else float("inf")
     for row in itertools.chain((first,), rows):  # the hot loop: one combined test per record
         seq, own = row[_SEQ], row[_HASH]
         if seq != expected or row[_PREV] != prev or hash_of(row) != own or (seq in signed and signed[seq] != own):
             return _broken(count, row, _diagnose(row, expected, prev, signed))
+        if seq > limit:
+            return _broken(count, row, f"record {seq} lies past the chain head ({head_seq}): it was inserted "
+                           "without the service's writer")
         prev, expected, count, last = own, seq + 1, count + 1, row
     return count, (last[_SEQ], last[_HASH])
 

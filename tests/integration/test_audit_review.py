@@ -167,7 +167,8 @@ def test_an_inserted_record_is_caught(engine):
     execute(engine, f"INSERT INTO audit_record ({columns}) VALUES ("
                     + ", ".join(f"'{forged[c]}'" if forged[c] is not None else "NULL" for c in audit.COLUMNS) + ")")
     result = audit.verify(engine, SIGNER.public_key_hex)
-    assert not result.intact and "chain head" in result.first_broken.reason
+    assert not result.intact and (result.first_broken.id, result.first_broken.seq) == (forged["id"], 6)
+    assert "inserted" in result.first_broken.reason
 
 
 def test_rewriting_the_whole_chain_is_caught_by_the_checkpoint_signatures(engine):
