@@ -116,5 +116,5 @@ async def checkpoints(request: Request) -> dict[str, Any]:
             "message": "bonemets-audit-checkpoint:v1:{seq}:{hash}:{created_at}", "checkpoints": found}
 
 
-router = Router(path="/v1/audit", route_handlers=[query, verify, checkpoints], guards=[requires("auditor")],
+router = Router(path="/v1/audit", route_handlers=[query, verify, checkpoints], opt=requires("auditor"),
                 tags=["audit"])

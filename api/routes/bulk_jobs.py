@@ -152,4 +152,4 @@ def router(settings: Settings) -> Router:
     create = post("/", status_code=202, summary="Submit a bulk job (JSON array or NDJSON, streamed)",
                   request_max_body_size=settings.bulk_max_bytes)(submit)
     return Router(path="/v1/bulk-jobs", route_handlers=[create, job_status, job_results, cancel],
-                  guards=[requires("registry")], tags=["bulk jobs"])
+                  opt=requires("registry"), tags=["bulk jobs"])

@@ -42,7 +42,7 @@ def compute_route(kind: Kind) -> HTTPRouteHandler:
     example = Example(summary="A typical request", value=kind.example)
     body = Body(media_type=RequestEncodingType.JSON, examples=[example])
     handler.__annotations__ = {"request": Request, "data": Annotated[kind.inputs, body], "return": response_type}
-    return post(kind.path, status_code=200, guards=[requires("scoring")], opt={"input_type": kind.inputs},
+    return post(kind.path, status_code=200, opt={"input_type": kind.inputs, **requires("scoring")},
                 operation_id=f"{TAGS[kind.action]}_{kind.name.replace('-', '_')}", summary=kind.path,
                 tags=[TAGS[kind.action]], responses=PROBLEM_RESPONSES,
                 description=kind.description + "\n\nThe response is returned only after its audit record is "

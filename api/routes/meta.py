@@ -34,7 +34,7 @@ async def ready(request: Request) -> Response[dict[str, Any]]:
     return Response({"status": "ok", "database": "ok"})
 
 
-@get("/v1/catalogue", guards=[requires("scoring")], tags=["catalogue"],
+@get("/v1/catalogue", opt=requires("scoring"), tags=["catalogue"],
      summary="Every score: inputs, allowed values, points, bands, rule ids, citations")
 async def get_catalogue(request: Request) -> dict[str, Any]:
     return catalogue(language(request))

@@ -8,9 +8,7 @@ from typing import Any
 import anyio.to_thread
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.connection import ASGIConnection
-from litestar.exceptions import NotFoundException, PermissionDeniedException
-from litestar.handlers import BaseRouteHandler
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
 from api.audited import audit, language
@@ -46,11 +44,6 @@ def status_of(report: reports.ReportRow) -> ReportStatus:
                         location=f"/v1/reports/{report.id}")
 
 
-def scoring_or_registry(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
-    if not connection.user.roles & {"scoring", "registry"}:
-        raise PermissionDeniedException("Reports need the 'scoring' or the 'registry' role.")
-
-
 async def queue_report(request: Request, **source: Any) -> Response[ReportStatus]:
     state = request.app.state
     report = await anyio.to_thread.run_sync(lambda: reports.create_report(
@@ -61,8 +54,8 @@ async def queue_report(request: Request, **source: Any) -> Response[ReportStatus
     return Response(status_of(report), status_code=202, headers={"Location": location, "Retry-After": "1"})
 
 
-@post("/v1/reports", status_code=202, guards=[requires("scoring")], tags=["reports"],
-      opt={"input_type": ReportRequest}, summary="Ask for the PDF report of an audited answer or of a case")
+@post("/v1/reports", status_code=202, tags=["reports"], opt={"input_type": ReportRequest, **requires("scoring")},
+      summary="Ask for the PDF report of an audited answer or of a case")
 async def request_report(request: Request, data: JSONBody[ReportRequest]) -> Response[ReportStatus]:
     if (data.audit_id is None) == (data.case is None):
         raise InputRejected([FieldProblem(field="audit_id|case", message="give exactly one of the two",
@@ -79,7 +72,7 @@ async def request_report(request: Request, data: JSONBody[ReportRequest]) -> Res
     return await queue_report(request, kind="patient", source_audit_id=audit_id)
 
 
-@post("/v1/bulk-jobs/{job_id:str}/report", status_code=202, guards=[requires("registry")], tags=["reports"],
+@post("/v1/bulk-jobs/{job_id:str}/report", status_code=202, opt=requires("registry"), tags=["reports"],
       summary="Ask for the PDF summary of a finished bulk job")
 async def request_job_report(request: Request, job_id: FromPath[str]) -> Response[Any]:
     job = await anyio.to_thread.run_sync(jobs.get_job, request.app.state.engine, job_id, request.user.client)
@@ -91,7 +84,7 @@ async def request_job_report(request: Request, job_id: FromPath[str]) -> Respons
     return await queue_report(request, kind="registry", job_id=job_id)
 
 
-@get("/v1/reports/{report_id:str}", guards=[scoring_or_registry], tags=["reports"],
+@get("/v1/reports/{report_id:str}", opt=requires("scoring", "registry"), tags=["reports"],
      summary="The PDF when ready (application/pdf); its status while not", media_type="application/pdf")
 async def get_report(request: Request, report_id: FromPath[str]) -> Response[Any]:
     engine = request.app.state.engine
