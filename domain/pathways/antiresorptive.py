@@ -17,6 +17,7 @@ NAME = "antiresorptive"
 RULE_IDS = ("AR-1", "AR-2", "AR-3", "AR-4", "AR-5", "AR-6", "AR-7")
 START_MIN_DAYS = 3 * DAYS_PER_MONTH  # "> 3 mois"
 UMOL_PER_MG_DL = 88.4
+CREATININE_MG_DL_RANGE = (0.1, 40.0)
 # Zometa label: clearance (mL/min, unrounded) -> dose (mg). Read from the top: > 60 -> 4.0, 50-60 -> 3.5,
 # 40-49 -> 3.3, 30-39 -> 3.0; under 30 not given.
 ZOLEDRONIC_DOSES = ((60.0, False, 4.0), (50.0, True, 3.5), (40.0, True, 3.3), (30.0, True, 3.0))
@@ -44,6 +45,13 @@ class Creatinine(Struct, forbid_unknown_fields=True):
 
     value: Annotated[float, Meta(gt=0, le=5000, description="The measured value.")]
     unit: CreatinineUnit
+
+    def __post_init__(self) -> None:
+        # A plausible serum creatinine only: Cockcroft–Gault divides by it (fuzzing sent 5e-324 µmol/L).
+        if not CREATININE_MG_DL_RANGE[0] <= self.mg_dl() <= CREATININE_MG_DL_RANGE[1]:
+            low, high = CREATININE_MG_DL_RANGE
+            raise ValueError(f"creatinine must be {low}-{high} mg/dL ({low * UMOL_PER_MG_DL:.1f}-"
+                             f"{high * UMOL_PER_MG_DL:.0f} umol/L)")
 
     def mg_dl(self) -> float:
         return self.value / UMOL_PER_MG_DL if self.unit == CreatinineUnit.UMOL_L else self.value

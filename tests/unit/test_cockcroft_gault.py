@@ -62,3 +62,14 @@ def test_under_30_proposes_denosumab_and_never_zoledronic_acid():
     actions = [(r.rule_id, r.action) for r in ar.evaluate(inputs).recommendations]
     assert ("AR-2", "zoledronic_acid") not in actions
     assert ("AR-2", "zoledronic_acid_not_given") in actions and ("AR-3", "denosumab") in actions
+
+
+@pytest.mark.parametrize(("value", "unit"), [(5e-324, "umol_l"), (0.05, "mg_dl"), (41, "mg_dl"), (4000, "umol_l")])
+def test_an_implausible_creatinine_is_rejected_with_the_allowed_range(value, unit):
+    from domain.model import InputRejected
+    from domain.validation import convert
+
+    with pytest.raises(InputRejected) as err:
+        convert({"life_expectancy_months": 6, "creatinine": {"value": value, "unit": unit}}, ar.Inputs)
+    (problem,) = err.value.problems
+    assert problem.field == "creatinine" and "0.1-40.0 mg/dL" in problem.message
