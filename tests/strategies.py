@@ -12,6 +12,23 @@ from msgspec import inspect as mi
 MAX_LIST = 3
 
 
+def _creatinine() -> st.SearchStrategy[dict[str, Any]]:
+    """A plausible creatinine, which depends on its unit (a check msgspec's schema cannot carry)."""
+    from domain.pathways.antiresorptive import CREATININE_MG_DL_RANGE, UMOL_PER_MG_DL
+
+    low, high = CREATININE_MG_DL_RANGE
+    return st.one_of(
+        st.builds(lambda v: {"value": v, "unit": "mg_dl"}, st.floats(low, high)),
+        st.builds(lambda v: {"value": v, "unit": "umol_l"},
+                  st.floats(low * UMOL_PER_MG_DL * 1.001, high * UMOL_PER_MG_DL * 0.999)))
+
+
+def _overrides() -> dict[type, Any]:
+    from domain.pathways.antiresorptive import Creatinine
+
+    return {Creatinine: _creatinine}
+
+
 def json_of(annotation: Any, *, full: bool = False) -> st.SearchStrategy[Any]:
     """Valid JSON for `annotation`; with `full`, every optional field of every Struct is present (non-null),
     so that deep rules are reached far more often than by chance."""
@@ -27,7 +44,8 @@ def _strategy(info: mi.Type, full: bool = False) -> st.SearchStrategy[Any]:
     if isinstance(info, mi.NoneType):
         return st.none()
     if isinstance(info, mi.StructType):
-        return _struct(info, full)
+        override = _overrides().get(info.cls)
+        return override() if override else _struct(info, full)
     if isinstance(info, mi.EnumType):
         return st.sampled_from([m.value for m in info.cls])
     if isinstance(info, mi.BoolType):

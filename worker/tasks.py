@@ -10,6 +10,7 @@ import msgspec
 import structlog
 from celery import Task, shared_task
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from domain.bulk import Evaluated, evaluate_line
 from domain.report import Trace, patient_report, registry_summary
@@ -51,7 +52,13 @@ def ping() -> str:
     return "pong"
 
 
-@shared_task(name="bonemets.evaluate_chunk", bind=True)
+# A database that is briefly away (restart, failover) must not lose a chunk: retry with backoff; the
+# chunk is idempotent, so a retry after a commit that did happen changes nothing.
+TRANSIENT = (OperationalError, InterfaceError, DBAPIError)
+RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 2, "retry_backoff_max": 120, "max_retries": 12}
+
+
+@shared_task(name="bonemets.evaluate_chunk", bind=True, **RETRY)
 def evaluate_chunk(self: Task, job_id: str, start: int, end: int) -> int:
     started = time.perf_counter()
     settings = settings_of(self)
@@ -72,7 +79,14 @@ def evaluate_chunk(self: Task, job_id: str, start: int, end: int) -> int:
 
 def outcome(job: jobs.JobRow, number: int, payload: str, settings: Settings) -> jobs.Outcome:
     """One line's stored result: the endpoint's body with its audit id, or a per-line problem document."""
-    evaluated = evaluate_line(payload, job.language)  # type: ignore[arg-type]
+    try:
+        evaluated = evaluate_line(payload, job.language)  # type: ignore[arg-type]
+    except Exception as exc:  # a defect of ours on this line: that line fails, never the job
+        log.error("line.unexpected_error", job_id=job.id, line=number, error=type(exc).__name__)
+        body = problem_body(500, "This line could not be evaluated because of an internal error; it has been "
+                            "logged.")
+        return jobs.Outcome(line=number, ok=False, audit=None,
+                            body=_line(number, None, ok=False, key="error", value=body))
     if not isinstance(evaluated, Evaluated):
         status = 422 if evaluated.contradiction else 400
         body = problem_body(status, "This line cannot be evaluated.", errors=evaluated.problems)
@@ -101,7 +115,7 @@ def _line(number: int, line_id: Any, *, ok: bool, key: str, value: Any) -> str:
     return _encode({"line": number, "line_id": line_id, "ok": ok, key: value}).decode()
 
 
-@shared_task(name="bonemets.render_report", bind=True)
+@shared_task(name="bonemets.render_report", bind=True, **RETRY)
 def render_report(self: Task, report_id: str) -> str | None:
     """Render a report and store it with the audit record of its hash; a ready report is left as it is."""
     started = time.perf_counter()

@@ -77,3 +77,19 @@ def test_adding_a_lesion_never_removes_a_recommendation_about_another_lesion(dat
     kept = {(r.rule_id, r.action, r.lesion) for r in after.recommendations}
     about_lesions = {(r.rule_id, r.action, r.lesion) for r in before.recommendations if r.lesion is not None}
     assert about_lesions <= kept
+
+
+def test_a_line_that_breaks_the_engine_fails_alone_and_the_job_goes_on(monkeypatch):
+    """A defect on one line (here, a computation that raises) becomes that line's 500 problem document."""
+    from worker import tasks
+
+    def broken(payload, lang):
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(tasks, "evaluate_line", broken)
+    job = msgspec.convert({"id": "j", "client": "c", "status": "running", "total": 1, "done": 0, "failed": 0,
+                           "chunk_size": 1, "language": "en", "request_id": "r", "created_at": "t",
+                           "started_at": None, "finished_at": None}, tasks.jobs.JobRow)
+    outcome = tasks.outcome(job, 7, "{}", settings=None)
+    assert not outcome.ok and outcome.audit is None
+    assert msgspec.json.decode(outcome.body)["error"]["status"] == 500
