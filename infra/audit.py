@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import itertools
 import operator
+import os
 import queue
 import random
 import threading
@@ -69,10 +70,15 @@ class Receipt(msgspec.Struct, frozen=True):
     hash: str
 
 
+# Audit ids come from a generator of their own, seeded from the OS and reseeded in every forked child: the
+# global `random` can be reseeded by anyone (a library, a test framework), which once made ids repeat.
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
+
+
 def new_id() -> str:
-    """A random (version 4) UUID. From the process's PRNG, seeded from the OS and reseeded after fork:
-    ids must be unique, not secret, and os.urandom per response measured 6 % of the API's CPU."""
-    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+    """A random (version 4) UUID: unique, not secret; os.urandom per response measured 6 % of the API's CPU."""
+    return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
 
 
 def pseudonymise(key: bytes, patient_ref: str | None) -> str | None:

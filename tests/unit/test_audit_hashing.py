@@ -23,3 +23,14 @@ def test_a_change_in_any_hashed_field_changes_the_hash():
     base = record_hash(row)
     for name in HASHED_FIELDS:
         assert record_hash({**row, name: 2 if name == "seq" else "w"}) != base, name
+
+
+def test_audit_ids_do_not_repeat_when_someone_reseeds_the_global_random():
+    import random
+
+    from infra.audit import new_id
+
+    random.seed(42)
+    first = new_id()
+    random.seed(42)
+    assert new_id() != first
