@@ -33,12 +33,25 @@ def language(request: Request) -> Language:
     return best  # type: ignore[return-value]
 
 
-async def audit(request: Request, *, action: str, inputs: Inputs, output: Any, rule_ids: tuple[str, ...]) -> str:
-    """Append the audit record of this response and return its id once committed (AuditUnavailable if not)."""
+class Audited(msgspec.Struct, frozen=True):
+    """A committed audit record: its id, and the answer's JSON as recorded, reused for the response body."""
+
+    id: str
+    output_json: bytes
+
+    def body(self) -> bytes:
+        """The recorded answer with its audit id, encoded once for the record and the response alike."""
+        return self.output_json[:-1] + b',"audit_id":"' + self.id.encode() + b'"}'
+
+
+async def audit(request: Request, *, action: str, inputs: Inputs, output: Any,
+                rule_ids: tuple[str, ...]) -> Audited:
+    """Append the audit record of this response; return it once committed (AuditUnavailable if not)."""
     app_state = request.app.state
     writer: AuditWriter = app_state.audit_writer
     principal = request.user
     meta = request.scope.get("bonemets", {})
+    output_json = _encode(output)
     entry = AuditEntry(
         id=new_id(),
         client=principal.client,
@@ -48,7 +61,7 @@ async def audit(request: Request, *, action: str, inputs: Inputs, output: Any, r
         request_id=meta.get("request_id", ""),
         patient_hash=pseudonymise(app_state.settings.pseudonym_key, inputs.patient_ref),
         input_json=_encode(msgspec.structs.replace(inputs, patient_ref=None)).decode(),
-        output_json=_encode(output).decode(),
+        output_json=output_json.decode(),
         rule_ids=rule_ids,
         guideline_version=output.guideline_version,
         engine_version=output.engine_version,
@@ -60,4 +73,4 @@ async def audit(request: Request, *, action: str, inputs: Inputs, output: Any, r
     except TimeoutError:
         raise AuditUnavailable("audit commit timed out") from None
     meta.setdefault("log", {})["audit_id"] = receipt.id
-    return receipt.id
+    return Audited(id=receipt.id, output_json=output_json)

@@ -45,10 +45,6 @@ RESPONSE_TYPES = {"score.computed": ScoreResponse, "pathway.evaluated": PathwayR
                   "evaluation.computed": EvaluationResponse}
 
 
-def with_audit_id(result: Any, audit_id: str, response_type: type) -> Any:
-    """The domain's result as the response type that adds the audit id."""
-    return response_type(**{f: getattr(result, f) for f in result.__struct_fields__}, audit_id=audit_id)
-
 
 PROBLEM_RESPONSES = {
     status: ResponseSpec(data_container=Problem, description=description, media_type="application/problem+json")

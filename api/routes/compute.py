@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, post
+from litestar import MediaType, Request, Response, post
 from litestar.enums import RequestEncodingType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import Example
@@ -16,7 +16,7 @@ from litestar.params import Body
 
 from api.audited import audit, language
 from api.auth import requires
-from api.responses import PROBLEM_RESPONSES, RESPONSE_TYPES, with_audit_id
+from api.responses import PROBLEM_RESPONSES, RESPONSE_TYPES
 from domain.kinds import KINDS, Kind
 
 TAGS = {"score.computed": "scores", "pathway.evaluated": "pathways", "evaluation.computed": "evaluations"}
@@ -33,15 +33,16 @@ def compute_route(kind: Kind) -> HTTPRouteHandler:
 
     async def handler(request: Request, data: Any) -> Any:
         result = kind.compute(data, language(request))
-        audit_id = await audit(request, action=kind.action, inputs=data, output=result,
-                               rule_ids=kind.rule_ids(result))
+        audited = await audit(request, action=kind.action, inputs=data, output=result,
+                              rule_ids=kind.rule_ids(result))
         request.scope["bonemets"]["log"].update(log_fields(result))
-        return with_audit_id(result, audit_id, response_type)
+        return Response(audited.body(), media_type=MediaType.JSON)
 
     # The request and response schemas are the domain's Structs: set them for Litestar and OpenAPI.
     example = Example(summary="A typical request", value=kind.example)
     body = Body(media_type=RequestEncodingType.JSON, examples=[example])
-    handler.__annotations__ = {"request": Request, "data": Annotated[kind.inputs, body], "return": response_type}
+    handler.__annotations__ = {"request": Request, "data": Annotated[kind.inputs, body],
+                               "return": Response[response_type]}
     return post(kind.path, status_code=200, opt={"input_type": kind.inputs, **requires("scoring")},
                 operation_id=f"{TAGS[kind.action]}_{kind.name.replace('-', '_')}", summary=kind.path,
                 tags=[TAGS[kind.action]], responses=PROBLEM_RESPONSES,

@@ -63,8 +63,8 @@ async def request_report(request: Request, data: JSONBody[ReportRequest]) -> Res
     audit_id = data.audit_id
     if data.case is not None:  # evaluated and audited first, exactly as POST /v1/evaluations would
         result = evaluate_case(data.case, language(request))
-        audit_id = await audit(request, action="evaluation.computed", inputs=data.case, output=result,
-                               rule_ids=result.rule_ids)
+        audit_id = (await audit(request, action="evaluation.computed", inputs=data.case, output=result,
+                                rule_ids=result.rule_ids)).id
     source = await anyio.to_thread.run_sync(reports.audit_source, request.app.state.engine, audit_id,
                                             request.user.client)
     if source is None:  # unknown, or another client's: the same answer
