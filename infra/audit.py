@@ -26,10 +26,10 @@ from typing import Any
 
 import msgspec
 import structlog
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from infra.signing import Checkpointer, signature_valid
-from infra.tables import GENESIS_HASH, AuditCheckpoint, AuditHead, AuditRecord
+from infra.tables import GENESIS_HASH, AuditCheckpoint, AuditHead
 
 log = structlog.get_logger("bonemets.audit")
 _canonical = msgspec.json.Encoder(order="sorted")
@@ -428,8 +428,3 @@ def _check_end(count: int, end: tuple[int, str] | None, head: tuple[int, str] | 
 
 def _broken(count: int, row: tuple, reason: str) -> Verification:
     return Verification(intact=False, records=count, first_broken=Broken(id=row[_ID], seq=row[_SEQ], reason=reason))
-
-
-def count_records(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(AuditRecord)).scalar_one()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 import msgspec
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from infra.audit import AuditEntry, append_chained, lock_head
@@ -241,12 +241,6 @@ def mark_running(engine: Engine, job_id: str) -> None:
     with engine.begin() as conn:
         conn.execute(update(BulkJob).where(BulkJob.id == job_id, BulkJob.status == "queued")
                      .values(status="running", started_at=now()))
-
-
-def count_results(engine: Engine, job_id: str) -> int:
-    with engine.connect() as conn:
-        query = select(func.count()).select_from(BulkResult).where(BulkResult.job_id == job_id)
-        return conn.execute(query).scalar_one()
 
 
 class Outcome(msgspec.Struct, frozen=True):

@@ -7,7 +7,6 @@ ignored: the same document gives the same bytes on every machine. The data reach
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from pathlib import Path
 
@@ -19,13 +18,8 @@ from domain.report import PatientReport, RegistrySummary
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-@functools.cache
-def _template(name: str) -> Path:
-    return TEMPLATES / name
-
-
 def _render(template: str, document: PatientReport | RegistrySummary) -> bytes:
-    return typst.compile(str(_template(template)), root=str(TEMPLATES), ignore_system_fonts=True,
+    return typst.compile(str(TEMPLATES / template), root=str(TEMPLATES), ignore_system_fonts=True,
                          sys_inputs={"data": msgspec.json.encode(document).decode()}, pdf_standards=["a-2b"],
                          timestamp=0)
 
