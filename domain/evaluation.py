@@ -1,8 +1,11 @@
-"""A whole patient case -> every applicable score per lesion and every pathway's recommendations,
-de-duplicated and ordered by urgency (cord compression first).
+"""A whole patient case -> every applicable score per lesion and every pathway's recommendations, composed into
+one safe answer (clinical-rules.md section 4): de-duplicated, what a safety rule removed listed as withheld,
+ordered emergency -> urgent -> routine.
 
-Facts shared by several pathways (age, life expectancy, evaluation date...) are given once, on the case,
-and handed to each pathway that uses them; a pathway's own block may repeat one only if it agrees.
+Facts shared by several pathways (age, life expectancy, evaluation date...) are given once, on the case, and
+handed to each pathway that uses them; a lesion's findings (cord threat, retropulsion, infection...) are given
+once per lesion and handed to each of its pathways; a block may repeat one only if it agrees (422 otherwise,
+naming both fields).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from domain import version
+from domain import consistency, safety, version
 from domain.model import FieldProblem, InputRejected, Language, ScoreResult, Struct
 from domain.model import Inputs as InputsBase
 from domain.model import Warning as EngineWarning
@@ -30,15 +33,28 @@ from domain.pathways import (
     systemic,
     trials,
 )
-from domain.pathways._fields import LIFE_EXPECTANCY_MONTHS, LIFE_EXPECTANCY_WEEKS, opt
-from domain.pathways._rules import NotEvaluable, PathwayRecommendation, PathwayResult
-from domain.scores import frankel, rades
+from domain.pathways._fields import (
+    AGE,
+    ASA_CLASS,
+    KARNOFSKY,
+    LIFE_EXPECTANCY_MONTHS,
+    LIFE_EXPECTANCY_WEEKS,
+    WEIGHT_KG,
+    opt,
+)
+from domain.pathways._rules import (
+    NotEvaluable,
+    PathwayRecommendation,
+    PathwayResult,
+    Withheld,
+    lesion_urgency,
+    raise_urgency,
+)
+from domain.scores import frankel
 
-# Earlier in this list = more urgent; a rule id is ranked by the first entry it starts with.
-URGENCY = ("MSCC-1", "MSCC-2", "MSCC-3", "MSCC-4", "MSCC-5", "LB-1", "SP-3", "LB-4", "LB-5", "SP-1", "SP-2",
-           "LB-3", "SURG-", "RT-2", "RT-3", "LB-2", "SP-4", "RT-1", "IR-", "RT-4", "SYS-", "AR-", "IMG-", "TRIAL-")
-AMBULATORY = {rades.MotorFunction.AMBULATORY_WITHOUT_AID: True, rades.MotorFunction.AMBULATORY_WITH_AID: True,
-              rades.MotorFunction.NOT_AMBULATORY: False, rades.MotorFunction.PARAPLEGIC: False}
+# A lesion's findings, given once and handed to every pathway of that lesion that takes them (SAFE-2).
+LESION_FACTS = ("posterior_wall_retropulsion", "cord_threat", "cord_compression", "puncture_site_infection",
+                "uncontrolled_sepsis")
 
 
 # A whole case a clinician's system could send (documentation: OpenAPI example).
@@ -49,7 +65,7 @@ EXAMPLE = {
     "disease": {"bone_metastases": 2, "metastatic_sites": 1, "visceral_metastases": False},
     "lesions": [
         {"id": "femur-R", "kind": "long_bone", "long_bone": {
-            "pathological_fracture": False, "location": "proximal_femur",
+            "pathological_fracture": False, "location": "trochanteric",
             "mirels": {"site": "peritrochanteric", "pain": "functional", "lesion": "lytic",
                        "cortical_destruction_fraction": 0.5}}},
         {"id": "T12", "kind": "spine", "spine": {
@@ -59,8 +75,9 @@ EXAMPLE = {
                      "collapse_percent": 30, "posterolateral": "none"}}},
     ],
     "surgery": {"tomita": {"growth": "moderate", "visceral_metastases": "none", "bone_metastases": "multiple"}},
-    "antiresorptive": {"urgent": False},
+    "antiresorptive": {"urgent": False, "dental_assessment_done": False},
 }
+
 
 class LesionKind(StrEnum):
     LONG_BONE = "long_bone"
@@ -79,12 +96,12 @@ class Lesion(Struct, forbid_unknown_fields=True):
 
 
 class Patient(Struct, forbid_unknown_fields=True):
-    age: opt(int, "Age in years.", ge=18, le=120) = None
+    age: AGE = None
     sex: opt(antiresorptive.Sex, "Sex.") = None
-    weight_kg: opt(float, "Body weight in kg.", gt=20, le=400) = None
+    weight_kg: WEIGHT_KG = None
     creatinine: opt(antiresorptive.Creatinine, "Current serum creatinine, unit named.") = None
-    karnofsky: opt(int, "Karnofsky performance status.", ge=0, le=100) = None
-    asa_class: opt(int, "ASA physical status (1-5).", ge=1, le=5) = None
+    karnofsky: KARNOFSKY = None
+    asa_class: ASA_CLASS = None
     life_expectancy_weeks: LIFE_EXPECTANCY_WEEKS = None
     life_expectancy_months: LIFE_EXPECTANCY_MONTHS = None
 
@@ -106,6 +123,7 @@ class Case(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
                                                                      "kind.")] = []  # noqa: RUF012
     cord_compression: opt(cord_compression.Inputs, "Neurology: cord compression, Rades, the surgery box.") = None
     frankel: opt(frankel.Grade, "Frankel grade of the patient's neurological function.") = None
+    frankel_findings: opt(frankel.Findings, "The findings the Frankel grade stands for (instead of `frankel`).") = None
     surgery: opt(surgery.Inputs, "Surgery: Tokuhashi, Tomita, functional factors.") = None
     antiresorptive: opt(antiresorptive.Inputs, "Bone-resorption inhibitor history.") = None
     imaging: opt(imaging.Inputs, "Imaging questions.") = None
@@ -120,6 +138,7 @@ class LesionResult(Struct):
 class EvaluationResult(Struct):
     evaluation_date: dt.date
     recommendations: tuple[PathwayRecommendation, ...]
+    withheld: tuple[Withheld, ...]
     lesions: tuple[LesionResult, ...]
     not_evaluable: tuple[NotEvaluable, ...]
     warnings: tuple[EngineWarning, ...]
@@ -130,51 +149,51 @@ class EvaluationResult(Struct):
     rules_version: str
 
 
-def shared_facts(case: Case) -> dict[str, Any]:
-    facts: dict[str, Any] = {"evaluation_date": case.evaluation_date}
-    for block in (case.patient, case.disease):
+Facts = dict[str, tuple[Any, str]]  # name -> (value, the field it was given in)
+
+
+def shared_facts(case: Case) -> Facts:
+    facts: Facts = {"evaluation_date": (case.evaluation_date, "evaluation_date")}
+    for name, block in (("patient", case.patient), ("disease", case.disease)):
         if block is not None:
-            facts.update({k: v for k, v in msgspec.structs.asdict(block).items() if v is not None})
+            facts.update({k: (v, f"{name}.{k}") for k, v in msgspec.structs.asdict(block).items() if v is not None})
     return facts
 
 
-def complete(block: Any, kind: type, facts: dict[str, Any], path: str) -> Any:
-    """`block` (or an empty `kind`) with the case's shared facts filled in where it has the field; a value
-    the block repeats must agree with the case's (422 otherwise)."""
+def lesion_facts(lesion: Lesion, facts: Facts, path: str) -> Facts:
+    """The case's facts and the lesion's own findings, each taken from the first block that gives it."""
+    own: Facts = {}
+    if lesion.kind == LesionKind.SPINE:
+        own["weight_bearing_long_bone"] = (False, f"{path}.kind")
+    elif lesion.long_bone is not None and lesion.long_bone.location is not None:
+        own["weight_bearing_long_bone"] = (lesion.long_bone.location in long_bone.WEIGHT_BEARING,
+                                           f"{path}.long_bone.location")
+    for block_name in ("spine", "long_bone", "interventional"):
+        block = getattr(lesion, block_name)
+        for name in LESION_FACTS:
+            if block is not None and name not in own and getattr(block, name, None) is not None:
+                own[name] = (getattr(block, name), f"{path}.{block_name}.{name}")
+    return {**facts, **own}
+
+
+def complete(block: Any, kind: type, facts: Facts, path: str) -> Any:
+    """`block` (or an empty `kind`) with the facts filled in where it has the field; a value the block repeats
+    must agree with the fact (422 otherwise, naming both fields)."""
     block = block if block is not None else kind()
     changes, conflicts = {}, []
     for name in kind.__struct_fields__:
         if name not in facts:
             continue
+        value, source = facts[name]
         own = getattr(block, name)
         if own is None:
-            changes[name] = facts[name]
-        elif own != facts[name]:
-            conflicts.append(FieldProblem(field=f"{path}.{name}", message=f"{own!r} disagrees with the case's "
-                                          f"{facts[name]!r}", allowed=[msgspec.to_builtins(facts[name])]))
+            changes[name] = value
+        elif own != value and source != f"{path}.{name}":
+            conflicts.append(FieldProblem(field=f"{path}.{name}", message=f"{own!r} disagrees with {source} "
+                                          f"({value!r})", allowed=[msgspec.to_builtins(value)]))
     if conflicts:
         raise InputRejected(conflicts, contradiction=True)
     return msgspec.structs.replace(block, **changes) if changes else block
-
-
-def check_neurology(case: Case) -> None:
-    """A Frankel grade and a Rades motor status that cannot both be true are a contradiction (422)."""
-    motor = case.cord_compression.rades.motor_function if case.cord_compression and case.cord_compression.rades \
-        else None
-    grades = {g for g in (case.frankel, case.surgery.tokuhashi.frankel if case.surgery and case.surgery.tokuhashi
-                          else None) if g is not None}
-    problems = []
-    if len(grades) > 1:
-        problems.append(FieldProblem(field="surgery.tokuhashi.frankel", message="disagrees with frankel",
-                                     allowed=[str(case.frankel)]))
-    for grade in grades:
-        if motor is not None and frankel.WALKS[grade] != AMBULATORY[motor]:
-            problems.append(FieldProblem(
-                field="cord_compression.rades.motor_function",
-                message=f"{motor} contradicts Frankel {grade} ({frankel.DESCRIPTIONS[grade]['en'].lower()})",
-                allowed=[m.value for m, walks in AMBULATORY.items() if walks == frankel.WALKS[grade]]))
-    if problems:
-        raise InputRejected(problems, contradiction=True)
 
 
 def check_lesion_ids(case: Case) -> None:
@@ -188,7 +207,7 @@ def check_lesion_ids(case: Case) -> None:
 
 def evaluate(case: Case, lang: Language = "en") -> EvaluationResult:
     check_lesion_ids(case)
-    check_neurology(case)
+    consistency.check(case)
     facts = shared_facts(case)
     results: list[tuple[str | None, PathwayResult]] = []
     lesion_results = []
@@ -207,42 +226,43 @@ def evaluate(case: Case, lang: Language = "en") -> EvaluationResult:
     return assemble(case, results, lesion_results)
 
 
-def lesion_pathways(lesion: Lesion, facts: dict[str, Any], path: str, lang: Language) -> list[PathwayResult]:
+def lesion_pathways(lesion: Lesion, facts: Facts, path: str, lang: Language) -> list[PathwayResult]:
+    facts = lesion_facts(lesion, facts, path)
     if lesion.kind == LesionKind.LONG_BONE:
         own = long_bone.evaluate(complete(lesion.long_bone, long_bone.Inputs, facts, f"{path}.long_bone"), lang)
-        sins_total = None
     else:
         own = spine.evaluate(complete(lesion.spine, spine.Inputs, facts, f"{path}.spine"), lang)
-        sins_total = own.scores[0].total if own.scores else None
-    rt_facts = facts if sins_total is None else {**facts, "sins_total": sins_total}
-    rt = radiotherapy.evaluate(complete(lesion.radiotherapy, radiotherapy.Inputs, rt_facts,
-                                        f"{path}.radiotherapy"), lang)
+        if own.scores:
+            facts = {**facts, "sins_total": (own.scores[0].total, f"{path}.spine.sins")}
+    rt = radiotherapy.evaluate(complete(lesion.radiotherapy, radiotherapy.Inputs, facts, f"{path}.radiotherapy"),
+                               lang)
     ir = interventional.evaluate(complete(lesion.interventional, interventional.Inputs, facts,
                                           f"{path}.interventional"), lang)
-    return [own, rt, ir]
-
-
-def urgency(rule_id: str) -> int:
-    return next((rank for rank, prefix in enumerate(URGENCY) if rule_id.startswith(prefix)), len(URGENCY))
+    # SAFE-7: every recommendation about the lesion inherits the lesion's highest urgency
+    level = lesion_urgency(own.recommendations, own.withheld)
+    return [own, *(msgspec.structs.replace(r, recommendations=tuple(raise_urgency(r.recommendations, level)),
+                                           withheld=tuple(raise_urgency(r.withheld, level))) for r in (rt, ir))]
 
 
 def assemble(case: Case, results: list[tuple[str | None, PathwayResult]],
              lesions: list[LesionResult]) -> EvaluationResult:
-    seen, recommendations, not_evaluable, warnings, scores = set(), [], [], {}, []
+    seen, recommendations, withheld, not_evaluable, warnings, scores = set(), [], [], [], {}, []
     for lesion_id, result in results:
         for rec in result.recommendations:
             key = (rec.rule_id, rec.action, lesion_id)
             if key not in seen:
                 seen.add(key)
                 recommendations.append(msgspec.structs.replace(rec, lesion=lesion_id))
+        withheld += [msgspec.structs.replace(w, lesion=lesion_id) for w in result.withheld]
         not_evaluable += [msgspec.structs.replace(n, lesion=lesion_id) for n in result.not_evaluable]
         for w in result.warnings:
             warnings.setdefault(w.code, w)
         scores += result.scores
-    recommendations.sort(key=lambda r: urgency(r.rule_id))
+    recommendations.sort(key=safety.order_key)
+    withheld.sort(key=safety.order_key)
     return EvaluationResult(
-        evaluation_date=case.evaluation_date, recommendations=tuple(recommendations), lesions=tuple(lesions),
-        not_evaluable=tuple(not_evaluable), warnings=tuple(warnings.values()), scores=tuple(scores),
-        rule_ids=tuple(dict.fromkeys(r.rule_id for r in recommendations)),
+        evaluation_date=case.evaluation_date, recommendations=tuple(recommendations), withheld=tuple(withheld),
+        lesions=tuple(lesions), not_evaluable=tuple(not_evaluable), warnings=tuple(warnings.values()),
+        scores=tuple(scores), rule_ids=tuple(dict.fromkeys(r.rule_id for r in recommendations)),
         guideline_version=version.GUIDELINE_VERSION, engine_version=version.ENGINE_VERSION,
         rules_version=version.RULES_VERSION)

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from domain.safety import Urgency
+
 Language = Literal["en", "fr"]
 LANGUAGES: tuple[Language, ...] = ("en", "fr")
 
@@ -60,10 +62,15 @@ class Band(Struct):
 
 
 class Recommendation(Struct):
+    """A score's recommendation: its rule, action, text and sources, whether the multidisciplinary meeting (RCP)
+    decides it and how urgent it is (clinical-rules.md SAFE-6, SAFE-7)."""
+
     rule_id: str
     action: str
     text: str
     citations: tuple[str, ...]
+    rcp_required: bool
+    urgency: Urgency
 
 
 class ScoreResult(Struct):

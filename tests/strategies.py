@@ -14,7 +14,7 @@ MAX_LIST = 3
 
 def _creatinine() -> st.SearchStrategy[dict[str, Any]]:
     """A plausible creatinine, which depends on its unit (a check msgspec's schema cannot carry)."""
-    from domain.pathways.antiresorptive import CREATININE_MG_DL_RANGE, UMOL_PER_MG_DL
+    from domain.bounds import CREATININE_MG_DL_RANGE, UMOL_PER_MG_DL
 
     low, high = CREATININE_MG_DL_RANGE
     return st.one_of(

@@ -1,15 +1,21 @@
-"""Metastatic spinal cord compression (MSCC): emergency radiotherapy, the Rades dose, the surgery box."""
+"""Metastatic spinal cord compression (MSCC): emergency radiotherapy, the Rades dose, the surgery box. The box
+decides whether the emergency radiotherapy is exclusive or adjuvant, so the two never both stand (SAFE-7); under
+6 weeks of life expectancy surgery is withheld and radiotherapy is exclusive (SAFE-1)."""
 from __future__ import annotations
 
 from domain.model import Inputs as InputsBase
 from domain.model import Language
-from domain.pathways._fields import opt
-from domain.pathways._rules import Collector, PathwayResult
+from domain.pathways._fields import AGE, KARNOFSKY, LIFE_EXPECTANCY_MONTHS, LIFE_EXPECTANCY_WEEKS, opt
+from domain.pathways._rules import SIX_WEEKS_DAYS, Collector, PathwayResult, Reason, gate_surgery, life_expectancy_days
 from domain.scores import rades
 
 NAME = "cord-compression"
 RULE_IDS = ("MSCC-1", "MSCC-2", "MSCC-3", "MSCC-4", "MSCC-5")
 AGE_LIMIT, KARNOFSKY_LIMIT, DEFICIT_HOURS_LIMIT = 80, 50, 24
+# MSCC-1's action for each way the surgery box (MSCC-5) goes.
+RADIOTHERAPY = {"surgery_favoured": "surgery_then_adjuvant_radiotherapy",
+                "exclusive_radiotherapy": "exclusive_emergency_radiotherapy",
+                "rcp_discussion": "emergency_radiotherapy", None: "emergency_radiotherapy"}
 
 
 # A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
@@ -17,26 +23,39 @@ EXAMPLE = {"cord_compression": True, "operated": False, "age": 76, "karnofsky": 
            "rades": {"primary": "nsclc", "interval_months": 4, "visceral_metastases": True,
                      "motor_function": "not_ambulatory", "deficit_onset_days": 3}}
 
+
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A patient with (suspected) metastatic spinal cord compression."""
 
     cord_compression: opt(bool, "Spinal cord compression confirmed.") = None
     operated: opt(bool, "Neurosurgery (decompression) already done.") = None
     rades: opt(rades.Inputs, "Rades items, for the radiotherapy dose.") = None
-    age: opt(int, "Age in years.", ge=0, le=120) = None
-    karnofsky: opt(int, "Karnofsky performance status.", ge=0, le=100) = None
+    age: AGE = None
+    karnofsky: KARNOFSKY = None
     deficit_hours: opt(float, "Hours since the neurological deficit began.", ge=0, le=100000) = None
+    life_expectancy_weeks: LIFE_EXPECTANCY_WEEKS = None
+    life_expectancy_months: LIFE_EXPECTANCY_MONTHS = None
 
 
 def evaluate(inputs: Inputs, lang: Language = "en") -> PathwayResult:
+    days = life_expectancy_days(inputs)
     out = Collector(lang)
-    if out.need("MSCC-1", inputs, "cord_compression") and inputs.cord_compression:
-        if out.need("MSCC-1", inputs, "operated"):
-            out.fire("MSCC-1", "adjuvant_radiotherapy" if inputs.operated else "emergency_radiotherapy",
-                     inputs=inputs, fields=("cord_compression", "operated"), citations=SCHULTHEISS)
-        dose(inputs, out)
-        if not inputs.operated:
-            surgery_box(inputs, out)
+    if out.need("MSCC-1", inputs, "cord_compression") and inputs.cord_compression and out.need(
+            "MSCC-1", inputs, "operated"):
+        if inputs.operated:
+            out.fire("MSCC-1", "adjuvant_radiotherapy", inputs=inputs, fields=("cord_compression", "operated"),
+                     citations=SCHULTHEISS)
+            dose(inputs, out)
+        else:
+            box, reasons = surgery_box(inputs, out)
+            dying = days is not None and days < SIX_WEEKS_DAYS  # SAFE-1: surgery withheld, RT exclusive
+            out.fire("MSCC-1", RADIOTHERAPY["exclusive_radiotherapy" if dying else box], inputs=inputs,
+                     fields=("cord_compression", "operated"), citations=SCHULTHEISS)
+            dose(inputs, out)
+            if box is not None:
+                out.fire("MSCC-5", box, inputs=inputs, fields=("age", "karnofsky", "deficit_hours"), reasons=reasons,
+                         values={"criteria": [r.code for r in reasons]})
+    gate_surgery(out, days)
     return out.result(NAME)
 
 
@@ -53,19 +72,28 @@ def dose(inputs: Inputs, out: Collector) -> None:
              values={"rades_total": score.total, "rades_group": score.band})
 
 
-def surgery_box(inputs: Inputs, out: Collector) -> None:
+def surgery_box(inputs: Inputs, out: Collector) -> tuple[str | None, tuple[Reason, ...]]:
     """MSCC-5: favoured only when all three criteria hold; any unfavourable one -> exclusive RT; a value
-    exactly on a limit (80 y, Karnofsky 50, 24 h) -> RCP with a boundary warning (clinical-rules.md 3)."""
+    exactly on a limit (80 y, Karnofsky 50, 24 h) -> RCP with a boundary warning (clinical-rules.md 3). The
+    criteria that decided are returned as reasons, so the text names them."""
     if not out.need("MSCC-5", inputs, "age", "karnofsky", "deficit_hours"):
-        return
+        return None, ()
     age, kps, hours = inputs.age, inputs.karnofsky, inputs.deficit_hours
-    unfavourable = age > AGE_LIMIT or kps < KARNOFSKY_LIMIT or hours > DEFICIT_HOURS_LIMIT
-    for at_limit, code in ((age == AGE_LIMIT, "boundary_mscc_age_80"), (kps == KARNOFSKY_LIMIT,
-                           "boundary_mscc_karnofsky_50"), (hours == DEFICIT_HOURS_LIMIT,
-                           "boundary_mscc_deficit_24_hours")):
-        if at_limit:
-            out.warn(code)
-    favourable = age < AGE_LIMIT and kps > KARNOFSKY_LIMIT and hours < DEFICIT_HOURS_LIMIT
-    action = "exclusive_radiotherapy" if unfavourable else "surgery_favoured" if favourable else "rcp_discussion"
-    out.fire("MSCC-5", action, inputs=inputs, fields=("age", "karnofsky", "deficit_hours"),
-             rcp=action != "exclusive_radiotherapy")
+    criteria = (  # (value, limit, unfavourable above?, name, warning)
+        (age, AGE_LIMIT, True, "age", "boundary_mscc_age_80"),
+        (kps, KARNOFSKY_LIMIT, False, "karnofsky", "boundary_mscc_karnofsky_50"),
+        (hours, DEFICIT_HOURS_LIMIT, True, "deficit", "boundary_mscc_deficit_24_hours"))
+    unfavourable, favourable, boundary = [], [], []
+    for value, limit, above, name, warning in criteria:
+        if value == limit:
+            out.warn(warning)
+            boundary.append(out.reason(f"{name}_at_limit", value=f"{value:g}"))
+        elif (value > limit) == above:
+            unfavourable.append(out.reason(f"{name}_unfavourable", value=f"{value:g}"))
+        else:
+            favourable.append(out.reason(f"{name}_favourable", value=f"{value:g}"))
+    if unfavourable:
+        return "exclusive_radiotherapy", tuple(unfavourable)
+    if boundary:
+        return "rcp_discussion", tuple(boundary)
+    return "surgery_favoured", tuple(favourable)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
+from domain import bounds
 from domain.model import Inputs as InputsBase
 from domain.model import Language
 from domain.pathways._fields import opt
@@ -57,6 +58,8 @@ class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 
 def evaluate(inputs: Inputs, lang: Language = "en") -> PathwayResult:
+    for name in ("last_gcsf_date", "effective_treatment_start"):  # SAFE-10: no event after the evaluation
+        bounds.not_after(getattr(inputs, name), name, inputs.evaluation_date, "evaluation_date")
     out = Collector(lang)
     if inputs.ct_change is not None:
         out.fire("IMG-1", CT_READING[inputs.ct_change], inputs=inputs, fields=("ct_change",))
@@ -86,12 +89,15 @@ def pet_after_gcsf(inputs: Inputs, out: Collector) -> None:
     if inputs.last_gcsf_date is None or not out.need("IMG-2", inputs, "planned_pet_date"):
         return
     day = (inputs.planned_pet_date - inputs.last_gcsf_date).days
+    if day < 0:  # SAFE-10: a G-CSF dose after the planned PET does not postpone it
+        return
     earliest = inputs.last_gcsf_date + dt.timedelta(days=PET_AFTER_GCSF_DAYS)
     if day == PET_AFTER_GCSF_DAYS:
         out.warn("boundary_pet_gcsf_day_15")
     if day < PET_AFTER_GCSF_DAYS:
         out.fire("IMG-2", "postpone_pet", inputs=inputs, fields=("last_gcsf_date", "planned_pet_date"),
-                 values={"days_after_gcsf": day, "earliest_pet_date": earliest.isoformat()})
+                 values={"days_after_gcsf": day, "earliest_pet_date": earliest.isoformat()},
+                 say={"earliest": earliest.isoformat()})
 
 
 def months_between(start: dt.date, end: dt.date) -> tuple[int, bool]:

@@ -7,6 +7,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
+from domain import bounds
 from domain.model import Inputs as InputsBase
 from domain.model import Language
 from domain.pathways._fields import LIFE_EXPECTANCY_MONTHS, LIFE_EXPECTANCY_WEEKS, opt
@@ -53,6 +54,7 @@ class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 
 def evaluate(inputs: Inputs, lang: Language = "en") -> PathwayResult:
+    bounds.not_after(inputs.surgery_date, "surgery_date", inputs.evaluation_date, "evaluation_date")
     out = Collector(lang)
     if out.need("RT-1", inputs, "painful", "analgesic_resistant", "ir_accessible") and (
             inputs.painful and inputs.analgesic_resistant and not inputs.ir_accessible):
@@ -79,7 +81,9 @@ def postoperative(inputs: Inputs, out: Collector) -> None:
     if day < POSTOP_FIRST_DAY or not inputs.skin_healed:
         if not inputs.skin_healed:
             out.warn("postop_rt_skin_not_healed")
-        out.fire("RT-2", "postoperative_radiotherapy_wait", inputs=inputs, fields=fields, values=window)
+        earliest = max(inputs.surgery_date + dt.timedelta(days=POSTOP_FIRST_DAY), inputs.evaluation_date)
+        out.fire("RT-2", "postoperative_radiotherapy_wait", inputs=inputs, fields=fields,
+                 values={**window, "earliest_start": earliest.isoformat()}, say={"earliest": earliest.isoformat()})
         return
     if day > POSTOP_LAST_DAY:
         out.warn("postop_rt_window_passed")
@@ -92,41 +96,50 @@ CONTRAINDICATION_INPUTS = ("symptomatic_cord_compression", "metabolic_radiothera
 
 
 def stereotactic(inputs: Inputs, out: Collector) -> None:
-    """RT-4: indication first (1-3 sites, well delimited, no visceral metastasis, stabilised); then every
-    contraindication, each read at its boundary (clinical-rules.md section 3)."""
+    """RT-4: indication (1-3 sites, well delimited, no visceral metastasis, stabilised) and every
+    contraindication, each read at its boundary (clinical-rules.md section 3). Asked, the answer is given either
+    way, with every unmet criterion and contraindication known (SAFE-8)."""
     if not out.need("RT-4", inputs, *INDICATION):
         return
-    if not (1 <= inputs.sbrt_sites <= 3 and inputs.well_delimited and not inputs.visceral_metastases
-            and inputs.disease_stabilised):
-        return
+    unmet = [code for failed, code in (
+        (not 1 <= inputs.sbrt_sites <= 3, "sbrt_sites_not_1_to_3"), (not inputs.well_delimited, "not_well_delimited"),
+        (inputs.visceral_metastases, "visceral_metastases"), (not inputs.disease_stabilised, "disease_not_stabilised"),
+    ) if failed]
     days = life_expectancy_days(inputs)
-    if not out.need("RT-4", inputs, *CONTRAINDICATION_INPUTS) or days is None:
-        if days is None:
-            out.missing("RT-4", "life_expectancy_weeks|life_expectancy_months")
-        return
     found = contraindications(inputs, days, out)
-    fields = (*INDICATION, *CONTRAINDICATION_INPUTS, "sins_total", "rt_other_site_within_3_months")
+    fields = (*INDICATION, *CONTRAINDICATION_INPUTS, "sins_total", "rt_other_site_within_3_months",
+              "life_expectancy_weeks", "life_expectancy_months")
     fields = tuple(f for f in fields if getattr(inputs, f) is not None)
-    if found:
-        out.fire("RT-4", "sbrt_contraindicated", inputs=inputs, fields=fields, values={"contraindications": found})
-    else:
-        out.fire("RT-4", "sbrt_candidate", inputs=inputs, fields=fields, rcp=True)
+    if unmet or found:
+        reasons = tuple(out.reason(code, sites=inputs.sbrt_sites) for code in (*unmet, *found))
+        out.fire("RT-4", "not_eligible_sbrt", inputs=inputs, fields=fields, reasons=reasons,
+                 values={"unmet_criteria": unmet, "contraindications": found})
+        return
+    missing = [name for name in CONTRAINDICATION_INPUTS if getattr(inputs, name) is None]
+    if days is None:
+        missing.append("life_expectancy_weeks|life_expectancy_months")
+    if missing:
+        out.missing("RT-4", *missing)
+        return
+    out.fire("RT-4", "sbrt_candidate", inputs=inputs, fields=fields)
 
 
-def contraindications(inputs: Inputs, days: float, out: Collector) -> list[str]:
-    checks: list[tuple[bool, str]] = [
+def contraindications(inputs: Inputs, days: float | None, out: Collector) -> list[str]:
+    """The contraindications found among the inputs given (an unknown one is not found)."""
+    narrowing, distance, sins_total = inputs.canal_narrowing_percent, inputs.cord_distance_mm, inputs.sins_total
+    checks: list[tuple[Any, str]] = [
         (inputs.symptomatic_cord_compression, "symptomatic_cord_compression"),
         (inputs.metabolic_radiotherapy, "metabolic_radiotherapy"),
         (inputs.rt_same_site_within_3_months, "rt_same_site_within_3_months"),
-        (days < 3 * DAYS_PER_MONTH, "life_expectancy_under_3_months"),
-        (inputs.canal_narrowing_percent > 25, "canal_narrowing_over_25_percent"),
-        (inputs.cord_distance_mm < 5, "cord_distance_under_5_mm"),
-        (inputs.sins_total is not None and inputs.sins_total >= 13, "vertebral_instability_sins_13_or_more"),
+        (days is not None and days < 3 * DAYS_PER_MONTH, "life_expectancy_under_3_months"),
+        (narrowing is not None and narrowing > 25, "canal_narrowing_over_25_percent"),
+        (distance is not None and distance < 5, "cord_distance_under_5_mm"),
+        (sins_total is not None and sins_total >= 13, "vertebral_instability_sins_13_or_more"),
     ]
     warnings: list[tuple[Any, str]] = [
-        (inputs.canal_narrowing_percent == 25, "boundary_canal_narrowing_25_percent"),
-        (inputs.cord_distance_mm == 5, "boundary_cord_distance_5_mm"),
-        (inputs.sins_total is not None and 7 <= inputs.sins_total <= 12, "sbrt_sins_potentially_unstable"),
+        (narrowing == 25, "boundary_canal_narrowing_25_percent"),
+        (distance == 5, "boundary_cord_distance_5_mm"),
+        (sins_total is not None and 7 <= sins_total <= 12, "sbrt_sins_potentially_unstable"),
         (inputs.rt_other_site_within_3_months, "sbrt_recent_rt_other_site"),
     ]
     for condition, code in warnings:

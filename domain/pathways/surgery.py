@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from domain.model import Inputs as InputsBase
 from domain.model import Language
-from domain.pathways._fields import LIFE_EXPECTANCY_MONTHS, LIFE_EXPECTANCY_WEEKS, opt
-from domain.pathways._rules import DAYS_PER_MONTH, Collector, PathwayResult, life_expectancy_days
+from domain.pathways._fields import AGE, ASA_CLASS, LIFE_EXPECTANCY_MONTHS, LIFE_EXPECTANCY_WEEKS, opt
+from domain.pathways._rules import (
+    ONE_YEAR_DAYS,
+    SIX_WEEKS_DAYS,
+    Collector,
+    PathwayResult,
+    gate_surgery,
+    life_expectancy_days,
+)
 from domain.scores import tokuhashi, tomita
-from domain.scores._scoring import exactly_one
 
 NAME = "surgery"
 RULE_IDS = ("SURG-1", "SURG-2", "SURG-3", "SURG-4", "SURG-5", "SURG-6")
-SIX_WEEKS_DAYS = 42.0
-ONE_YEAR_DAYS = 12 * DAYS_PER_MONTH  # 365.25: "12 months" and "1 year" are the same boundary
 
 
 # A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
@@ -27,29 +31,28 @@ class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     life_expectancy_months: LIFE_EXPECTANCY_MONTHS = None
     tokuhashi: opt(tokuhashi.Inputs, "Revised Tokuhashi items.") = None
     tomita: opt(tomita.Inputs, "Tomita items.") = None
-    age: opt(int, "Age in years.", ge=0, le=120) = None
+    age: AGE = None
     early_discovery: opt(bool, "The metastasis was discovered early.") = None
-    asa_class: opt(int, "ASA physical status (1-5); few comorbidities = ASA 1-2.", ge=1, le=5) = None
+    asa_class: ASA_CLASS = None
 
 
 def evaluate(inputs: Inputs, lang: Language = "en") -> PathwayResult:
     out = Collector(lang)
-    by_life_expectancy(inputs, out)
+    days = life_expectancy_days(inputs)
+    by_life_expectancy(inputs, days, out)
     scores = {}
     for rule_id, name, module in (("SURG-4", "tokuhashi", tokuhashi), ("SURG-5", "tomita", tomita)):
         if out.need(rule_id, inputs, name):
             score = scores[name] = out.score(module.compute(getattr(inputs, name), lang))
             band = next(b for b in module.BANDS if b.code == score.band)
-            out.fire(rule_id, band.action, inputs=inputs, fields=(name,), rcp=True, citations=module.CITATIONS,
+            out.fire(rule_id, band.action, inputs=inputs, fields=(name,), citations=module.CITATIONS,
                      values={f"{name}_total": score.total, f"{name}_band": score.band})
     functional_factors(inputs, scores, out)
+    gate_surgery(out, days)
     return out.result(NAME)
 
 
-def by_life_expectancy(inputs: Inputs, out: Collector) -> None:
-    if inputs.life_expectancy_weeks is not None and inputs.life_expectancy_months is not None:
-        exactly_one(inputs, "life_expectancy_weeks", "life_expectancy_months")  # raises: both given
-    days = life_expectancy_days(inputs)
+def by_life_expectancy(inputs: Inputs, days: float | None, out: Collector) -> None:
     if days is None:
         out.missing("SURG-1", "life_expectancy_weeks|life_expectancy_months")
         return
@@ -62,9 +65,9 @@ def by_life_expectancy(inputs: Inputs, out: Collector) -> None:
     if days < SIX_WEEKS_DAYS:
         out.fire("SURG-1", "no_surgery", inputs=inputs, fields=fields, values=values)
     elif days <= ONE_YEAR_DAYS:
-        out.fire("SURG-2", "stabilisation", inputs=inputs, fields=fields, rcp=True, values=values)
+        out.fire("SURG-2", "stabilisation", inputs=inputs, fields=fields, values=values)
     else:
-        out.fire("SURG-3", "resection_reconstruction", inputs=inputs, fields=fields, rcp=True, values=values)
+        out.fire("SURG-3", "resection_reconstruction", inputs=inputs, fields=fields, values=values)
 
 
 def functional_factors(inputs: Inputs, scores: dict, out: Collector) -> None:
@@ -81,7 +84,7 @@ def functional_factors(inputs: Inputs, scores: dict, out: Collector) -> None:
     elif any(factors.values()):
         fields = tuple(f for f in ("tokuhashi", "tomita", "age", "early_discovery", "asa_class")
                        if getattr(inputs, f) is not None)
-        out.fire("SURG-6", "favourable_functional_prognosis", inputs=inputs, fields=fields, rcp=True,
+        out.fire("SURG-6", "favourable_functional_prognosis", inputs=inputs, fields=fields,
                  values={"factors": factors}, citations=KIM)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
-from domain import texts, version
+from domain import safety, texts, version
 from domain.model import Band, FieldProblem, InputRejected, ItemScore, Language, Recommendation, ScoreResult
 from domain.model import Warning as EngineWarning
 
@@ -49,6 +49,8 @@ def result(
             action=band.action,
             text=texts.recommendation_text(band.rule_id, band.action, lang),
             citations=citations,
+            rcp_required=safety.rcp_required(band.rule_id, band.action),
+            urgency=safety.band_urgency(score, band.code, band.rule_id),
         ),
         warnings=warnings,
         guideline_version=version.GUIDELINE_VERSION,

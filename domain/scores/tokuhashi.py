@@ -7,8 +7,10 @@ from typing import Annotated
 
 from msgspec import Meta
 
+from domain import bounds
 from domain.model import Band, ItemScore, Language, ScoreResult
 from domain.model import Inputs as InputsBase
+from domain.scores import frankel as frankel_grade
 from domain.scores._scoring import item, result
 from domain.scores.frankel import Grade
 
@@ -87,15 +89,18 @@ EXAMPLE = {"karnofsky": 70, "extraspinal_bone_metastases": 2, "vertebral_body_me
 class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A patient with spinal metastases: the six items of the revised score."""
 
-    karnofsky: Annotated[int, Meta(ge=10, le=100, multiple_of=10,
-                                   description="Karnofsky performance status, 10 to 100 in steps of 10.")]
+    karnofsky: bounds.KARNOFSKY
     extraspinal_bone_metastases: Annotated[int, Meta(ge=0, le=1000, description="Number of extraspinal "
                                                                                 "bone metastatic foci.")]
     vertebral_body_metastases: Annotated[int, Meta(ge=1, le=33, description="Number of vertebral bodies "
                                                                             "with metastases (at least 1).")]
     visceral_metastases: Annotated[Visceral, Meta(description="Metastases to major internal organs.")]
     primary: Annotated[Primary, Meta(description="Primary site of the cancer.")]
-    frankel: Annotated[Grade, Meta(description="Frankel grade (A-E) of the palsy.")]
+    frankel: Annotated[Grade, Meta(description="Frankel grade (A-E) of the palsy; or give `frankel_findings`.")] \
+        | None = None
+    frankel_findings: Annotated[frankel_grade.Findings, Meta(
+        description="The motor and sensory findings the Frankel grade stands for (instead of `frankel`; both "
+                    "given must agree).")] | None = None
 
 
 def karnofsky_points(karnofsky: int) -> int:
@@ -103,6 +108,8 @@ def karnofsky_points(karnofsky: int) -> int:
 
 
 def compute(inputs: Inputs, lang: Language = "en") -> ScoreResult:
+    grade = frankel_grade.resolve(inputs.frankel, inputs.frankel_findings, required=True)
+    findings = frankel_grade.describe(inputs.frankel_findings) if inputs.frankel_findings else None
     extraspinal, vertebral = inputs.extraspinal_bone_metastases, inputs.vertebral_body_metastases
     items = [
         ItemScore(item="karnofsky", value=inputs.karnofsky, points=karnofsky_points(inputs.karnofsky)),
@@ -112,6 +119,6 @@ def compute(inputs: Inputs, lang: Language = "en") -> ScoreResult:
                   points=VERTEBRAL_POINTS.get(vertebral, VERTEBRAL_THREE_OR_MORE)),
         item("visceral_metastases", inputs.visceral_metastases, VISCERAL_POINTS),
         item("primary", inputs.primary, PRIMARY_POINTS),
-        item("frankel", inputs.frankel, FRANKEL_POINTS),
+        ItemScore(item="frankel", value=grade.value, points=FRANKEL_POINTS[grade], derived_from=findings),
     ]
     return result(NAME, items, BANDS, CITATIONS, lang)

@@ -4,7 +4,7 @@ Codes and rule ids never change with the language; only these texts do.
 """
 
 from domain.model import Language
-from domain.texts.pathways import PATHWAY_TEXTS, PATHWAY_WARNINGS
+from domain.texts.pathways import PATHWAY_TEXTS, PATHWAY_WARNINGS, REASONS
 
 # Recommendation texts, keyed by (rule id, action): one rule may carry several actions (SURG-4, SURG-5).
 RECOMMENDATIONS: dict[tuple[str, str], dict[Language, str]] = {
@@ -112,8 +112,7 @@ BAND_MEANINGS: dict[tuple[str, str], dict[Language, str]] = {
                                             "fr": "Contrôle local à moyen terme : résection intra-lésionnelle"},
     ("tomita", "palliative_surgery"): {"en": "Short-term palliation: palliative surgery",
                                        "fr": "Palliation à court terme : chirurgie palliative"},
-    ("tomita", "supportive_care"): {"en": "Terminal care: supportive care",
-                                    "fr": "Soins terminaux : soins de support"},
+    ("tomita", "supportive_care"): {"en": "Supportive care", "fr": "Soins de support"},
 }
 
 # Warning messages, keyed by warning code.
@@ -151,3 +150,7 @@ WARNINGS.update(PATHWAY_WARNINGS)
 
 def warning_text(code: str, lang: Language) -> str:
     return WARNINGS[code][lang]
+
+
+def reason_text(code: str, lang: Language) -> str:
+    return REASONS[code][lang]

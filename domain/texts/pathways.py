@@ -41,10 +41,6 @@ PATHWAY_TEXTS: dict[tuple[str, str], T] = {
         "en": "SINS < 7 without threat to the cord: radiotherapy.",
         "fr": "SINS < 7 sans menace médullaire : radiothérapie."},
     # Cord compression
-    ("MSCC-1", "emergency_radiotherapy"): {
-        "en": "Spinal cord compression: exclusive emergency radiotherapy (or adjuvant after neurosurgery).",
-        "fr": "Compression médullaire : irradiation exclusive en urgence (ou adjuvante après geste "
-              "neurochirurgical)."},
     ("MSCC-1", "adjuvant_radiotherapy"): {
         "en": "Spinal cord compression after neurosurgery: adjuvant radiotherapy.",
         "fr": "Compression médullaire après geste neurochirurgical : radiothérapie adjuvante."},
@@ -90,34 +86,10 @@ PATHWAY_TEXTS: dict[tuple[str, str], T] = {
         "fr": "Au plus 2 sites métastatiques : des traitements locaux sont utilisables (radiothérapie, "
               "cimentoplastie ou techniques ablatives, chirurgie)."},
     # Bone-resorption inhibitors
-    ("AR-1", "start_antiresorptive"): {
-        "en": "Bone metastasis with life expectancy over 3 months: start a bone-resorption inhibitor.",
-        "fr": "Métastase osseuse et espérance de vie supérieure à 3 mois : débuter un inhibiteur de la "
-              "résorption osseuse."},
-    ("AR-2", "zoledronic_acid"): {
-        "en": "Zoledronic acid IV every 4 weeks at the dose for the creatinine clearance (see values), infused "
-              "over at least 15 min, hydration that day and the next; paracetamol that day and the next against "
-              "the flu-like syndrome; check creatinine before each dose.",
-        "fr": "Acide zolédronique IV toutes les 4 semaines à la dose adaptée à la clairance de la créatinine "
-              "(voir valeurs), perfusion d'au moins 15 min, hydratation le jour et le lendemain ; paracétamol le "
-              "jour et le lendemain contre le syndrome pseudo-grippal ; créatinine avant chaque dose."},
-    ("AR-2", "zoledronic_acid_not_given"): {
-        "en": "Creatinine clearance under 30 mL/min: zoledronic acid is not given; denosumab is proposed.",
-        "fr": "Clairance de la créatinine inférieure à 30 mL/min : pas d'acide zolédronique ; le dénosumab est "
-              "proposé."},
-    ("AR-2", "withhold_zoledronic_acid"): {
-        "en": "Creatinine has risen beyond the label's limit: withhold zoledronic acid until it is back within "
-              "10 % of baseline.",
-        "fr": "La créatinine a augmenté au-delà de la limite du RCP : suspendre l'acide zolédronique jusqu'au "
-              "retour à moins de 10 % de la valeur de base."},
     ("AR-2", "resume_zoledronic_acid"): {
         "en": "Creatinine is back within 10 % of baseline: zoledronic acid may be resumed.",
         "fr": "La créatinine est revenue à moins de 10 % de la valeur de base : l'acide zolédronique peut être "
               "repris."},
-    ("AR-3", "denosumab"): {
-        "en": "Denosumab 120 mg SC every 4 weeks, no renal adjustment, with systematic calcium and vitamin D.",
-        "fr": "Dénosumab 120 mg SC toutes les 4 semaines, sans adaptation rénale, avec calcium et vitamine D "
-              "systématiques."},
     ("AR-4", "pretreatment_checklist"): {
         "en": "Before starting: dental assessment with panoramic X-ray (then every 6 months), renal function, "
               "vitamin D deficiency; calcium 1 g/day and vitamin D 100,000 IU every 3 months.",
@@ -144,18 +116,6 @@ PATHWAY_TEXTS: dict[tuple[str, str], T] = {
         "fr": "Métastase douloureuse non compliquée, résistante aux antalgiques et non accessible à la radiologie "
               "interventionnelle : radiothérapie palliative (30 Gy/10 fr, 24 Gy/6 fr, 20 Gy/5 fr ou 8 Gy/1 fr) ; "
               "efficacité attendue 3 à 6 mois."},
-    ("RT-2", "postoperative_radiotherapy"): {
-        "en": "Post-operative radiotherapy now (day 15 to 21 after surgery, healed skin): usually 30 Gy in 10 "
-              "fractions; 8 Gy single dose as an option for long bones, low life expectancy or patients hard to "
-              "move.",
-        "fr": "Radiothérapie post-opératoire maintenant (J15 à J21 après la chirurgie, peau cicatrisée) : le plus "
-              "souvent 30 Gy en 10 fractions ; 8 Gy en séance unique en option pour les os longs, une espérance de "
-              "vie faible ou un patient difficile à mobiliser."},
-    ("RT-2", "postoperative_radiotherapy_wait"): {
-        "en": "Post-operative radiotherapy not yet: it starts on day 15 after surgery, on healed skin (see values "
-              "for the window).",
-        "fr": "Pas encore de radiothérapie post-opératoire : elle débute à J15 après la chirurgie, sur peau "
-              "cicatrisée (voir valeurs pour la fenêtre)."},
     ("RT-3", "rt_whole_operated_bone"): {
         "en": "After surgery of a long bone: radiotherapy of the whole operated bone, against recurrence and to "
               "help consolidation.",
@@ -171,18 +131,7 @@ PATHWAY_TEXTS: dict[tuple[str, str], T] = {
               "stabilised disease, no contraindication); rare: validate in RCP.",
         "fr": "Une radiothérapie stéréotaxique peut être envisagée (1 à 3 sites bien délimités, pas de métastase "
               "viscérale, maladie stabilisée, pas de contre-indication) ; rare : à valider en RCP."},
-    ("RT-4", "sbrt_contraindicated"): {
-        "en": "Stereotactic radiotherapy is contraindicated (see values for the contraindications found).",
-        "fr": "Radiothérapie stéréotaxique contre-indiquée (voir valeurs pour les contre-indications)."},
     # Interventional radiology
-    ("IR-1", "cementoplasty"): {
-        "en": "Cementoplasty is indicated; check coagulation and manage anticoagulants first.",
-        "fr": "Cimentoplastie indiquée ; vérifier la coagulation et gérer les anticoagulants au préalable."},
-    ("IR-1", "cementoplasty_contraindicated"): {
-        "en": "Cementoplasty is contraindicated: infection at the puncture site or uncontrolled or unexplained "
-              "sepsis.",
-        "fr": "Cimentoplastie contre-indiquée : infection au point de ponction ou sepsis non contrôlé ou "
-              "inexpliqué."},
     ("IR-2", "percutaneous_ablation_preferred"): {
         "en": "Very large lesion or mostly soft-tissue extension: percutaneous ablation is preferable.",
         "fr": "Lésion très volumineuse ou extension surtout aux parties molles : techniques ablatives "
@@ -206,10 +155,6 @@ PATHWAY_TEXTS: dict[tuple[str, str], T] = {
               "response of an occult metastasis).",
         "fr": "Scanner (fenêtre osseuse) : ostéocondensation d'une zone initialement normale = impossible de "
               "conclure (possible réponse d'une métastase occulte)."},
-    ("IMG-2", "postpone_pet"): {
-        "en": "No PET-FDG within 15 days after G-CSF: postpone it (see values for the earliest date).",
-        "fr": "Pas de TEP-FDG dans les 15 jours qui suivent le G-CSF : la reporter (voir valeurs pour la date "
-              "au plus tôt)."},
     ("IMG-2", "interpret_uptake_with_caution"): {
         "en": "Immunotherapy and bisphosphonates may raise FDG uptake: interpret with caution.",
         "fr": "L'immunothérapie et les biphosphonates peuvent augmenter l'hypermétabolisme : interpréter avec "
@@ -253,6 +198,128 @@ PATHWAY_TEXTS: dict[tuple[str, str], T] = {
     ("TRIAL-3", "consider_trial_inclusion"): {
         "en": "Telocap02 (CHRU Besançon) is open: consider inclusion.",
         "fr": "Telocap02 (CHRU Besançon) est ouvert : envisager l'inclusion."},
+    # Section 4 (SAFE-*): negative decisions, composed answers, values in the text
+    ("LB-5", "percutaneous_fixation_option_without_cementoplasty"): {
+        "en": "Option: percutaneous nailing or screwing without cementoplasty (infection at the puncture site or "
+              "uncontrolled sepsis); discuss in RCP.",
+        "fr": "Option : enclouage ou vissage percutané sans cimentoplastie (infection au point de ponction ou "
+              "sepsis non contrôlé) ; discussion en RCP."},
+    ("LB-5", "cementoplasty_adjunct"): {
+        "en": 'Cementoplasty as an adjunct to percutaneous nailing or screwing.',
+        "fr": "Cimentoplastie en complément d'un enclouage ou d'un vissage percutané."},
+    ("SP-2", "cementoplasty_contraindicated"): {
+        "en": 'Osteolytic vertebral compression fracture: cementoplasty is contraindicated at this vertebra.',
+        "fr": 'Fracture-tassement vertébrale ostéolytique : cimentoplastie contre-indiquée à cette vertèbre.'},
+    ("SP-2", "cementoplasty_not_indicated"): {
+        "en": 'Osteolytic vertebral compression fracture: cementoplasty is not indicated.',
+        "fr": "Fracture-tassement vertébrale ostéolytique : pas d'indication de cimentoplastie."},
+    ("MSCC-1", "emergency_radiotherapy"): {
+        "en": "Spinal cord compression: emergency radiotherapy, exclusive or adjuvant after decompressive surgery "
+              "as the RCP decides (MSCC-5).",
+        "fr": "Compression médullaire : irradiation en urgence, exclusive ou adjuvante après chirurgie de "
+              "décompression selon la décision de la RCP (MSCC-5)."},
+    ("MSCC-1", "exclusive_emergency_radiotherapy"): {
+        "en": 'Spinal cord compression, surgery not favoured: exclusive emergency radiotherapy.',
+        "fr": 'Compression médullaire, chirurgie non privilégiée : irradiation exclusive en urgence.'},
+    ("MSCC-1", "surgery_then_adjuvant_radiotherapy"): {
+        "en": "Spinal cord compression, surgery favoured (MSCC-5): emergency decompressive surgery, then adjuvant "
+              "radiotherapy.",
+        "fr": "Compression médullaire, chirurgie privilégiée (MSCC-5) : chirurgie de décompression en urgence, puis "
+              "radiothérapie adjuvante."},
+    ("SURG-1", "radiotherapy_instead_of_surgery"): {
+        "en": "Life expectancy under 6 weeks: no surgery for this lesion; radiotherapy (a single 8 Gy fraction "
+              "suits a low life expectancy), analgesia and supportive care.",
+        "fr": "Espérance de vie inférieure à 6 semaines : pas de chirurgie pour cette lésion ; radiothérapie (une "
+              "séance unique de 8 Gy convient à une espérance de vie faible), antalgiques et soins de support."},
+    ("SURG-2", "modality_note"): {
+        "en": "Life expectancy 6 weeks to 1 year (SURG-2): the less aggressive modality (osteosynthesis, "
+              "stabilisation), not resection-reconstruction.",
+        "fr": "Espérance de vie de 6 semaines à 1 an (SURG-2) : la modalité la moins agressive (ostéosynthèse, "
+              "stabilisation), pas de résection-reconstruction."},
+    ("AR-1", "start_antiresorptive"): {
+        "en": "Bone metastasis with life expectancy over 3 months: start a bone-resorption inhibitor, for at least "
+              "2 years (AR-5).",
+        "fr": "Métastase osseuse et espérance de vie supérieure à 3 mois : débuter un inhibiteur de la résorption "
+              "osseuse, pour au moins 2 ans (AR-5)."},
+    ("AR-1", "start_after_dental_assessment"): {
+        "en": "Bone metastasis with life expectancy over 3 months, not urgent: start a bone-resorption inhibitor "
+              "once the dental assessment with panoramic X-ray is done (AR-4 checklist first), for at least 2 years "
+              "(AR-5).",
+        "fr": "Métastase osseuse et espérance de vie supérieure à 3 mois, sans urgence : débuter un inhibiteur de "
+              "la résorption osseuse après le bilan bucco-dentaire avec panoramique (bilan AR-4 d'abord), pour au "
+              "moins 2 ans (AR-5)."},
+    ("AR-1", "antiresorptive_not_indicated"): {
+        "en": 'A bone-resorption inhibitor is not indicated.',
+        "fr": "Pas d'indication d'inhibiteur de la résorption osseuse."},
+    ("AR-2", "zoledronic_acid"): {
+        "en": "Zoledronic acid {dose} mg IV every 4 weeks (creatinine clearance {clearance} mL/min, "
+              "Cockcroft–Gault), infused over at least 15 min, hydration that day and the next; paracetamol that "
+              "day and the next against the flu-like syndrome; check creatinine before each dose; caution with "
+              "other nephrotoxic drugs.",
+        "fr": "Acide zolédronique {dose} mg IV toutes les 4 semaines (clairance de la créatinine {clearance} "
+              "mL/min, Cockcroft–Gault), perfusion d'au moins 15 min, hydratation le jour et le lendemain ; "
+              "paracétamol le jour et le lendemain contre le syndrome pseudo-grippal ; créatinine avant chaque dose "
+              "; prudence avec les autres médicaments néphrotoxiques."},
+    ("AR-2", "zoledronic_acid_not_given"): {
+        "en": 'Zoledronic acid is not given; denosumab is proposed.',
+        "fr": "Pas d'acide zolédronique ; le dénosumab est proposé."},
+    ("AR-2", "renal_dosing_information"): {
+        "en": "For information only, not a dose to give (the start is not indicated or not decided): creatinine "
+              "clearance {clearance} mL/min (Cockcroft–Gault); the label's zoledronic-acid band is {dose} mg.",
+        "fr": "Pour information seulement, pas une dose à administrer (initiation non indiquée ou non décidée) : "
+              "clairance de la créatinine {clearance} mL/min (Cockcroft–Gault) ; la tranche du RCP pour l'acide "
+              "zolédronique est {dose} mg."},
+    ("AR-2", "renal_dosing_information_under_30"): {
+        "en": "For information only (the start is not indicated or not decided): creatinine clearance {clearance} "
+              "mL/min (Cockcroft–Gault); under 30 mL/min zoledronic acid is not given.",
+        "fr": "Pour information seulement (initiation non indiquée ou non décidée) : clairance de la créatinine "
+              "{clearance} mL/min (Cockcroft–Gault) ; en dessous de 30 mL/min, pas d'acide zolédronique."},
+    ("AR-2", "withhold_zoledronic_acid"): {
+        "en": "Withhold zoledronic acid; resume when creatinine is back within 10 % of baseline (at or below "
+              "{resume}).",
+        "fr": "Suspendre l'acide zolédronique ; le reprendre quand la créatinine est revenue à moins de 10 % de la "
+              "valeur de base (au plus {resume})."},
+    ("AR-3", "denosumab"): {
+        "en": "Denosumab 120 mg SC every 4 weeks, no renal adjustment, with systematic calcium and vitamin D; "
+              "correct any hypocalcaemia before the first dose and monitor calcium.",
+        "fr": "Dénosumab 120 mg SC toutes les 4 semaines, sans adaptation rénale, avec calcium et vitamine D "
+              "systématiques ; corriger toute hypocalcémie avant la première dose et surveiller la calcémie."},
+    ("RT-2", "postoperative_radiotherapy"): {
+        "en": "Post-operative radiotherapy now (day 15 to 21 after surgery, healed skin): usually 30 Gy in 10 "
+              "fractions; 8 Gy single dose as an option for long bones, low life expectancy or patients hard to "
+              "move, when organs at risk can be excluded from the fields.",
+        "fr": "Radiothérapie post-opératoire maintenant (J15 à J21 après la chirurgie, peau cicatrisée) : le plus "
+              "souvent 30 Gy en 10 fractions ; 8 Gy en séance unique en option pour les os longs, une espérance de "
+              "vie faible ou un patient difficile à mobiliser, si les organes à risque peuvent être exclus des "
+              "champs."},
+    ("RT-2", "postoperative_radiotherapy_wait"): {
+        "en": "Post-operative radiotherapy not yet: earliest start {earliest} (day 15 after surgery), on healed "
+              "skin; then usually 30 Gy in 10 fractions, 8 Gy single dose as an option for long bones, low life "
+              "expectancy or patients hard to move, when organs at risk can be excluded from the fields.",
+        "fr": "Pas encore de radiothérapie post-opératoire : début au plus tôt le {earliest} (J15 après la "
+              "chirurgie), sur peau cicatrisée ; puis le plus souvent 30 Gy en 10 fractions, 8 Gy en séance unique "
+              "en option pour les os longs, une espérance de vie faible ou un patient difficile à mobiliser, si les "
+              "organes à risque peuvent être exclus des champs."},
+    ("RT-4", "not_eligible_sbrt"): {
+        "en": 'Stereotactic radiotherapy: not eligible.',
+        "fr": "Radiothérapie stéréotaxique : pas d'indication."},
+    ("IR-1", "cementoplasty"): {
+        "en": "Cementoplasty is indicated; check coagulation and manage anticoagulants and antiplatelet agents "
+              "first; discuss in RCP.",
+        "fr": "Cimentoplastie indiquée ; vérifier la coagulation et gérer les anticoagulants et antiagrégants "
+              "plaquettaires au préalable ; discussion en RCP."},
+    ("IR-1", "cementoplasty_contraindicated"): {
+        "en": 'Cementoplasty is contraindicated.',
+        "fr": 'Cimentoplastie contre-indiquée.'},
+    ("IR-1", "cementoplasty_not_indicated"): {
+        "en": 'Cementoplasty is not indicated.',
+        "fr": "Pas d'indication de cimentoplastie."},
+    ("IR-3", "not_eligible_ablation"): {
+        "en": 'Thermal ablation: not eligible.',
+        "fr": "Thermo-ablation : pas d'indication."},
+    ("IMG-2", "postpone_pet"): {
+        "en": 'No PET-FDG within 15 days after G-CSF: postpone it to {earliest} at the earliest.',
+        "fr": 'Pas de TEP-FDG dans les 15 jours qui suivent le G-CSF : la reporter au {earliest} au plus tôt.'},
 }
 
 PATHWAY_WARNINGS: dict[str, T] = {
@@ -332,4 +399,144 @@ PATHWAY_WARNINGS: dict[str, T] = {
     "check_coagulation": {
         "en": "Coagulation not yet checked: check it and manage anticoagulants before cementoplasty.",
         "fr": "Coagulation non vérifiée : la vérifier et gérer les anticoagulants avant la cimentoplastie."},
+    "surgery_life_expectancy_not_given": {
+        "en": "Life expectancy not given: surgical recommendations stand, but surgery by life expectancy (SURG-1 to "
+              "SURG-3) was not evaluable.",
+        "fr": "Espérance de vie non renseignée : les recommandations chirurgicales sont maintenues, mais la "
+              "chirurgie selon l'espérance de vie (SURG-1 à SURG-3) n'a pas pu être évaluée."},
+    "low_creatinine_overestimates_clearance": {
+        "en": "Serum creatinine under 0.4 mg/dL (35 µmol/L): Cockcroft–Gault overestimates the clearance (low "
+              "muscle mass?); check the value and its unit.",
+        "fr": "Créatinine inférieure à 0,4 mg/dL (35 µmol/L) : Cockcroft–Gault surestime la clairance (masse "
+              "musculaire faible ?) ; vérifier la valeur et son unité."},
+    "implausible_clearance": {
+        "en": "Creatinine clearance over 150 mL/min is implausible: check the creatinine unit and the weight before "
+              "dosing.",
+        "fr": "Une clairance de la créatinine supérieure à 150 mL/min est peu plausible : vérifier l'unité de la "
+              "créatinine et le poids avant de doser."},
+    "denosumab_severe_hypocalcaemia_risk": {
+        "en": "Clearance under 30 mL/min or dialysis: high risk of severe hypocalcaemia under denosumab; correct "
+              "and monitor calcium closely.",
+        "fr": "Clairance inférieure à 30 mL/min ou dialyse : risque élevé d'hypocalcémie sévère sous dénosumab ; "
+              "corriger et surveiller étroitement la calcémie."},
+}
+
+# Reasons: why a decision went the way it did, or why a recommendation was withheld (SAFE-1..8).
+REASONS: dict[str, T] = {
+    "life_expectancy_under_6_weeks": {
+        "en": 'Life expectancy under 6 weeks ({weeks} weeks): no benefit of surgery (SURG-1).',
+        "fr": "Espérance de vie inférieure à 6 semaines ({weeks} semaines) : pas de bénéfice de la chirurgie "
+              "(SURG-1)."},
+    "life_expectancy_6_weeks_to_1_year": {
+        "en": 'Life expectancy 6 weeks to 1 year ({weeks} weeks): less aggressive surgery, not resection (SURG-2).',
+        "fr": "Espérance de vie de 6 semaines à 1 an ({weeks} semaines) : chirurgie moins agressive, pas de "
+              "résection (SURG-2)."},
+    "cord_compression": {
+        "en": 'Cord compression at this level.',
+        "fr": 'Compression médullaire à ce niveau.'},
+    "cord_threat": {
+        "en": 'Threat to the cord at this level.',
+        "fr": 'Menace médullaire à ce niveau.'},
+    "posterior_wall_retropulsion": {
+        "en": 'Posterior-wall retropulsion.',
+        "fr": 'Recul du mur postérieur.'},
+    "puncture_site_infection": {
+        "en": 'Infection at the puncture site.',
+        "fr": 'Infection au point de ponction.'},
+    "uncontrolled_sepsis": {
+        "en": 'Uncontrolled or unexplained sepsis.',
+        "fr": 'Sepsis non contrôlé ou inexpliqué.'},
+    "pain_controlled": {
+        "en": 'Pain is controlled by analgesics.',
+        "fr": 'Douleur contrôlée par les antalgiques.'},
+    "no_cementoplasty_indication": {
+        "en": "None of the indications (poorly controlled pain, opioid intolerance, other techniques ineffective, "
+              "stabilisation instead of surgery, preventive consolidation).",
+        "fr": "Aucune des indications (douleur mal contrôlée, intolérance aux opioïdes, échec des autres "
+              "techniques, stabilisation à la place de la chirurgie, consolidation préventive)."},
+    "weight_bearing_long_bone": {
+        "en": 'Weight-bearing long bone: not alone; only as an adjunct to nailing or screwing (LB-5).',
+        "fr": "Os long porteur : pas seule ; seulement en complément d'un enclouage ou vissage (LB-5)."},
+    "age_unfavourable": {
+        "en": 'Age {value} > 80.',
+        "fr": 'Âge {value} > 80 ans.'},
+    "age_favourable": {
+        "en": 'Age {value} < 80.',
+        "fr": 'Âge {value} < 80 ans.'},
+    "age_at_limit": {
+        "en": 'Age exactly 80.',
+        "fr": "Âge d'exactement 80 ans."},
+    "karnofsky_unfavourable": {
+        "en": 'Karnofsky {value} < 50.',
+        "fr": 'Karnofsky {value} < 50.'},
+    "karnofsky_favourable": {
+        "en": 'Karnofsky {value} > 50.',
+        "fr": 'Karnofsky {value} > 50.'},
+    "karnofsky_at_limit": {
+        "en": 'Karnofsky exactly 50.',
+        "fr": "Karnofsky d'exactement 50."},
+    "deficit_unfavourable": {
+        "en": 'Deficit for {value} h > 24 h.',
+        "fr": 'Déficit depuis {value} h > 24 h.'},
+    "deficit_favourable": {
+        "en": 'Deficit for {value} h < 24 h.',
+        "fr": 'Déficit depuis {value} h < 24 h.'},
+    "deficit_at_limit": {
+        "en": 'Deficit for exactly 24 h.',
+        "fr": 'Déficit depuis exactement 24 h.'},
+    "life_expectancy_3_months_or_less": {
+        "en": 'Life expectancy {months} months, not over 3 months (AR-1).',
+        "fr": 'Espérance de vie {months} mois, pas supérieure à 3 mois (AR-1).'},
+    "clearance_under_30": {
+        "en": 'Creatinine clearance {clearance} mL/min, under 30 mL/min.',
+        "fr": 'Clairance de la créatinine {clearance} mL/min, inférieure à 30 mL/min.'},
+    "creatinine_rise": {
+        "en": "Creatinine {current} has risen beyond the label's limit from its baseline {baseline}; resume at or "
+              "below {resume}.",
+        "fr": "Créatinine {current} augmentée au-delà de la limite du RCP par rapport à la valeur de base "
+              "{baseline} ; reprise au plus {resume}."},
+    "creatinine_not_back_to_baseline": {
+        "en": "Zoledronic acid is withheld and creatinine {current} is not yet back within 10 % of its baseline "
+              "{baseline} (at or below {resume}).",
+        "fr": "L'acide zolédronique est suspendu et la créatinine {current} n'est pas encore revenue à moins de 10 "
+              "% de la valeur de base {baseline} (au plus {resume})."},
+    "sbrt_sites_not_1_to_3": {
+        "en": '{sites} metastatic sites, not 1 to 3.',
+        "fr": '{sites} sites métastatiques, pas 1 à 3.'},
+    "not_well_delimited": {
+        "en": 'Lesion(s) not well delimited.',
+        "fr": 'Lésion(s) mal délimitée(s).'},
+    "visceral_metastases": {
+        "en": 'Visceral metastases.',
+        "fr": 'Métastases viscérales.'},
+    "disease_not_stabilised": {
+        "en": 'Disease not stabilised.',
+        "fr": 'Maladie non stabilisée.'},
+    "symptomatic_cord_compression": {
+        "en": 'Symptomatic cord compression.',
+        "fr": 'Compression médullaire symptomatique.'},
+    "metabolic_radiotherapy": {
+        "en": 'Metabolic radiotherapy.',
+        "fr": 'Radiothérapie métabolique.'},
+    "rt_same_site_within_3_months": {
+        "en": 'Radiotherapy of this site within 3 months.',
+        "fr": 'Radiothérapie de ce site depuis moins de 3 mois.'},
+    "life_expectancy_under_3_months": {
+        "en": 'Life expectancy under 3 months.',
+        "fr": 'Espérance de vie inférieure à 3 mois.'},
+    "canal_narrowing_over_25_percent": {
+        "en": 'Canal narrowing over 25 %.',
+        "fr": 'Rétrécissement canalaire supérieur à 25 %.'},
+    "cord_distance_under_5_mm": {
+        "en": 'Tumour–cord distance under 5 mm.',
+        "fr": 'Distance tumeur–moelle inférieure à 5 mm.'},
+    "vertebral_instability_sins_13_or_more": {
+        "en": 'Vertebral instability (SINS 13 or more).',
+        "fr": 'Instabilité vertébrale (SINS 13 ou plus).'},
+    "not_oligometastatic_nor_inflammatory": {
+        "en": 'Neither oligometastatic disease nor inflammatory pain.',
+        "fr": 'Ni maladie oligométastatique ni douleur inflammatoire.'},
+    "pain_4_or_less": {
+        "en": 'Pain {pain}/10, not over 4/10.',
+        "fr": 'Douleur {pain}/10, pas supérieure à 4/10.'},
 }
