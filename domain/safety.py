@@ -38,7 +38,7 @@ URGENT_BANDS = frozenset({("sins", "unstable"), ("mirels", "high")})
 
 # Reading order within one urgency: the pathway, as the guideline's flowcharts go (a rule id is ranked by the
 # first prefix it starts with).
-PATHWAY_ORDER = ("MSCC-1", "MSCC-5", "MSCC-", "LB-1", "SP-3", "LB-4", "LB-5", "SP-1", "SP-2", "LB-3", "SURG-",
+PATHWAY_ORDER = ("MSCC-", "LB-1", "SP-3", "LB-4", "LB-5", "SP-1", "SP-2", "LB-3", "SURG-",
                  "RT-2", "RT-3", "LB-2", "SP-4", "RT-1", "IR-", "RT-4", "SYS-", "AR-", "IMG-", "TRIAL-")
 
 # SAFE-6: the RCP decides procedures — surgery, interventional radiology, stereotactic RT — when one is

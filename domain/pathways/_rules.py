@@ -224,7 +224,7 @@ def gate_surgery(out: Collector, days: float | None, *, lesion_inputs: Any = Non
             out.fire("SURG-1", "radiotherapy_instead_of_surgery", inputs=lesion_inputs, fields=(),
                      values={"life_expectancy_weeks": weeks})
     elif days <= ONE_YEAR_DAYS:
-        note = texts.pathway_text("SURG-2", "modality_note", out.lang)
+        note = texts.reason_text("surgery_modality_6_weeks_to_1_year", out.lang)
         for rec in surgical:
             if (rec.rule_id, rec.action) in safety.RESECTION:
                 out.withhold_fired(rec, by="SURG-2", reason=out.reason("life_expectancy_6_weeks_to_1_year",

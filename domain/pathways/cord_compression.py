@@ -40,21 +40,17 @@ class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
 def evaluate(inputs: Inputs, lang: Language = "en") -> PathwayResult:
     days = life_expectancy_days(inputs)
     out = Collector(lang)
-    if out.need("MSCC-1", inputs, "cord_compression") and inputs.cord_compression and out.need(
-            "MSCC-1", inputs, "operated"):
-        if inputs.operated:
-            out.fire("MSCC-1", "adjuvant_radiotherapy", inputs=inputs, fields=("cord_compression", "operated"),
-                     citations=SCHULTHEISS)
-            dose(inputs, out)
-        else:
-            box, reasons = surgery_box(inputs, out)
+    if out.need("MSCC-1", inputs, "cord_compression") and inputs.cord_compression:
+        box, reasons = surgery_box(inputs, out) if not inputs.operated else (None, ())
+        if out.need("MSCC-1", inputs, "operated"):
             dying = days is not None and days < SIX_WEEKS_DAYS  # SAFE-1: surgery withheld, RT exclusive
-            out.fire("MSCC-1", RADIOTHERAPY["exclusive_radiotherapy" if dying else box], inputs=inputs,
-                     fields=("cord_compression", "operated"), citations=SCHULTHEISS)
-            dose(inputs, out)
-            if box is not None:
-                out.fire("MSCC-5", box, inputs=inputs, fields=("age", "karnofsky", "deficit_hours"), reasons=reasons,
-                         values={"criteria": [r.code for r in reasons]})
+            action = ("adjuvant_radiotherapy" if inputs.operated
+                      else RADIOTHERAPY["exclusive_radiotherapy" if dying else box])
+            out.fire("MSCC-1", action, inputs=inputs, fields=("cord_compression", "operated"), citations=SCHULTHEISS)
+        dose(inputs, out)
+        if box is not None:
+            out.fire("MSCC-5", box, inputs=inputs, fields=("age", "karnofsky", "deficit_hours"), reasons=reasons,
+                     values={"criteria": [r.code for r in reasons]})
     gate_surgery(out, days)
     return out.result(NAME)
 

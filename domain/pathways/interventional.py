@@ -62,8 +62,10 @@ def evaluate(inputs: Inputs, lang: Language = "en") -> PathwayResult:
 
 def cementoplasty(inputs: Inputs, out: Collector) -> None:
     """IR-1: an indication, not alone in a weight-bearing long bone, none of SAFE-2's contraindications.
-    Asked (every indication known), the answer is given either way (SAFE-8)."""
+    Asked (an indication given), the answer is given either way (SAFE-8)."""
     indicated = out.any_of("IR-1", inputs, *CEMENTOPLASTY_INDICATIONS)
+    if all(getattr(inputs, name) is None for name in CEMENTOPLASTY_INDICATIONS):
+        return  # not asked (a lesion's findings handed over from its spine block do not ask it)
     indications = [name for name in CEMENTOPLASTY_INDICATIONS if getattr(inputs, name)]
     found = tuple(name for name in CEMENTOPLASTY_CONTRAINDICATIONS if getattr(inputs, name))
     if found:

@@ -231,11 +231,6 @@ PATHWAY_TEXTS: dict[tuple[str, str], T] = {
               "suits a low life expectancy), analgesia and supportive care.",
         "fr": "Espérance de vie inférieure à 6 semaines : pas de chirurgie pour cette lésion ; radiothérapie (une "
               "séance unique de 8 Gy convient à une espérance de vie faible), antalgiques et soins de support."},
-    ("SURG-2", "modality_note"): {
-        "en": "Life expectancy 6 weeks to 1 year (SURG-2): the less aggressive modality (osteosynthesis, "
-              "stabilisation), not resection-reconstruction.",
-        "fr": "Espérance de vie de 6 semaines à 1 an (SURG-2) : la modalité la moins agressive (ostéosynthèse, "
-              "stabilisation), pas de résection-reconstruction."},
     ("AR-1", "start_antiresorptive"): {
         "en": "Bone metastasis with life expectancy over 3 months: start a bone-resorption inhibitor, for at least "
               "2 years (AR-5).",
@@ -423,6 +418,11 @@ PATHWAY_WARNINGS: dict[str, T] = {
 
 # Reasons: why a decision went the way it did, or why a recommendation was withheld (SAFE-1..8).
 REASONS: dict[str, T] = {
+    "surgery_modality_6_weeks_to_1_year": {
+        "en": "Life expectancy 6 weeks to 1 year (SURG-2): the less aggressive modality (osteosynthesis, "
+              "stabilisation), not resection-reconstruction.",
+        "fr": "Espérance de vie de 6 semaines à 1 an (SURG-2) : la modalité la moins agressive (ostéosynthèse, "
+              "stabilisation), pas de résection-reconstruction."},
     "life_expectancy_under_6_weeks": {
         "en": 'Life expectancy under 6 weeks ({weeks} weeks): no benefit of surgery (SURG-1).',
         "fr": "Espérance de vie inférieure à 6 semaines ({weeks} semaines) : pas de bénéfice de la chirurgie "

@@ -16,7 +16,7 @@ TOKU_8 = {"karnofsky": 70, "extraspinal_bone_metastases": 2, "vertebral_body_met
           "visceral_metastases": "none", "primary": "lung", "frankel": "E"}
 TOMITA_7 = {"growth": "rapid", "visceral_metastases": "treatable", "bone_metastases": "solitary"}
 AR_BASE = {"life_expectancy_months": 6, "age": 68, "sex": "male", "weight_kg": 60,
-           "creatinine": {"value": 1.0, "unit": "mg_dl"}, "urgent": False}
+           "creatinine": {"value": 1.0, "unit": "mg_dl"}, "urgent": False, "dental_assessment_done": False}
 SBRT = {"sbrt_sites": 3, "well_delimited": True, "visceral_metastases": False, "disease_stabilised": True,
         "symptomatic_cord_compression": False, "metabolic_radiotherapy": False, "rt_same_site_within_3_months": False,
         "canal_narrowing_percent": 10, "cord_distance_mm": 8, "life_expectancy_months": 12}
@@ -24,6 +24,9 @@ IR_NONE = {"pain_poorly_controlled": False, "opioid_intolerance": False, "other_
            "stabilisation_instead_of_surgery": False, "preventive_at_risk_zone": False}
 IR_CEMENT = {**IR_NONE, "pain_poorly_controlled": True, "weight_bearing_long_bone": False,
              "puncture_site_infection": False, "uncontrolled_sepsis": False, "coagulation_checked": True}
+LYTIC_FRACTURE = {"compression_fracture": True, "lesion": "lytic", "posterior_wall_retropulsion": False,
+                  "pain_uncontrolled": True, "cord_threat": False}
+MSCC_BOX = {"cord_compression": True, "operated": False, "age": 79, "karnofsky": 60, "deficit_hours": 12}
 POSTOP = {"surgery_date": "2025-03-01", "operated_site": "long_bone", "skin_healed": True}
 
 # (rule id, action): (pathway, inputs where it fires, near-miss inputs where the rule stays silent)
@@ -38,15 +41,17 @@ CASES = {
                                        {"pathological_fracture": False, "mirels": MIRELS_8}),
     ("LB-5", "percutaneous_fixation_option"): ("long-bone", {"pathological_fracture": False, "mirels": MIRELS_8},
                                                {"pathological_fracture": False, "mirels": MIRELS_7}),
+    ("LB-5", "percutaneous_fixation_option_without_cementoplasty"): (
+        "long-bone", {"pathological_fracture": False, "mirels": MIRELS_8, "uncontrolled_sepsis": True},
+        {"pathological_fracture": False, "mirels": MIRELS_8, "uncontrolled_sepsis": False}),
     ("LB-5", "percutaneous_screw_fixation"): (
-        "long-bone", {"pathological_fracture": True, "location": "proximal_femur", "lesion": "lytic"},
+        "long-bone", {"pathological_fracture": True, "location": "trochanteric", "lesion": "lytic"},
         {"pathological_fracture": True, "location": "femoral_shaft", "lesion": "lytic"}),
     ("SP-1", "whole_spine_mri"): ("spine", {"vertebral_involvement": True}, {"vertebral_involvement": False}),
-    ("SP-2", "cementoplasty"): (
-        "spine", {"compression_fracture": True, "lesion": "lytic", "posterior_wall_retropulsion": False,
-                  "pain_uncontrolled": True},
-        {"compression_fracture": True, "lesion": "lytic", "posterior_wall_retropulsion": True,
-         "pain_uncontrolled": True}),
+    ("SP-2", "cementoplasty"): ("spine", LYTIC_FRACTURE, {**LYTIC_FRACTURE, "posterior_wall_retropulsion": True}),
+    ("SP-2", "cementoplasty_contraindicated"): ("spine", {**LYTIC_FRACTURE, "cord_threat": True}, LYTIC_FRACTURE),
+    ("SP-2", "cementoplasty_not_indicated"): ("spine", {**LYTIC_FRACTURE, "pain_uncontrolled": False},
+                                              LYTIC_FRACTURE),
     ("SP-2", "radiotherapy"): ("spine", {"compression_fracture": True, "lesion": "mixed"},
                                {"compression_fracture": False, "lesion": "mixed"}),
     ("SP-3", "surgical_opinion"): ("spine", {"sins": SINS_7, "cord_threat": False},
@@ -54,6 +59,8 @@ CASES = {
     ("SP-4", "radiotherapy"): ("spine", {"sins": SINS_6, "cord_threat": False}, {"sins": SINS_6, "cord_threat": True}),
     ("MSCC-1", "emergency_radiotherapy"): ("cord-compression", {"cord_compression": True, "operated": False},
                                            {"cord_compression": False, "operated": False}),
+    ("MSCC-1", "exclusive_emergency_radiotherapy"): ("cord-compression", {**MSCC_BOX, "age": 81}, MSCC_BOX),
+    ("MSCC-1", "surgery_then_adjuvant_radiotherapy"): ("cord-compression", MSCC_BOX, {**MSCC_BOX, "age": 81}),
     ("MSCC-1", "adjuvant_radiotherapy"): ("cord-compression", {"cord_compression": True, "operated": True},
                                           {"cord_compression": False, "operated": True}),
     ("MSCC-2", "rt_8gy_1fr"): ("cord-compression", {"cord_compression": True, "rades": RADES_28},
@@ -73,6 +80,9 @@ CASES = {
         "cord-compression", {"cord_compression": True, "age": 79, "karnofsky": 50, "deficit_hours": 12},
         {"cord_compression": True, "operated": True, "age": 79, "karnofsky": 50, "deficit_hours": 12}),
     ("SURG-1", "no_surgery"): ("surgery", {"life_expectancy_weeks": 5.9}, {"life_expectancy_weeks": 6}),
+    ("SURG-1", "radiotherapy_instead_of_surgery"): (
+        "long-bone", {"pathological_fracture": True, "life_expectancy_weeks": 5.9},
+        {"pathological_fracture": True, "life_expectancy_weeks": 6}),
     ("SURG-2", "stabilisation"): ("surgery", {"life_expectancy_weeks": 6}, {"life_expectancy_weeks": 5.9}),
     ("SURG-3", "resection_reconstruction"): ("surgery", {"life_expectancy_months": 12.1},
                                              {"life_expectancy_months": 12}),
@@ -97,13 +107,22 @@ CASES = {
     ("SURG-6", "favourable_functional_prognosis"): ("surgery", {"age": 69}, {"age": 70}),
     ("SYS-1", "systemic_antiresorptive"): ("systemic", {"bone_metastases": 2}, {"bone_metastases": 1}),
     ("SYS-2", "local_treatment_options"): ("systemic", {"metastatic_sites": 2}, {"metastatic_sites": 3}),
-    ("AR-1", "start_antiresorptive"): ("antiresorptive", {"life_expectancy_months": 3.1},
-                                       {"life_expectancy_months": 3}),
+    ("AR-1", "start_antiresorptive"): ("antiresorptive", {"life_expectancy_months": 3.1, "urgent": True},
+                                       {"life_expectancy_months": 3, "urgent": True}),
+    ("AR-1", "start_after_dental_assessment"): (
+        "antiresorptive", {"life_expectancy_months": 4, "urgent": False, "dental_assessment_done": False},
+        {"life_expectancy_months": 4, "urgent": False, "dental_assessment_done": True}),
+    ("AR-1", "antiresorptive_not_indicated"): ("antiresorptive", {"life_expectancy_months": 3},
+                                               {"life_expectancy_months": 3.1, "urgent": True}),
     ("AR-2", "zoledronic_acid"): ("antiresorptive", AR_BASE, {**AR_BASE, "life_expectancy_months": 3}),
     ("AR-2", "zoledronic_acid_not_given"): (
         "antiresorptive", {**AR_BASE, "creatinine": {"value": 2.01, "unit": "mg_dl"}},
         {**AR_BASE, "creatinine": {"value": 2.01, "unit": "mg_dl"}, "life_expectancy_weeks": None,
          "life_expectancy_months": 2}),
+    ("AR-2", "renal_dosing_information"): ("antiresorptive", {**AR_BASE, "life_expectancy_months": 3}, AR_BASE),
+    ("AR-2", "renal_dosing_information_under_30"): (
+        "antiresorptive", {**AR_BASE, "creatinine": {"value": 2.01, "unit": "mg_dl"}, "life_expectancy_months": 3},
+        {**AR_BASE, "creatinine": {"value": 2.01, "unit": "mg_dl"}}),
     ("AR-2", "withhold_zoledronic_acid"): (
         "antiresorptive", {"creatinine": {"value": 1.5, "unit": "mg_dl"},
                            "baseline_creatinine": {"value": 1.0, "unit": "mg_dl"}},
@@ -113,9 +132,11 @@ CASES = {
                            "baseline_creatinine": {"value": 1.0, "unit": "mg_dl"}},
         {"creatinine": {"value": 1.11, "unit": "mg_dl"}, "zoledronic_withheld": True,
          "baseline_creatinine": {"value": 1.0, "unit": "mg_dl"}}),
-    ("AR-3", "denosumab"): ("antiresorptive", {"life_expectancy_months": 4}, {"life_expectancy_months": 3}),
-    ("AR-4", "pretreatment_checklist"): ("antiresorptive", {"life_expectancy_months": 4, "urgent": False},
-                                         {"life_expectancy_months": 4, "urgent": True}),
+    ("AR-3", "denosumab"): ("antiresorptive", {"life_expectancy_months": 4, "urgent": True},
+                            {"life_expectancy_months": 3, "urgent": True}),
+    ("AR-4", "pretreatment_checklist"): (
+        "antiresorptive", {"life_expectancy_months": 4, "urgent": False, "dental_assessment_done": False},
+        {"life_expectancy_months": 4, "urgent": True}),
     ("AR-5", "continue_treatment"): ("antiresorptive", {"months_on_treatment": 23.9},
                                      {"months_on_treatment": 24, "prolonged_bone_remission": True}),
     ("AR-6", "bisphosphonate_relay"): ("antiresorptive", {"stopping_denosumab": True, "denosumab_months": 6.5},
@@ -132,18 +153,21 @@ CASES = {
     ("RT-3", "rt_whole_operated_bone"): ("radiotherapy", POSTOP, {**POSTOP, "operated_site": "spine"}),
     ("RT-3", "rt_surgical_bed"): ("radiotherapy", {**POSTOP, "operated_site": "spine"}, POSTOP),
     ("RT-4", "sbrt_candidate"): ("radiotherapy", SBRT, {**SBRT, "sbrt_sites": 4}),
-    ("RT-4", "sbrt_contraindicated"): ("radiotherapy", {**SBRT, "cord_distance_mm": 4.9},
-                                       {**SBRT, "cord_distance_mm": 4.9, "visceral_metastases": True}),
+    ("RT-4", "not_eligible_sbrt"): ("radiotherapy", {**SBRT, "cord_distance_mm": 4.9}, SBRT),
     ("IR-1", "cementoplasty"): ("interventional", IR_CEMENT, {**IR_CEMENT, "pain_poorly_controlled": False}),
     ("IR-1", "cementoplasty_contraindicated"): ("interventional", {**IR_CEMENT, "uncontrolled_sepsis": True},
-                                                {**IR_CEMENT, "uncontrolled_sepsis": True,
-                                                 "pain_poorly_controlled": False}),
+                                                IR_CEMENT),
+    ("IR-1", "cementoplasty_not_indicated"): ("interventional", {**IR_CEMENT, "pain_poorly_controlled": False},
+                                              IR_CEMENT),
     ("IR-2", "percutaneous_ablation_preferred"): (
         "interventional", {"very_large_lesion": False, "mostly_soft_tissue": True},
         {"very_large_lesion": False, "mostly_soft_tissue": False}),
     ("IR-3", "thermal_ablation"): (
         "interventional", {"oligometastatic": True, "inflammatory_pain": False, "pain_score": 4.5},
         {"oligometastatic": True, "inflammatory_pain": False, "pain_score": 4}),
+    ("IR-3", "not_eligible_ablation"): (
+        "interventional", {"oligometastatic": True, "inflammatory_pain": False, "pain_score": 4},
+        {"oligometastatic": True, "inflammatory_pain": False, "pain_score": 4.5}),
     ("IMG-1", "progression"): ("imaging", {"ct_change": "more_osteolysis"}, {"ct_change": "less_soft_tissue"}),
     ("IMG-1", "response"): ("imaging", {"ct_change": "sclerosis_in_lytic_zone"},
                             {"ct_change": "sclerosis_in_normal_zone"}),
@@ -179,4 +203,10 @@ CASES = {
                                               {"evaluation_date": "2026-01-25", "bone_metastases": 3}),
     ("TRIAL-3", "consider_trial_inclusion"): ("trials", {"evaluation_date": "2015-12-01"},
                                               {"evaluation_date": "2015-11-30"}),
+}
+
+# Actions that only ever appear withheld (SAFE-2): (pathway, inputs where a safety rule withholds it, by).
+WITHHELD_CASES = {
+    ("LB-5", "cementoplasty_adjunct"): ("long-bone", {"pathological_fracture": False, "mirels": MIRELS_8,
+                                                      "puncture_site_infection": True}, "SAFE-2"),
 }

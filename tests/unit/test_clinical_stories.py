@@ -1,5 +1,5 @@
 """Three whole cases told as clinical stories, asserted recommendation by recommendation (rule id, action,
-lesion), in the engine's order of urgency."""
+lesion), in the engine's order of urgency (clinical-rules.md SAFE-7: emergency, urgent, routine)."""
 
 import msgspec
 
@@ -14,15 +14,23 @@ def story(result):
     return [(r.rule_id, r.action, r.lesion) for r in result.recommendations]
 
 
+def urgencies(result):
+    return [str(r.urgency) for r in result.recommendations]
+
+
+def withheld(result):
+    return [(w.rule_id, w.action, w.lesion, w.withheld_by, w.reason.code) for w in result.withheld]
+
+
 def test_egfr_mutant_adenocarcinoma_with_a_peritrochanteric_lytic_lesion_and_a_t12_compression_fracture():
     """A 58-year-old woman with EGFR-mutant adenocarcinoma under TKI, bone-only disease: a painful lytic
     peritrochanteric lesion of the right femur and a lytic T12 compression fracture with uncontrolled pain and
     no retropulsion (30 % collapse). Her oncologist rates the tumour's growth moderate under TKI."""
     result = run(EXAMPLE)  # this story is the case the API documents as its example
     assert story(result) == [
-        ("SP-3", "surgical_opinion", "T12"),              # SINS 3+3+2+0+2+0 = 10
-        ("LB-4", "prophylactic_surgery", "femur-R"),      # Mirels 3+3+3+2 = 11
-        ("LB-5", "percutaneous_fixation_option", "femur-R"),
+        ("LB-4", "prophylactic_surgery", "femur-R"),      # Mirels 3+3+3+2 = 11: urgent (SAFE-7)
+        ("LB-5", "percutaneous_fixation_option", "femur-R"),  # about an urgent lesion: urgent
+        ("SP-3", "surgical_opinion", "T12"),              # SINS 3+3+2+0+2+0 = 10: routine (not >= 13, no threat)
         ("SP-1", "whole_spine_mri", "T12"),
         ("SP-2", "cementoplasty", "T12"),                 # lytic, no retropulsion, uncontrolled pain
         ("SURG-3", "resection_reconstruction", None),     # 24 months > 1 year
@@ -30,15 +38,18 @@ def test_egfr_mutant_adenocarcinoma_with_a_peritrochanteric_lytic_lesion_and_a_t
         ("SURG-6", "favourable_functional_prognosis", None),
         ("SYS-1", "systemic_antiresorptive", None),       # two bone metastases
         ("SYS-2", "local_treatment_options", None),       # one metastatic site
-        ("AR-1", "start_antiresorptive", None),
+        ("AR-1", "start_after_dental_assessment", None),  # not urgent, dental assessment not yet done (SAFE-12)
         ("AR-2", "zoledronic_acid", None),
         ("AR-3", "denosumab", None),
         ("AR-4", "pretreatment_checklist", None),
         ("TRIAL-2", "consider_trial_inclusion", None),    # STEREO-OS open until 2026-01-24, 2 bone metastases
     ]
+    assert urgencies(result) == ["urgent"] * 2 + ["routine"] * 13
+    assert withheld(result) == []  # 24 months to live, no contraindication: nothing withheld
     ar2 = next(r for r in result.recommendations if r.rule_id == "AR-2")
     # (140 - 58) × 62 / (72 × 70 / 88.4) × 0.85 = 75.8 mL/min -> 4 mg
     assert ar2.values == {"creatinine_clearance_ml_min": 75.8, "dose_mg": 4.0}
+    assert "4 mg" in ar2.text and "75.8 mL/min" in ar2.text  # SAFE-3: a dose states its clearance
     assert {(s.score, s.total) for s in result.scores} == {("mirels", 11), ("sins", 10), ("tomita", 4)}
     assert [w.code for w in result.warnings] == ["cementoplasty_long_bone_adjunct_only"]
 
@@ -63,17 +74,25 @@ def test_cord_compression_in_a_non_ambulatory_patient():
                                   "visceral_metastases": "unremovable", "primary": "lung", "frankel": "C"}},
     })
     assert story(result) == [
-        ("MSCC-1", "emergency_radiotherapy", None),
+        ("MSCC-1", "exclusive_emergency_radiotherapy", None),  # surgery disfavoured, and 4 weeks to live
         ("MSCC-2", "rt_8gy_1fr", None),                   # Rades 5+6+5+3+4 = 23: group 1
         ("MSCC-5", "exclusive_radiotherapy", None),       # Karnofsky 40 < 50, deficit 72 h > 24 h
-        ("SP-3", "surgical_opinion", "T7"),               # threat to the cord (SINS 1+3+2+0+2+3 = 11)
-        ("SP-1", "whole_spine_mri", "T7"),
+        ("SP-1", "whole_spine_mri", "T7"),                # a threatened cord: urgent, like all about T7
+        ("SP-2", "cementoplasty_contraindicated", "T7"),  # retropulsion and cord threat (SAFE-2)
+        ("SURG-1", "radiotherapy_instead_of_surgery", "T7"),
         ("SURG-1", "no_surgery", None),                   # 4 weeks < 6 weeks
         ("SURG-4", "conservative_treatment", None),       # Tokuhashi 0+0+1+0+0+1 = 2
         ("SYS-1", "systemic_antiresorptive", None),
+        ("AR-1", "antiresorptive_not_indicated", None),   # 4 weeks: not over 3 months, said (SAFE-8)
     ]
-    assert all(r.rule_id != "AR-1" for r in result.recommendations)  # 4 weeks: no antiresorptive start
-    assert all(r.rule_id != "SP-2" for r in result.recommendations)  # retropulsion: no cementoplasty
+    assert urgencies(result) == ["emergency"] * 3 + ["urgent"] * 3 + ["routine"] * 4
+    assert withheld(result) == [
+        ("SP-3", "surgical_opinion", "T7", "SURG-1", "life_expectancy_under_6_weeks"),  # SAFE-1
+        ("SP-2", "cementoplasty", "T7", "SAFE-2", "cord_threat"),                       # SAFE-2
+    ]
+    mscc5 = next(r for r in result.recommendations if r.rule_id == "MSCC-5")
+    assert [r.code for r in mscc5.reasons] == ["karnofsky_unfavourable", "deficit_unfavourable"]
+    assert "Karnofsky 40 < 50" in mscc5.text and "72 h > 24 h" in mscc5.text  # the criterion that decided
 
 
 def test_oligometastatic_patient_eligible_for_stereotactic_radiotherapy():
@@ -93,7 +112,7 @@ def test_oligometastatic_patient_eligible_for_stereotactic_radiotherapy():
                                       "sbrt_sites": 1, "well_delimited": True, "symptomatic_cord_compression": False,
                                       "metabolic_radiotherapy": False, "rt_same_site_within_3_months": False,
                                       "canal_narrowing_percent": 10, "cord_distance_mm": 6}}],
-        "antiresorptive": {"urgent": False},
+        "antiresorptive": {"urgent": False, "dental_assessment_done": True},
         "imaging": {"single_bone_lesion": True},
     })
     assert story(result) == [
@@ -112,7 +131,7 @@ def test_oligometastatic_patient_eligible_for_stereotactic_radiotherapy():
     ]
     rt4 = next(r for r in result.recommendations if r.rule_id == "RT-4")
     assert rt4.rcp_required and rt4.triggered_by["sins_total"] == 3
-    assert result.warnings == ()
+    assert result.warnings == () and withheld(result) == [] and set(urgencies(result)) == {"routine"}
 
 
 def test_a_frankel_grade_that_walks_with_a_paraplegic_motor_status_is_a_contradiction():

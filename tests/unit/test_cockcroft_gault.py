@@ -8,7 +8,7 @@ from domain.pathways import antiresorptive as ar
 
 def dose_for(creatinine, unit="mg_dl", sex="male", age=68, weight=60):
     inputs = msgspec.convert({"life_expectancy_months": 6, "age": age, "sex": sex, "weight_kg": weight,
-                              "creatinine": {"value": creatinine, "unit": unit}}, ar.Inputs)
+                              "creatinine": {"value": creatinine, "unit": unit}, "urgent": True}, ar.Inputs)
     rec = next(r for r in ar.evaluate(inputs).recommendations if r.rule_id == "AR-2")
     return rec.action, rec.values["dose_mg"], rec.values["creatinine_clearance_ml_min"]
 
@@ -58,18 +58,42 @@ def test_label_bands_for_a_woman(weight, dose):
 
 def test_under_30_proposes_denosumab_and_never_zoledronic_acid():
     inputs = msgspec.convert({"life_expectancy_months": 6, "age": 80, "sex": "female", "weight_kg": 45,
-                              "creatinine": {"value": 150, "unit": "umol_l"}}, ar.Inputs)
+                              "creatinine": {"value": 150, "unit": "umol_l"}, "urgent": True}, ar.Inputs)
     actions = [(r.rule_id, r.action) for r in ar.evaluate(inputs).recommendations]
     assert ("AR-2", "zoledronic_acid") not in actions
     assert ("AR-2", "zoledronic_acid_not_given") in actions and ("AR-3", "denosumab") in actions
 
 
-@pytest.mark.parametrize(("value", "unit"), [(5e-324, "umol_l"), (0.05, "mg_dl"), (41, "mg_dl"), (4000, "umol_l")])
+@pytest.mark.parametrize(("value", "unit"), [(5e-324, "umol_l"), (0.19, "mg_dl"), (20.01, "mg_dl"), (17.6, "umol_l"),
+                                             (1769, "umol_l"), (10, "umol_l")])
 def test_an_implausible_creatinine_is_rejected_with_the_allowed_range(value, unit):
+    """SAFE-4: outside 0.2-20 mg/dL (17.7-1768 umol/L) -> 400 naming the field, asking to check the unit; 10 umol/L
+    (a 10 mg/dL value in the wrong unit) is one of them."""
     from domain.model import InputRejected
     from domain.validation import convert
 
     with pytest.raises(InputRejected) as err:
         convert({"life_expectancy_months": 6, "creatinine": {"value": value, "unit": unit}}, ar.Inputs)
     (problem,) = err.value.problems
-    assert problem.field == "creatinine" and "0.1-40.0 mg/dL" in problem.message
+    assert problem.field == "creatinine" and "0.2-20.0 mg/dL (17.7-1768 umol/L)" in problem.message
+    assert "check the unit" in problem.message
+
+
+@pytest.mark.parametrize(("value", "unit"), [(0.2, "mg_dl"), (20, "mg_dl"), (17.7, "umol_l"), (1768, "umol_l")])
+def test_a_creatinine_on_the_plausible_bounds_is_accepted(value, unit):
+    assert msgspec.convert({"creatinine": {"value": value, "unit": unit}}, ar.Inputs).creatinine.value == value
+
+
+def test_a_low_creatinine_warns_that_the_clearance_is_overestimated_and_a_high_clearance_is_flagged():
+    """SAFE-4: creatinine under 0.4 mg/dL -> low_creatinine_overestimates_clearance; clearance > 150 ->
+    implausible_clearance. At 0.4 itself, no low-creatinine warning."""
+    def warnings(creatinine, weight=60):
+        inputs = msgspec.convert({"life_expectancy_months": 6, "age": 68, "sex": "male", "weight_kg": weight,
+                                  "creatinine": {"value": creatinine, "unit": "mg_dl"}, "urgent": True}, ar.Inputs)
+        return {w.code for w in ar.evaluate(inputs).warnings}
+
+    assert "low_creatinine_overestimates_clearance" in warnings(0.39)
+    assert "low_creatinine_overestimates_clearance" not in warnings(0.4)
+    assert "implausible_clearance" in warnings(0.39)  # 60 / 0.39 = 153.8 mL/min
+    assert "implausible_clearance" not in warnings(0.4)  # 150 exactly: not above 150
+    assert "implausible_clearance" in warnings(1.0, weight=151)  # 151 mL/min

@@ -6,7 +6,7 @@ import pytest
 from domain.pathways import PATHWAYS
 from domain.texts.pathways import PATHWAY_TEXTS
 from tests.spec import rule_ids_of_section_2
-from tests.unit.pathway_cases import CASES
+from tests.unit.pathway_cases import CASES, WITHHELD_CASES
 
 
 def run(pathway, fields, lang="en"):
@@ -24,7 +24,15 @@ def test_every_rule_id_of_section_2_has_a_firing_case_and_a_near_miss():
 
 
 def test_every_pathway_action_has_a_case():
-    assert set(PATHWAY_TEXTS) - set(CASES) == set()
+    assert set(PATHWAY_TEXTS) - set(CASES) - set(WITHHELD_CASES) == set()
+
+
+@pytest.mark.parametrize("rule_action", list(WITHHELD_CASES), ids=[f"{r}:{a}" for r, a in WITHHELD_CASES])
+def test_a_withheld_only_action_is_listed_as_withheld_by_its_rule(rule_action):
+    pathway, inputs, by = WITHHELD_CASES[rule_action]
+    result = run(pathway, inputs)
+    assert [(w.rule_id, w.action, w.withheld_by) for w in result.withheld] == [(*rule_action, by)]
+    assert rule_action not in fired(result)
 
 
 def test_every_declared_rule_id_is_in_the_specification():
@@ -67,6 +75,6 @@ def test_a_rule_without_its_inputs_is_not_evaluable_naming_them(pathway, rule_id
 
 
 def test_zoledronic_dose_needs_every_cockcroft_gault_input():
-    result = run("antiresorptive", {"life_expectancy_months": 6, "age": 70, "sex": "male"})
+    result = run("antiresorptive", {"life_expectancy_months": 6, "age": 70, "sex": "male", "urgent": True})
     assert [n.missing for n in result.not_evaluable if n.rule_id == "AR-2"] == [("weight_kg", "creatinine")]
     assert ("AR-3", "denosumab") in fired(result)

@@ -36,11 +36,12 @@ def mirels_range():
 
 
 def mirels_on_fracture():
-    r = path("long-bone", pathological_fracture=True, mirels=MIRELS_8, location="pelvis")
+    femur = {**MIRELS_8, "site": "peritrochanteric"}
+    r = path("long-bone", pathological_fracture=True, mirels=femur, location="trochanteric")
     assert acts(r)[0] == ("LB-1", "surgery_then_adjuvant_rt") and not r.scores
     assert "mirels_not_for_established_fracture" in codes(r)
     assert ("LB-5", "percutaneous_screw_fixation") not in acts(r)  # mixed lesion: routed by fracture, site, type
-    lytic = path("long-bone", pathological_fracture=True, mirels={**MIRELS_8, "lesion": "lytic"}, location="pelvis")
+    lytic = path("long-bone", pathological_fracture=True, mirels={**femur, "lesion": "lytic"}, location="trochanteric")
     assert ("LB-5", "percutaneous_screw_fixation") in acts(lytic) and not lytic.scores
 
 
@@ -115,13 +116,13 @@ def rades_onset():
 def mscc_box():
     def box(age, kps, hours):
         r = path("cord-compression", cord_compression=True, operated=False, age=age, karnofsky=kps,
-                 deficit_hours=hours)
+                 deficit_hours=hours, life_expectancy_months=24)
         return acts(r, "MSCC-5")[0][1], codes(r)
     assert box(79, 60, 23) == ("surgery_favoured", [])
     assert box(80, 60, 23) == ("rcp_discussion", ["boundary_mscc_age_80"])
     assert box(79, 50, 23) == ("rcp_discussion", ["boundary_mscc_karnofsky_50"])
     assert box(79, 60, 24) == ("rcp_discussion", ["boundary_mscc_deficit_24_hours"])
-    assert box(79, 49, 23) == ("exclusive_radiotherapy", [])
+    assert box(79, 40, 23) == ("exclusive_radiotherapy", [])  # Karnofsky in steps of 10 (SAFE-11)
     assert box(80, 60, 25) == ("exclusive_radiotherapy", ["boundary_mscc_age_80"])  # any unfavourable: RT
 
 
@@ -140,8 +141,11 @@ def clearance_unrounded():
 
 def antiresorptive_3_months():
     r = path("antiresorptive", life_expectancy_months=3)
-    assert acts(r, "AR-1") == [] and codes(r) == ["boundary_life_expectancy_3_months"]
-    assert acts(path("antiresorptive", life_expectancy_months=3.01), "AR-1") == [("AR-1", "start_antiresorptive")]
+    assert acts(r, "AR-1") == [("AR-1", "antiresorptive_not_indicated")]  # SAFE-8: the "no" is said
+    assert codes(r) == ["boundary_life_expectancy_3_months"]
+    assert r.recommendations[0].reasons[0].code == "life_expectancy_3_months_or_less"
+    started = path("antiresorptive", life_expectancy_months=3.01, urgent=True)
+    assert acts(started, "AR-1") == [("AR-1", "start_antiresorptive")]
 
 
 def surgery_6_weeks_1_year():
@@ -165,7 +169,7 @@ def postoperative_window():
 
 def sbrt_instability():
     r = path("radiotherapy", **SBRT, sins_total=13)
-    assert acts(r, "RT-4") == [("RT-4", "sbrt_contraindicated")]
+    assert acts(r, "RT-4") == [("RT-4", "not_eligible_sbrt")]
     assert "vertebral_instability_sins_13_or_more" in r.recommendations[-1].values["contraindications"]
     r = path("radiotherapy", **SBRT, sins_total=12)
     assert acts(r, "RT-4") == [("RT-4", "sbrt_candidate")] and codes(r) == ["sbrt_sins_potentially_unstable"]
@@ -174,7 +178,7 @@ def sbrt_instability():
 
 def sbrt_recent_rt():
     r = path("radiotherapy", **{**SBRT, "rt_same_site_within_3_months": True})
-    assert acts(r, "RT-4") == [("RT-4", "sbrt_contraindicated")]
+    assert acts(r, "RT-4") == [("RT-4", "not_eligible_sbrt")]
     r = path("radiotherapy", **SBRT, rt_other_site_within_3_months=True)
     assert acts(r, "RT-4") == [("RT-4", "sbrt_candidate")] and codes(r) == ["sbrt_recent_rt_other_site"]
 
@@ -201,13 +205,14 @@ def ablation_4():
     def ablate(pain):
         r = path("interventional", oligometastatic=True, inflammatory_pain=False, pain_score=pain)
         return acts(r, "IR-3"), codes(r)
-    assert ablate(4) == ([], ["boundary_ablation_pain_4"])
+    assert ablate(4) == ([("IR-3", "not_eligible_ablation")], ["boundary_ablation_pain_4"])
     assert ablate(4.1) == ([("IR-3", "thermal_ablation")], [])
 
 
 def cementoplasty_long_bones():
     r = path("interventional", pain_poorly_controlled=True, weight_bearing_long_bone=True)
-    assert acts(r, "IR-1") == [] and codes(r) == ["cementoplasty_long_bone_adjunct_only"]
+    assert acts(r, "IR-1") == [("IR-1", "cementoplasty_not_indicated")]
+    assert codes(r) == ["cementoplasty_long_bone_adjunct_only"]
     r = path("long-bone", pathological_fracture=False, mirels=MIRELS_8)
     assert ("LB-5", "percutaneous_fixation_option") in acts(r) and "cementoplasty_long_bone_adjunct_only" in codes(r)
 
@@ -216,7 +221,7 @@ def oligometastatic_definitions():
     assert acts(path("systemic", metastatic_sites=2), "SYS-2")
     assert not acts(path("systemic", metastatic_sites=3), "SYS-2")
     assert acts(path("radiotherapy", **{**SBRT, "sbrt_sites": 3}), "RT-4") == [("RT-4", "sbrt_candidate")]
-    assert not acts(path("radiotherapy", **{**SBRT, "sbrt_sites": 4}), "RT-4")
+    assert acts(path("radiotherapy", **{**SBRT, "sbrt_sites": 4}), "RT-4") == [("RT-4", "not_eligible_sbrt")]
 
 
 ROWS = {
