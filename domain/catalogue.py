@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from domain import texts, version
+from domain import safety, texts, version
 from domain.evaluation import Case
 from domain.model import Language
 from domain.pathways import PATHWAYS
@@ -28,13 +28,18 @@ def score_entry(module: Any, lang: Language) -> dict[str, Any]:
                   for item, table in module.ITEM_POINTS.items()},
         "bands": [{"code": b.code, "low": b.low, "high": b.high, "rule_id": b.rule_id, "action": b.action,
                    "meaning": texts.band_meaning(module.NAME, b.code, lang),
-                   "recommendation": texts.recommendation_text(b.rule_id, b.action, lang)}
+                   "recommendation": texts.recommendation_text(b.rule_id, b.action, lang),
+                   "urgency": safety.band_urgency(module.NAME, b.code, b.rule_id),
+                   "rcp_required": safety.rcp_required(b.rule_id, b.action)}
                   for b in module.BANDS],
     }
 
 
 def pathway_entry(module: Any, lang: Language) -> dict[str, Any]:
-    actions = [{"rule_id": rule, "action": action, "text": text[lang]}
+    actions = [{"rule_id": rule, "action": action, "text": text[lang], "urgency": safety.base_urgency(rule),
+                "rcp_required": safety.rcp_required(rule, action),
+                "negative": (rule, action) in safety.NEGATIVE_ACTIONS,
+                "surgical": (rule, action) in safety.SURGICAL}
                for (rule, action), text in PATHWAY_TEXTS.items() if rule in module.RULE_IDS]
     return {
         "pathway": module.NAME,
@@ -59,4 +64,13 @@ def catalogue(lang: Language) -> dict[str, Any]:
                     "values": [{"grade": g.value, "deficit": frankel.DEFICIT[g].value,
                                 "description": frankel.DESCRIPTIONS[g][lang]} for g in frankel.Grade]}],
         "warnings": sorted(texts.WARNINGS),
+        # Section 4 of clinical-rules.md: urgencies (SAFE-7), the rules that withhold (SAFE-1/2/3), reason codes
+        "urgencies": {"levels": [u.value for u in safety.Urgency], "by_rule_id": dict(safety.RULE_URGENCY),
+                      "urgent_bands": sorted(f"{score}:{band}" for score, band in safety.URGENT_BANDS),
+                      "note": "A recommendation about a lesion inherits the lesion's highest urgency."},
+        "withholding_rules": {"SURG-1": "life expectancy under 6 weeks withholds every surgical recommendation",
+                              "SURG-2": "life expectancy 6 weeks to 1 year withholds resections",
+                              "SAFE-2": "a cementoplasty contraindication withholds cementoplasty",
+                              "AR-2": "a creatinine withhold supersedes the zoledronic-acid dose"},
+        "reasons": [{"code": code, "text": text[lang]} for code, text in sorted(texts.REASONS.items())],
     }

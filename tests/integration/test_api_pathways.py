@@ -64,12 +64,14 @@ def test_nested_bad_fields_are_named_by_their_path(client, keys):
 
 
 def test_frankel_against_the_motor_status_is_a_422(client, keys):
-    case = {"evaluation_date": "2025-01-01", "frankel": "E", "cord_compression": {
+    case = {"evaluation_date": "2025-01-01", "frankel": "D", "cord_compression": {
         "rades": {"primary": "nsclc", "interval_months": 4, "visceral_metastases": True,
                   "motor_function": "paraplegic", "deficit_onset_days": 3}}}
     r = client.post("/v1/evaluations", json=case, headers=Keys.header(keys.scoring))
-    assert r.status_code == 422
-    assert r.json()["errors"][0]["allowed"] == ["ambulatory_without_aid", "ambulatory_with_aid"]
+    assert r.status_code == 422  # SAFE-10: both fields named
+    (error,) = r.json()["errors"]
+    assert error["field"] == "cord_compression.rades.motor_function" and "frankel" in error["message"]
+    assert error["allowed"] == ["ambulatory_with_aid", "ambulatory_without_aid"]
 
 
 def test_a_missing_evaluation_date_is_a_400(client, keys):

@@ -4,6 +4,7 @@ import msgspec
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from domain import safety
 from domain.evaluation import Case, Lesion, evaluate
 from domain.model import InputRejected
 from tests.strategies import json_of
@@ -93,3 +94,124 @@ def test_a_line_that_breaks_the_engine_fails_alone_and_the_job_goes_on(monkeypat
     outcome = tasks.outcome(job, 7, "{}", settings=None)
     assert not outcome.ok and outcome.audit is None
     assert msgspec.json.decode(outcome.body)["error"]["status"] == 500
+
+
+PROCEDURES = safety.SURGICAL | {("SP-2", "cementoplasty"), ("IR-1", "cementoplasty"), ("IR-3", "thermal_ablation"),
+                                ("RT-4", "sbrt_candidate"), ("IR-2", "percutaneous_ablation_preferred")}
+CEMENT = {("SP-2", "cementoplasty"), ("IR-1", "cementoplasty")}
+ADJUNCT = ("LB-5", "percutaneous_fixation_option")  # nailing or screwing with cement as an adjunct
+
+
+def life_expectancy_days(case: Case) -> float | None:
+    patient = case.patient
+    if patient is None or (patient.life_expectancy_weeks is None and patient.life_expectancy_months is None):
+        return None
+    return patient.life_expectancy_weeks * 7 if patient.life_expectancy_weeks is not None \
+        else patient.life_expectancy_months * 365.25 / 12
+
+
+def forbidding_findings(lesion: Lesion) -> set[str]:
+    blocks = [b for b in (lesion.spine, lesion.long_bone, lesion.interventional) if b is not None]
+    return {name for b in blocks for name in safety.CEMENTOPLASTY_CONTRAINDICATIONS if getattr(b, name, None)}
+
+
+def assert_safe(case: Case, result) -> None:
+    """The SAFE invariants of clinical-rules.md section 4 on one answer."""
+    given = {(r.rule_id, r.action, r.lesion) for r in result.recommendations}
+    actions = {(rule, action) for rule, action, _ in given}
+    days = life_expectancy_days(case)
+    if days is not None and days < 42:  # SAFE-1
+        assert not actions & safety.SURGICAL, actions & safety.SURGICAL
+    assert not {("AR-2", "zoledronic_acid"), ("AR-2", "withhold_zoledronic_acid")} <= actions  # SAFE-3
+    for lesion in case.lesions:  # SAFE-2
+        found = forbidding_findings(lesion)
+        if found:
+            assert not {(rule, action, lesion.id) for rule, action in CEMENT} & given
+        if found & {"puncture_site_infection", "uncontrolled_sepsis"}:
+            assert (*ADJUNCT, lesion.id) not in given
+    for rec in result.recommendations:  # SAFE-6
+        assert rec.rcp_required == safety.rcp_required(rec.rule_id, rec.action)
+        if (rec.rule_id, rec.action) in PROCEDURES:
+            assert rec.rcp_required
+    ranks = [safety.RANK[r.urgency] for r in result.recommendations]  # SAFE-7
+    assert ranks == sorted(ranks)
+    assert not {("MSCC-1", "exclusive_emergency_radiotherapy"), ("MSCC-5", "surgery_favoured")} <= actions
+    for lesion in case.lesions:  # SAFE-8: one answer per decision
+        assert not {("RT-4", "sbrt_candidate", lesion.id), ("RT-4", "not_eligible_sbrt", lesion.id)} <= given
+    for withheld in result.withheld:  # listed, never dropped silently, and never also given
+        assert withheld.withheld_by and withheld.reason.code and withheld.reason.text
+        assert (withheld.rule_id, withheld.action, withheld.lesion) not in given
+
+
+SITE_LOCATION = {"upper_limb": "humerus", "lower_limb": "femoral_shaft", "peritrochanteric": "trochanteric"}
+
+
+def consistent(data: dict) -> dict:
+    """A generated case with the facts that several blocks repeat made to agree, so that most cases reach the
+    engine instead of being refused as contradictions (SAFE-10 is tested on its own)."""
+    surgery = data.get("surgery") or {}
+    for block in ("tokuhashi", "tomita"):
+        surgery.pop(block, None)
+    data.pop("frankel_findings", None)
+    neurology = data.get("cord_compression") or {}
+    neurology.pop("rades", None)
+    if data.get("frankel") == "E":
+        neurology.pop("deficit_hours", None)
+    disease = data.get("disease") or {}
+    if disease.get("bone_metastases") is not None:
+        disease["bone_metastases"] = max(disease["bone_metastases"], len(data.get("lesions", [])))
+    for lesion in data.get("lesions", []):
+        consistent_lesion(lesion, data)
+    for block in [lesion.get("radiotherapy") or {} for lesion in data.get("lesions", [])] + [data.get("imaging") or {}]:
+        for name in ("surgery_date", "last_gcsf_date", "effective_treatment_start"):
+            if (block.get(name) or "") > data["evaluation_date"]:
+                block[name] = data["evaluation_date"]
+    return data
+
+
+def consistent_lesion(lesion: dict, case: dict) -> None:
+    """One value per lesion finding (the first block's), a Mirels site that fits the location, no compression
+    at a lesion of a case that says there is none."""
+    seen: dict = {}
+    for name in ("spine", "long_bone", "interventional"):
+        block = lesion.get(name) or {}
+        block.pop("weight_bearing_long_bone", None)
+        for fact in safety.CEMENTOPLASTY_CONTRAINDICATIONS:
+            if fact in block and fact in seen:
+                block[fact] = seen[fact]
+            elif block.get(fact) is not None:
+                seen[fact] = block[fact]
+    spine = lesion.get("spine") or {}
+    if (case.get("cord_compression") or {}).get("cord_compression") is False:
+        spine.pop("cord_compression", None)
+    if spine.get("cord_compression"):
+        for name in ("spine", "interventional"):
+            if (lesion.get(name) or {}).get("cord_threat") is False:
+                lesion[name]["cord_threat"] = True
+    long_bone = lesion.get("long_bone") or {}
+    if long_bone.get("mirels"):
+        long_bone["location"] = SITE_LOCATION[long_bone["mirels"]["site"]]
+
+
+def dying(data: dict) -> dict:
+    """The same case for a patient with a few weeks to live (SAFE-1 then has something to withhold)."""
+    patient = {k: v for k, v in (data.get("patient") or {}).items() if k != "life_expectancy_months"}
+    return {**data, "patient": {**patient, "life_expectancy_weeks": data.get("_weeks", 4)}}
+
+
+SAFE_CASES = st.one_of(CASES, CASES_WITH_LESIONS, st.tuples(CASES_WITH_LESIONS, st.floats(0.5, 8)).map(
+    lambda pair: dying({**pair[0], "_weeks": pair[1]}))).map(with_unique_ids).map(consistent)
+
+
+@SETTINGS
+@given(SAFE_CASES, st.sampled_from(["en", "fr"]))
+def test_every_answer_holds_the_safe_invariants(data, lang):
+    data.pop("_weeks", None)
+    case = msgspec.convert(data, Case)
+    try:
+        result = evaluate(case, lang)
+    except InputRejected as rejected:
+        assert rejected.problems
+        assume(False)
+        return
+    assert_safe(case, result)
