@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from domain import consistency, safety, version
+from domain import consistency, safety, texts, version
 from domain.model import FieldProblem, InputRejected, Language, ScoreResult, Struct
 from domain.model import Inputs as InputsBase
 from domain.model import Warning as EngineWarning
@@ -46,9 +46,11 @@ from domain.pathways._rules import (
     NotEvaluable,
     PathwayRecommendation,
     PathwayResult,
+    Reason,
     Withheld,
     lesion_urgency,
     raise_urgency,
+    withhold_in,
 )
 from domain.scores import frankel
 
@@ -210,20 +212,35 @@ def evaluate(case: Case, lang: Language = "en") -> EvaluationResult:
     consistency.check(case)
     facts = shared_facts(case)
     results: list[tuple[str | None, PathwayResult]] = []
-    lesion_results = []
-    for index, lesion in enumerate(case.lesions):
-        per_lesion = lesion_pathways(lesion, facts, f"lesions[{index}]", lang)
-        results += [(lesion.id, r) for r in per_lesion]
-        lesion_results.append(LesionResult(id=lesion.id, kind=str(lesion.kind),
-                                           scores=tuple(s for r in per_lesion for s in r.scores)))
     if case.cord_compression is not None:  # a neurological question only when the case asks it
         neurology = complete(case.cord_compression, cord_compression.Inputs, facts, "cord_compression")
         results.append((None, cord_compression.evaluate(neurology, lang)))
+    disfavoured = surgery_disfavoured(results, lang)
+    lesion_results = []
+    for index, lesion in enumerate(case.lesions):
+        per_lesion = lesion_pathways(lesion, facts, f"lesions[{index}]", lang)
+        if disfavoured is not None and lesion.spine is not None and lesion.spine.cord_compression:
+            per_lesion[0] = withhold_in(per_lesion[0], "SP-3", "surgical_opinion", by="MSCC-5", reason=disfavoured)
+        results += [(lesion.id, r) for r in per_lesion]
+        lesion_results.append(LesionResult(id=lesion.id, kind=str(lesion.kind),
+                                           scores=tuple(s for r in per_lesion for s in r.scores)))
     for module, block, path in ((surgery, case.surgery, "surgery"), (systemic, None, "disease"),
                                 (antiresorptive, case.antiresorptive, "antiresorptive"),
                                 (imaging, case.imaging, "imaging"), (trials, None, "trials")):
         results.append((None, module.evaluate(complete(block, module.Inputs, facts, path), lang)))
     return assemble(case, results, lesion_results)
+
+
+def surgery_disfavoured(results: list[tuple[str | None, PathwayResult]], lang: Language) -> Reason | None:
+    """When MSCC-5 disfavours surgery, the reason a compressing lesion's surgical opinion is withheld: the cord
+    compression pathway leads (SAFE-2, SAFE-7), and one answer never says both "exclusive radiotherapy" and
+    "surgical opinion" about the same compression."""
+    box = next((r for _, result in results for r in result.recommendations
+                if (r.rule_id, r.action) == ("MSCC-5", "exclusive_radiotherapy")), None)
+    if box is None:
+        return None
+    return Reason(code="surgery_disfavoured_mscc_5", text=f"{texts.reason_text('surgery_disfavoured_mscc_5', lang)} "
+                  f"{' '.join(r.text for r in box.reasons)}")
 
 
 def lesion_pathways(lesion: Lesion, facts: Facts, path: str, lang: Language) -> list[PathwayResult]:

@@ -177,6 +177,18 @@ class Collector:
             engine_version=version.ENGINE_VERSION, rules_version=version.RULES_VERSION)
 
 
+def withhold_in(result: PathwayResult, rule_id: str, action: str, *, by: str, reason: Reason) -> PathwayResult:
+    """`result` with its (rule_id, action) recommendation moved to the withheld list: a rule of another pathway of
+    the same case forbids it."""
+    moved = [r for r in result.recommendations if (r.rule_id, r.action) == (rule_id, action)]
+    if not moved:
+        return result
+    return msgspec.structs.replace(
+        result, recommendations=tuple(r for r in result.recommendations if r not in moved),
+        withheld=(*result.withheld, *(Withheld(rule_id=r.rule_id, action=r.action, text=r.text, urgency=r.urgency,
+                                               withheld_by=by, reason=reason) for r in moved)))
+
+
 def lesion_urgency(*groups: Any) -> Urgency:
     """A lesion's highest urgency: that of the most urgent thing said about it, withheld or not."""
     return safety.highest(r.urgency for group in groups for r in group)

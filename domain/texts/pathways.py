@@ -418,6 +418,10 @@ PATHWAY_WARNINGS: dict[str, T] = {
 
 # Reasons: why a decision went the way it did, or why a recommendation was withheld (SAFE-1..8).
 REASONS: dict[str, T] = {
+    "surgery_disfavoured_mscc_5": {
+        "en": "Cord compression with surgery disfavoured (MSCC-5): exclusive emergency radiotherapy leads.",
+        "fr": "Compression médullaire, chirurgie non privilégiée (MSCC-5) : l'irradiation exclusive en urgence "
+              "prime."},
     "surgery_modality_6_weeks_to_1_year": {
         "en": "Life expectancy 6 weeks to 1 year (SURG-2): the less aggressive modality (osteosynthesis, "
               "stabilisation), not resection-reconstruction.",

@@ -136,6 +136,9 @@ def assert_safe(case: Case, result) -> None:
     ranks = [safety.RANK[r.urgency] for r in result.recommendations]  # SAFE-7
     assert ranks == sorted(ranks)
     assert not {("MSCC-1", "exclusive_emergency_radiotherapy"), ("MSCC-5", "surgery_favoured")} <= actions
+    if ("MSCC-5", "exclusive_radiotherapy") in actions:  # surgery disfavoured: no surgical opinion on a compression
+        compressing = {lesion.id for lesion in case.lesions if lesion.spine and lesion.spine.cord_compression}
+        assert not {("SP-3", "surgical_opinion", lesion) for lesion in compressing} & given
     for lesion in case.lesions:  # SAFE-8: one answer per decision
         assert not {("RT-4", "sbrt_candidate", lesion.id), ("RT-4", "not_eligible_sbrt", lesion.id)} <= given
     for withheld in result.withheld:  # listed, never dropped silently, and never also given
