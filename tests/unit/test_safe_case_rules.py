@@ -12,7 +12,7 @@ from domain.evaluation import Case, evaluate
 from domain.kinds import KINDS
 from domain.model import InputRejected
 from domain.pathways import PATHWAYS
-from domain.validation import convert, decode
+from domain.validation import decode
 from tests.unit.pathway_cases import AR_BASE, CASES, TOKU_8
 
 
