@@ -33,7 +33,20 @@ class RecommendationLine(Struct):
     action: str
     text: str
     rcp_required: bool
+    urgency: str
     citations: tuple[str, ...]
+    lesion: str | None
+
+
+class WithheldLine(Struct):
+    """A recommendation a safety rule removed (clinical-rules.md section 4), printed as such with its reason."""
+
+    rule_id: str
+    action: str
+    text: str
+    urgency: str
+    withheld_by: str
+    reason: str
     lesion: str | None
 
 
@@ -54,6 +67,7 @@ class PatientReport(Struct):
     request: str
     scores: tuple[ScoreBlock, ...]
     recommendations: tuple[RecommendationLine, ...]
+    withheld: tuple[WithheldLine, ...]
     warnings: tuple[str, ...]
     not_evaluable: tuple[str, ...]
     trace: Trace
@@ -88,7 +102,8 @@ def patient_report(output: dict[str, Any], *, trace: Trace, endpoint: str, patie
         scores = (_score_block(output, None),)
         rec = output["recommendation"]
         recommendations = (RecommendationLine(rule_id=rec["rule_id"], action=rec["action"], text=rec["text"],
-                                              rcp_required=rec["action"] == "rcp_discussion",
+                                              rcp_required=rec.get("rcp_required", rec["action"] == "rcp_discussion"),
+                                              urgency=rec.get("urgency", "routine"),
                                               citations=tuple(rec["citations"]), lesion=None),)
         warnings = tuple(w["message"] for w in output["warnings"])
         not_evaluable: tuple[str, ...] = ()
@@ -96,15 +111,19 @@ def patient_report(output: dict[str, Any], *, trace: Trace, endpoint: str, patie
         scores = _scores_with_lesions(output)
         recommendations = tuple(RecommendationLine(
             rule_id=r["rule_id"], action=r["action"], text=r["text"], rcp_required=r["rcp_required"],
-            citations=tuple(r["citations"]), lesion=r.get("lesion")) for r in output["recommendations"])
+            urgency=r.get("urgency", "routine"), citations=tuple(r["citations"]), lesion=r.get("lesion"))
+            for r in output["recommendations"])
         warnings = tuple(w["message"] for w in output["warnings"])
         not_evaluable = tuple(f"{n['rule_id']}{' (' + n['lesion'] + ')' if n.get('lesion') else ''}: "
                               f"{', '.join(n['missing'])}" for n in output["not_evaluable"])
+    withheld = tuple(WithheldLine(rule_id=w["rule_id"], action=w["action"], text=w["text"], urgency=w["urgency"],
+                                  withheld_by=w["withheld_by"], reason=w["reason"]["text"], lesion=w.get("lesion"))
+                     for w in output.get("withheld", ()))
     evaluation_date = output.get("evaluation_date")
     return PatientReport(
         lang=lang, labels=labels(lang), patient=patient_hash[:16] if patient_hash else None,
         evaluation_date=evaluation_date, request=endpoint, scores=scores, recommendations=recommendations,
-        warnings=warnings, not_evaluable=not_evaluable, trace=trace,
+        withheld=withheld, warnings=warnings, not_evaluable=not_evaluable, trace=trace,
         document_date=(evaluation_date or trace.computed_at)[:10])
 
 

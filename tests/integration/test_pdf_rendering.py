@@ -75,3 +75,19 @@ def test_a_summary_without_results_draws_no_bars(tmp_path):
            "created_at": "2025-06-01T09:00:00.000000Z", "finished_at": "2025-06-01T09:05:00.000000Z"}
     summary = registry_summary(job, iter([{"line": 1, "line_id": None, "ok": False, "error": {"detail": "x"}}]), "fr")
     assert filled_bars(pages(render_registry_summary(summary), tmp_path, dpi=72)[0], ACCENT, below=0.12) == 0
+
+
+@pytest.mark.parametrize(("lang", "heading", "by", "urgency"), [
+    ("en", "Withheld by a safety rule", "withheld by SURG-1", "Emergency"),
+    ("fr", "Retenues par une règle de sécurité", "retenue par SURG-1", "Urgence")])
+def test_patient_report_prints_what_a_safety_rule_withheld_and_why(lang, heading, by, urgency, tmp_path):
+    """clinical-rules.md section 4: the withheld recommendations are printed as such, with the rule that withheld
+    them and the finding, in the report's language; every recommendation shows its urgency."""
+    from tests.unit.test_safe_stories import DYING
+
+    output = msgspec.to_builtins(evaluate(msgspec.convert(DYING, Case), lang))
+    report = patient_report(output, trace=TRACE, endpoint="POST /v1/evaluations", patient_hash=None, lang=lang)
+    text = " ".join(text_of(render_patient_report(report), tmp_path).split())
+    assert heading in text and by in text and urgency in text
+    for withheld in output["withheld"]:
+        assert withheld["reason"]["text"] in text and withheld["action"] in text
