@@ -112,7 +112,7 @@ BAND_MEANINGS: dict[tuple[str, str], dict[Language, str]] = {
                                             "fr": "Contrôle local à moyen terme : résection intra-lésionnelle"},
     ("tomita", "palliative_surgery"): {"en": "Short-term palliation: palliative surgery",
                                        "fr": "Palliation à court terme : chirurgie palliative"},
-    ("tomita", "supportive_care"): {"en": "Supportive care", "fr": "Soins de support"},
+    ("tomita", "supportive_care"): {"en": "Supportive care", "fr": "Soins de support"},  # SAFE-14: not "terminal"
 }
 
 # Warning messages, keyed by warning code.

@@ -198,7 +198,9 @@ PATHWAY_TEXTS: dict[tuple[str, str], T] = {
     ("TRIAL-3", "consider_trial_inclusion"): {
         "en": "Telocap02 (CHRU Besançon) is open: consider inclusion.",
         "fr": "Telocap02 (CHRU Besançon) est ouvert : envisager l'inclusion."},
-    # Section 4 (SAFE-*): negative decisions, composed answers, values in the text
+    # Section 4 (SAFE-*): negative decisions, composed answers, values in the text. SAFE-14, the whole guideline
+    # text: RT-2's wait states the regimen and the earliest start, its 8 Gy option "when organs at risk can be
+    # excluded"; IR-1 names antiplatelet agents; AR-2 "caution with other nephrotoxic drugs".
     ("LB-5", "percutaneous_fixation_option_without_cementoplasty"): {
         "en": "Option: percutaneous nailing or screwing without cementoplasty (infection at the puncture site or "
               "uncontrolled sepsis); discuss in RCP.",
