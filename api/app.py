@@ -20,11 +20,11 @@ from api.observability import ObservedLitestar
 from api.routes import audit, bulk_jobs, compute, meta, reports
 from domain import version
 from infra.audit import AuditWriter
+from infra.broker import create_client
 from infra.db import make_engine
 from infra.keys import KeyStore
 from infra.log import configure_logging
 from infra.settings import Settings
-from worker.celery_app import create_celery
 
 UNAUTHENTICATED = ["^/health", "^/schema", "^/static"]
 
@@ -49,7 +49,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
         route_handlers=[*compute.ROUTES, *meta.ROUTES, *reports.ROUTES, bulk_jobs.router(settings), audit.router,
                         create_static_files_router(path=assets, directories=[swagger_ui_path],
                                                    include_in_schema=False, opt={"exclude_from_auth": True})],
-        state=State({"settings": settings, "engine": engine, "audit_writer": writer, "celery": create_celery(settings),
+        state=State({"settings": settings, "engine": engine, "audit_writer": writer, "celery": create_client(settings),
                      "key_store": KeyStore(engine, settings.auth_cache_ttl_s)}),
         middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=UNAUTHENTICATED)],
         exception_handlers=errors.EXCEPTION_HANDLERS,

@@ -144,20 +144,26 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from infra.log import configure_logging
-    from worker.celery_app import create_celery
+def worker_command(concurrency: int) -> list[str]:
+    """The worker is its own process (`python -m worker`): the API package never imports it."""
+    return [sys.executable, "-m", "worker", f"--concurrency={concurrency}"]
 
-    configure_logging(settings.log_format)
-    app = create_celery(settings)
-    app.worker_main(["worker", f"--concurrency={args.concurrency}", "--loglevel=WARNING", "--without-gossip",
-                     "--without-mingle"])
-    return 0
+
+def cmd_worker(_settings: Settings, args: argparse.Namespace) -> int:
+    command = worker_command(args.concurrency)
+    os.execv(command[0], command)  # replaces this process: signals reach the worker itself
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     cmd_migrate(settings, args)
-    worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--concurrency=1"], env=os.environ.copy())
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; as an exception (not the default action,
+    # which kills at once) it lets the `finally` below stop the worker, so no worker is left orphaned
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    worker = subprocess.Popen(worker_command(1), env=os.environ.copy())
     stopping = threading.Event()
 
     def watch_worker() -> None:

@@ -12,15 +12,17 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from domain.model import FieldProblem, InputRejected
 from domain.validation import problems
 from infra.audit import AuditUnavailable
+from infra.broker import BrokerUnavailable
 from infra.problems import problem_body
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("bonemets.api")
 
 def problem(status: int, detail: str, *, errors: list[FieldProblem] | None = None,
-            headers: dict[str, str] | None = None, instance: str | None = None) -> Response[dict[str, Any]]:
-    return Response(problem_body(status, detail, errors=errors, instance=instance), status_code=status,
-                    media_type=PROBLEM_JSON, headers=headers)
+            headers: dict[str, str] | None = None, instance: str | None = None, slug: str | None = None,
+            title: str | None = None, extra: dict[str, Any] | None = None) -> Response[dict[str, Any]]:
+    body = problem_body(status, detail, errors=errors, instance=instance, slug=slug, title=title)
+    return Response({**body, **(extra or {})}, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def on_input_rejected(request: Request, exc: InputRejected) -> Response:
@@ -61,6 +63,13 @@ def on_audit_unavailable(request: Request, exc: AuditUnavailable) -> Response:
                    headers={"Retry-After": "5"}, instance=request.url.path)
 
 
+def on_broker_unavailable(request: Request, exc: BrokerUnavailable) -> Response:
+    log.error("broker.unavailable", path=request.url.path, error=exc.cause)
+    return problem(503, "The task queue cannot be reached; nothing was queued and nothing was kept. Retry later.",
+                   headers={"Retry-After": "5"}, instance=request.url.path, slug="broker-unavailable",
+                   title="Task queue unavailable")
+
+
 def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("request.unexpected_error", path=request.url.path, error=type(exc).__name__)
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "An unexpected error occurred; it has been logged.",
@@ -71,6 +80,7 @@ EXCEPTION_HANDLERS = {
     InputRejected: on_input_rejected,
     ValidationException: on_validation,
     AuditUnavailable: on_audit_unavailable,
+    BrokerUnavailable: on_broker_unavailable,
     HTTPException: on_http,
     Exception: on_unexpected,
 }

@@ -18,6 +18,7 @@ import os
 import queue
 import random
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
@@ -118,6 +119,19 @@ class AuditWriter:
         self._queue: queue.SimpleQueue[tuple[AuditEntry, Future[Receipt]] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._connection: Any = None  # the writer thread's own connection, kept between batches
+        self._busy_since: float | None = None  # monotonic start of the batch being written, if any
+        self._failed = False  # the last batch could not be committed
+
+    def health(self, stalled_after_s: float = 10.0) -> str | None:
+        """None when the writer can serve; otherwise why not (readiness)."""
+        if self._thread is None or not self._thread.is_alive():
+            return "the writer thread is not running"
+        busy = self._busy_since
+        if busy is not None and time.monotonic() - busy > stalled_after_s:
+            return f"a batch has been waiting on the database for over {stalled_after_s:g} s"
+        if self._failed:
+            return "the last batch could not be committed"
+        return None
 
     def start(self) -> None:
         if self._thread is None:
@@ -173,6 +187,7 @@ class AuditWriter:
         batch = [(entry, future) for entry, future in batch if future.set_running_or_notify_cancel()]
         if not batch:
             return
+        self._busy_since = time.monotonic()
         try:
             if self._connection is None:
                 self._connection = self._engine.raw_connection()
@@ -181,9 +196,13 @@ class AuditWriter:
         except Exception as exc:  # any failure to commit: every caller of the batch gets 503
             log.error("audit.write_failed", error=type(exc).__name__, batch=len(batch))
             self._drop_connection()
+            self._failed = True
             for _, future in batch:
-                future.set_exception(AuditUnavailable(str(exc)))
+                future.set_exception(AuditUnavailable(type(exc).__name__))
             return
+        finally:
+            self._busy_since = None
+        self._failed = False
         for (_, future), receipt in zip(batch, receipts, strict=True):
             future.set_result(receipt)
 

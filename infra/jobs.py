@@ -194,6 +194,14 @@ def get_job(engine: Engine, job_id: str, client: str | None = None) -> JobRow | 
     return _row(row._mapping) if row else None
 
 
+def delete_job(engine: Engine, job_id: str) -> None:
+    """Remove a job that could not be queued, with its lines and any result (none exist before it is queued)."""
+    with engine.begin() as conn:
+        for table in (BulkResult, BulkLine):
+            conn.execute(table.__table__.delete().where(table.job_id == job_id))
+        conn.execute(BulkJob.__table__.delete().where(BulkJob.id == job_id))
+
+
 def cancel_job(engine: Engine, job_id: str, client: str) -> JobRow | None:
     with engine.begin() as conn:
         conn.execute(update(BulkJob).where(BulkJob.id == job_id, BulkJob.client == client,

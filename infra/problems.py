@@ -15,10 +15,10 @@ SLUGS = {400: "invalid-input", 422: "contradictory-input", 503: "audit-unavailab
 
 
 def problem_body(status: int, detail: str, *, errors: list[FieldProblem] | None = None,
-                 instance: str | None = None) -> dict[str, Any]:
-    slug = SLUGS.get(status, TITLES.get(status, "error").lower().replace(" ", "-"))
-    body: dict[str, Any] = {"type": f"/problems/{slug}", "title": TITLES.get(status, "Error"), "status": status,
-                            "detail": detail}
+                 instance: str | None = None, slug: str | None = None, title: str | None = None) -> dict[str, Any]:
+    slug = slug or SLUGS.get(status, TITLES.get(status, "error").lower().replace(" ", "-"))
+    body: dict[str, Any] = {"type": f"/problems/{slug}", "title": title or TITLES.get(status, "Error"),
+                            "status": status, "detail": detail}
     if instance:
         body["instance"] = instance
     if errors is not None:

@@ -48,6 +48,12 @@ def create_report(engine: Engine, *, client: str, kind: str, language: str, requ
     return get_report(engine, report_id)
 
 
+def delete_report(engine: Engine, report_id: str) -> None:
+    """Remove a report row that could not be queued (nothing was rendered or audited for it)."""
+    with engine.begin() as conn:
+        conn.execute(Report.__table__.delete().where(Report.id == report_id, Report.status == "queued"))
+
+
 def get_report(engine: Engine, report_id: str, client: str | None = None) -> ReportRow | None:
     query = select(*(getattr(Report, f) for f in ReportRow.__struct_fields__)).where(Report.id == report_id)
     if client is not None:

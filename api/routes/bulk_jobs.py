@@ -102,12 +102,13 @@ async def submit(request: Request) -> Response[Any]:
         spool.close()
     if created or (job.status == "queued" and job.done + job.failed == 0):
         # enqueued only now, after the commit; a resubmission with the same key re-enqueues a job that
-        # never started (its first enqueue may have failed), which the chunks' idempotence makes harmless
+        # never started, which the chunks' idempotence makes harmless
         try:
             await anyio.to_thread.run_sync(broker.enqueue_job, state.celery, job)
-        except Exception:
-            return problem(503, f"Job {job.id} is stored but could not be queued; resubmit with the same "
-                           "Idempotency-Key to queue it.", headers={"Retry-After": "5"})
+        except broker.BrokerUnavailable:
+            if created:  # nothing half-made: the job and its lines go (a chunk already sent finds no job)
+                await anyio.to_thread.run_sync(jobs.delete_job, state.engine, job.id)
+            raise
     if created:
         await audit_submission(request, job)
     meta["log"].update(job_id=job.id, lines=job.total, created=created)

@@ -11,7 +11,9 @@ from sqlalchemy import text
 
 from api.audited import language
 from api.auth import requires
+from api.errors import problem
 from domain.catalogue import catalogue
+from infra import broker
 
 
 @get("/health/live", tags=["health"], summary="Liveness", exclude_from_auth=True)
@@ -19,19 +21,31 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/health/ready", tags=["health"], summary="Readiness: the database answers", exclude_from_auth=True)
+@get("/health/ready", tags=["health"], exclude_from_auth=True,
+     summary="Readiness: the database answers, the audit writer can commit, the broker takes tasks")
 async def ready(request: Request) -> Response[dict[str, Any]]:
-    engine = request.app.state.engine
+    """200 when every part can serve; 503 (problem+json, `checks` naming the failing part) otherwise."""
+    state = request.app.state
 
-    def ping() -> None:
-        with engine.connect() as conn:
+    def database() -> None:
+        with state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
-    try:
-        await anyio.to_thread.run_sync(ping)
-    except Exception as exc:
-        return Response({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
-    return Response({"status": "ok", "database": "ok"})
+    checks: dict[str, str] = {}
+    for name, probe in (("database", database), ("broker", lambda: broker.ping(state.celery))):
+        try:
+            with anyio.fail_after(5):
+                await anyio.to_thread.run_sync(probe, abandon_on_cancel=True)
+            checks[name] = "ok"
+        except Exception as exc:  # the exception's type only: its text may carry a connection string
+            checks[name] = f"unavailable ({type(exc).__name__})"
+    writer = state.audit_writer.health(state.settings.audit_timeout_s)
+    checks["audit_writer"] = "ok" if writer is None else f"unavailable ({writer})"
+    failing = [name for name, outcome in checks.items() if outcome != "ok"]
+    if failing:
+        return problem(503, f"Not ready: {', '.join(failing)}.", slug="not-ready", title="Not ready",
+                       extra={"checks": checks}, headers={"Retry-After": "5"})
+    return Response({"status": "ok", "checks": checks})
 
 
 @get("/v1/catalogue", opt=requires("scoring"), tags=["catalogue"],

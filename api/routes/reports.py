@@ -49,7 +49,11 @@ async def queue_report(request: Request, **source: Any) -> Response[ReportStatus
     report = await anyio.to_thread.run_sync(lambda: reports.create_report(
         state.engine, client=request.user.client, language=language(request),
         request_id=request.scope["bonemets"]["request_id"], **source))
-    await anyio.to_thread.run_sync(broker.enqueue_report, state.celery, report.id, report.request_id)
+    try:
+        await anyio.to_thread.run_sync(broker.enqueue_report, state.celery, report.id, report.request_id)
+    except broker.BrokerUnavailable:  # nothing half-made: no report left queued forever
+        await anyio.to_thread.run_sync(reports.delete_report, state.engine, report.id)
+        raise
     location = f"/v1/reports/{report.id}"
     return Response(status_of(report), status_code=202, headers={"Location": location, "Retry-After": "1"})
 
