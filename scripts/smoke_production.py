@@ -1,0 +1,120 @@
+"""The production path, end to end, as an operator starts it: a non-dev install (`pip install .`), `bonemets
+migrate`, `bonemets serve` and `bonemets worker` on PostgreSQL and Redis, then a bulk job and a PDF report
+through HTTP. Standard library only: it runs with the production virtual environment's Python.
+
+    python scripts/smoke_production.py --bin /path/to/venv/bin --database-url postgresql+psycopg://... \\
+        --broker-url redis://127.0.0.1:6379/12
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+CASE = {"kind": "evaluation", "evaluation_date": "2025-06-01", "patient_ref": "SMOKE-0001",
+        "patient": {"age": 70, "sex": "female", "weight_kg": 58, "creatinine": {"value": 95, "unit": "umol_l"},
+                    "karnofsky": 70, "life_expectancy_months": 10},
+        "lesions": [{"id": "T12", "kind": "spine", "spine": {"vertebral_involvement": True, "cord_threat": False,
+                     "sins": {"level": "T12", "pain": "mechanical", "lesion": "lytic", "alignment": "normal",
+                              "collapse": "under_50", "posterolateral": "none"}}}]}
+
+
+def call(method: str, url: str, key: str, body: bytes | None = None, content_type: str = "application/json"):
+    request = urllib.request.Request(url, data=body, method=method, headers={
+        "Authorization": f"Bearer {key}", "Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+    except (urllib.error.URLError, ConnectionError):  # not listening yet
+        return 0, {}, b""
+
+
+def wait_for(predicate, what: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"smoke: timed out waiting for {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True, help="the bin/ of the production virtual environment")
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--broker-url", required=True)
+    args = parser.parse_args()
+    bonemets = str(Path(args.bin) / "bonemets")
+    workdir = Path(tempfile.mkdtemp(prefix="bonemets-smoke-"))
+    env = {"PATH": os.environ.get("PATH", ""), "BONEMETS_DATABASE_URL": args.database_url,
+           "BONEMETS_BROKER_URL": args.broker_url, "BONEMETS_PSEUDONYM_KEY": secrets.token_hex(32),
+           "BONEMETS_AUDIT_SIGNING_KEY": secrets.token_hex(32), "BONEMETS_LOG_FORMAT": "json",
+           "BONEMETS_VAR_DIR": str(workdir / "var")}
+    subprocess.run([bonemets, "migrate"], env=env, check=True, cwd=workdir)
+    created = subprocess.run([bonemets, "keys", "create", "--client", "smoke", "--roles", "scoring,registry"],
+                             env=env, check=True, cwd=workdir, capture_output=True, text=True)
+    key = created.stdout.strip().splitlines()[-1]
+    port = free_port()
+    logs = {name: open(workdir / f"{name}.log", "w") for name in ("serve", "worker")}  # noqa: SIM115
+    processes = [subprocess.Popen([bonemets, "serve", "--port", str(port)], env=env, cwd=workdir,
+                                  stdout=logs["serve"], stderr=subprocess.STDOUT),
+                 subprocess.Popen([bonemets, "worker", "--concurrency", "1"], env=env, cwd=workdir,
+                                  stdout=logs["worker"], stderr=subprocess.STDOUT)]
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: call("GET", f"{base}/health/ready", key)[0] == 200, "readiness")
+        lines = b"".join(json.dumps({**CASE, "line_id": n}).encode() + b"\n" for n in range(1, 51))
+        status, headers, body = call("POST", f"{base}/v1/bulk-jobs", key, lines, "application/x-ndjson")
+        assert status == 202, (status, body)
+        job = headers["Location"]
+        wait_for(lambda: json.loads(call("GET", base + job, key)[2])["status"] == "succeeded", "the bulk job")
+        status, _, results = call("GET", f"{base}{job}/results", key)
+        rows = [json.loads(line) for line in results.splitlines()]
+        assert status == 200 and len(rows) == 50 and all(r["ok"] for r in rows), results[:500]
+        assert all(r["result"]["withheld"] == [] and r["result"]["audit_id"] for r in rows)
+        status, headers, body = call("POST", f"{base}/v1/reports", key,
+                                     json.dumps({"audit_id": rows[0]["result"]["audit_id"]}).encode())
+        assert status == 202, (status, body)
+        report = headers["Location"]
+        wait_for(lambda: call("GET", base + report, key)[0] == 200, "the PDF report")
+        status, headers, pdf = call("GET", base + report, key)
+        assert headers["Content-Type"] == "application/pdf" and pdf.startswith(b"%PDF"), headers
+        print(f"smoke: production path ok (pip install ., PostgreSQL, Redis): 50-line bulk job, {len(pdf)}-byte "
+              "PDF report", flush=True)
+        return 0
+    except BaseException:
+        for name, log in logs.items():
+            log.flush()
+            print(f"--- {name} log ---\n{(workdir / f'{name}.log').read_text()[-4000:]}", file=sys.stderr)
+        raise
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
