@@ -36,11 +36,13 @@ def score_entry(module: Any, lang: Language) -> dict[str, Any]:
 
 
 def pathway_entry(module: Any, lang: Language) -> dict[str, Any]:
+    """A pathway's rules and every action they can answer with (the score bands' ones included)."""
+    texts_of = {**texts.RECOMMENDATIONS, **PATHWAY_TEXTS}
     actions = [{"rule_id": rule, "action": action, "text": text[lang], "urgency": safety.base_urgency(rule),
                 "rcp_required": safety.rcp_required(rule, action),
                 "negative": (rule, action) in safety.NEGATIVE_ACTIONS,
                 "surgical": (rule, action) in safety.SURGICAL}
-               for (rule, action), text in PATHWAY_TEXTS.items() if rule in module.RULE_IDS]
+               for (rule, action), text in texts_of.items() if rule in module.RULE_IDS]
     return {
         "pathway": module.NAME,
         "endpoint": f"/v1/pathways/{module.NAME}",
@@ -49,6 +51,22 @@ def pathway_entry(module: Any, lang: Language) -> dict[str, Any]:
         "actions": actions,
         "inputs": msgspec.json.schema(module.Inputs),
     }
+
+
+# Every rule that may appear as `withheld_by`, and what it withholds (clinical-rules.md section 4).
+WITHHOLDING_RULES = {
+    "SURG-1": "life expectancy under 6 weeks withholds every surgical recommendation (SAFE-1)",
+    "SURG-2": "life expectancy 6 weeks to 1 year withholds resections (SAFE-1)",
+    "SURG-4": "a Tokuhashi under 6 months withholds resection-reconstruction",
+    "SURG-5": "a Tomita of supportive care withholds resection-reconstruction",
+    "SAFE-2": "a cementoplasty contraindication withholds cementoplasty, wherever proposed",
+    "AR-1": "an inhibitor not indicated withholds the systemic inhibitor of SYS-1",
+    "AR-2": "a creatinine withhold supersedes the zoledronic-acid dose (SAFE-3)",
+    "AR-6": "stopping denosumab withholds starting it",
+    "MSCC-1": "a compressed cord withholds thermal ablation at that level: emergency radiotherapy leads",
+    "MSCC-5": "surgery disfavoured withholds the surgical opinion of the compressing lesion",
+    "RT-4": "not eligible for SBRT withholds the SBRT trial (STEREO-OS)",
+}
 
 
 @functools.cache
@@ -68,9 +86,6 @@ def catalogue(lang: Language) -> dict[str, Any]:
         "urgencies": {"levels": [u.value for u in safety.Urgency], "by_rule_id": dict(safety.RULE_URGENCY),
                       "urgent_bands": sorted(f"{score}:{band}" for score, band in safety.URGENT_BANDS),
                       "note": "A recommendation about a lesion inherits the lesion's highest urgency."},
-        "withholding_rules": {"SURG-1": "life expectancy under 6 weeks withholds every surgical recommendation",
-                              "SURG-2": "life expectancy 6 weeks to 1 year withholds resections",
-                              "SAFE-2": "a cementoplasty contraindication withholds cementoplasty",
-                              "AR-2": "a creatinine withhold supersedes the zoledronic-acid dose"},
+        "withholding_rules": WITHHOLDING_RULES,
         "reasons": [{"code": code, "text": text[lang]} for code, text in sorted(texts.REASONS.items())],
     }

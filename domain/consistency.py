@@ -25,8 +25,10 @@ def conflict(field: str, value: Any, other: str, other_value: Any, allowed: list
     return FieldProblem(field=field, message=f"{value} contradicts {other} ({other_value})", allowed=allowed)
 
 
-def check(case: Any) -> None:
-    problems = [*karnofsky(case), *visceral(case), *bone_counts(case), *neurology(case), *lesion_compression(case)]
+def check(case: Any, facts: dict[str, tuple[Any, str]]) -> None:
+    """`facts`: the case's facts as gathered from every block (domain/evaluation.py), each with its field."""
+    problems = [*karnofsky(case, facts), *visceral(case, facts), *bone_counts(case), *neurology(case),
+                *lesion_compression(case)]
     if problems:
         raise InputRejected(problems, contradiction=True)
 
@@ -37,19 +39,20 @@ def _blocks(case: Any) -> tuple[Any, Any, Any, Any]:
     return (case.patient, surgery.tokuhashi if surgery else None, surgery.tomita if surgery else None, rades_inputs)
 
 
-def karnofsky(case: Any) -> list[FieldProblem]:
-    patient, toku, _, _ = _blocks(case)
-    if patient and patient.karnofsky is not None and toku and toku.karnofsky != patient.karnofsky:
-        return [conflict("surgery.tokuhashi.karnofsky", toku.karnofsky, "patient.karnofsky", patient.karnofsky,
-                         [patient.karnofsky])]
+def karnofsky(case: Any, facts: dict) -> list[FieldProblem]:
+    _, toku, _, _ = _blocks(case)
+    if "karnofsky" in facts and toku and toku.karnofsky != facts["karnofsky"][0]:
+        value, source = facts["karnofsky"]
+        return [conflict("surgery.tokuhashi.karnofsky", toku.karnofsky, source, value, [value])]
     return []
 
 
-def visceral(case: Any) -> list[FieldProblem]:
+def visceral(case: Any, facts: dict) -> list[FieldProblem]:
     """Every statement of visceral metastases, read as present or absent, must agree with the first one."""
     _, toku, tomi, rad = _blocks(case)
+    given, source = facts.get("visceral_metastases", (None, "disease.visceral_metastases"))
     stated = [(path, value) for path, value in (
-        ("disease.visceral_metastases", case.disease.visceral_metastases if case.disease else None),
+        (source, given),
         ("surgery.tokuhashi.visceral_metastases", None if toku is None else toku.visceral_metastases != "none"),
         ("surgery.tomita.visceral_metastases", None if tomi is None else tomi.visceral_metastases != "none"),
         ("cord_compression.rades.visceral_metastases", None if rad is None else rad.visceral_metastases),
@@ -69,6 +72,14 @@ def bone_counts(case: Any) -> list[FieldProblem]:
     if count is not None and solitary is not None and solitary != (count == 1):
         problems.append(conflict("surgery.tomita.bone_metastases", tomi.bone_metastases, "disease.bone_metastases",
                                  count, ["solitary" if count == 1 else "multiple"]))
+    extraspinal_lesions = sum(1 for lesion in case.lesions if lesion.kind == "long_bone")
+    if toku is not None and extraspinal_lesions > toku.extraspinal_bone_metastases:
+        problems.append(conflict("lesions", f"{extraspinal_lesions} extraspinal (long-bone or pelvic) lesions",
+                                 "surgery.tokuhashi.extraspinal_bone_metastases", toku.extraspinal_bone_metastases))
+    if toku is not None and solitary is False and toku.extraspinal_bone_metastases + toku.vertebral_body_metastases < 2:
+        problems.append(conflict("surgery.tomita.bone_metastases", "multiple",
+                                 "surgery.tokuhashi extraspinal and vertebral counts",
+                                 toku.extraspinal_bone_metastases + toku.vertebral_body_metastases, ["solitary"]))
     if toku is not None:
         # at least one vertebral metastasis besides the extraspinal foci (a vertebral metastasis may span bodies)
         if count is not None and toku.extraspinal_bone_metastases + 1 > count:

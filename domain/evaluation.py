@@ -43,6 +43,7 @@ from domain.pathways._fields import (
     opt,
 )
 from domain.pathways._rules import (
+    DAYS_PER_MONTH,
     NotEvaluable,
     PathwayRecommendation,
     PathwayResult,
@@ -55,8 +56,7 @@ from domain.pathways._rules import (
 from domain.scores import frankel
 
 # A lesion's findings, given once and handed to every pathway of that lesion that takes them (SAFE-2).
-LESION_FACTS = ("posterior_wall_retropulsion", "cord_threat", "cord_compression", "puncture_site_infection",
-                "uncontrolled_sepsis")
+LESION_FACTS = ("posterior_wall_retropulsion", "cord_threat", "cord_compression", "puncture_site_infection")
 
 
 # A whole case a clinician's system could send (documentation: OpenAPI example).
@@ -72,7 +72,8 @@ EXAMPLE = {
                        "cortical_destruction_fraction": 0.5}}},
         {"id": "T12", "kind": "spine", "spine": {
             "vertebral_involvement": True, "compression_fracture": True, "posterior_wall_retropulsion": False,
-            "pain_uncontrolled": True, "cord_threat": False,
+            "pain_uncontrolled": True, "cord_threat": False, "puncture_site_infection": False,
+            "uncontrolled_sepsis": False,
             "sins": {"level": "T12", "pain": "mechanical", "lesion": "lytic", "alignment": "normal",
                      "collapse_percent": 30, "posterolateral": "none"}}},
     ],
@@ -153,12 +154,66 @@ class EvaluationResult(Struct):
 
 Facts = dict[str, tuple[Any, str]]  # name -> (value, the field it was given in)
 
+# Facts of the case that several blocks take; each is given once, or repeated only where it agrees (SAFE-10).
+# A patient-level state found on one lesion (an uncontrolled sepsis) holds for every lesion.
+CASE_FACTS = ("evaluation_date", "age", "sex", "weight_kg", "creatinine", "karnofsky", "asa_class",
+              "life_expectancy_weeks", "life_expectancy_months", "bone_metastases", "metastatic_sites",
+              "visceral_metastases", "disease_stabilised", "uncontrolled_sepsis")
+# A block field that states a case or lesion fact under another name: field -> fact.
+ALIASES = {"sbrt_sites": "metastatic_sites", "symptomatic_cord_compression": "cord_compression"}
+LIFE_EXPECTANCY = ("life_expectancy_weeks", "life_expectancy_months")
+CASE_BLOCKS = ("patient", "disease", "cord_compression", "surgery", "antiresorptive", "imaging")
+LESION_BLOCKS = ("spine", "long_bone", "radiotherapy", "interventional")
+
+
+def agree(name: str, value: Any, other_name: str, other: Any) -> bool:
+    """Whether two statements of one fact agree: a creatinine compared in mg/dL (to 1 %, a unit's rounding), a
+    life expectancy in days (to a day: 26 weeks and 6 months are one estimate), anything else exactly."""
+    if isinstance(value, antiresorptive.Creatinine) and isinstance(other, antiresorptive.Creatinine):
+        return abs(value.mg_dl() - other.mg_dl()) <= 0.01 * other.mg_dl()
+    if name in LIFE_EXPECTANCY and other_name in LIFE_EXPECTANCY:
+        days = {"life_expectancy_weeks": 7, "life_expectancy_months": DAYS_PER_MONTH}
+        return abs(value * days[name] - other * days[other_name]) <= 1
+    return value == other
+
+
+def shown(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+def gather(facts: Facts, names: tuple[str, ...], blocks: list[tuple[str, Any]]) -> list[FieldProblem]:
+    """Add to `facts` each of `names` from the first block that gives it; a later block that gives it otherwise
+    is a contradiction naming both fields. Life expectancy counts as one fact, in weeks or months."""
+    conflicts = []
+    for path, block in blocks:
+        if block is None:
+            continue
+        for field in block.__struct_fields__:
+            name = ALIASES.get(field, field)
+            value = getattr(block, field)
+            if name not in names or value is None:
+                continue
+            key = "life_expectancy" if name in LIFE_EXPECTANCY else name
+            if key not in facts:
+                facts[key] = (value, f"{path}.{field}") if key == name else ((name, value), f"{path}.{field}")
+                continue
+            known, source = facts[key]
+            known_name, known_value = known if key == "life_expectancy" else (name, known)
+            if not agree(name, value, known_name, known_value):
+                conflicts.append(FieldProblem(field=f"{path}.{field}", message=f"{shown(value)} disagrees with "
+                                 f"{source} ({shown(known_value)})", allowed=[msgspec.to_builtins(known_value)]))
+    return conflicts
+
 
 def shared_facts(case: Case) -> Facts:
-    facts: Facts = {"evaluation_date": (case.evaluation_date, "evaluation_date")}
-    for name, block in (("patient", case.patient), ("disease", case.disease)):
-        if block is not None:
-            facts.update({k: (v, f"{name}.{k}") for k, v in msgspec.structs.asdict(block).items() if v is not None})
+    facts: Facts = {}
+    blocks = [("evaluation_date", None), *((name, getattr(case, name)) for name in CASE_BLOCKS),
+              *((f"lesions[{i}].{name}", getattr(lesion, name)) for i, lesion in enumerate(case.lesions)
+                for name in LESION_BLOCKS)]
+    facts["evaluation_date"] = (case.evaluation_date, "evaluation_date")
+    conflicts = gather(facts, CASE_FACTS, blocks[1:])
+    if conflicts:
+        raise InputRejected(conflicts, contradiction=True)
     return facts
 
 
@@ -167,53 +222,76 @@ def lesion_facts(lesion: Lesion, facts: Facts, path: str) -> Facts:
     own: Facts = {}
     if lesion.kind == LesionKind.SPINE:
         own["weight_bearing_long_bone"] = (False, f"{path}.kind")
-    elif lesion.long_bone is not None and lesion.long_bone.location is not None:
-        own["weight_bearing_long_bone"] = (lesion.long_bone.location in long_bone.WEIGHT_BEARING,
-                                           f"{path}.long_bone.location")
-    for block_name in ("spine", "long_bone", "interventional"):
-        block = getattr(lesion, block_name)
-        for name in LESION_FACTS:
-            if block is not None and name not in own and getattr(block, name, None) is not None:
-                own[name] = (getattr(block, name), f"{path}.{block_name}.{name}")
+        own["vertebral_involvement"] = (True, f"{path}.kind")  # a spinal lesion involves a vertebra
+        own["vertebral"] = (True, f"{path}.kind")
+    else:
+        own["vertebral"] = (False, f"{path}.kind")
+        if lesion.long_bone is not None and lesion.long_bone.location is not None:
+            own["weight_bearing_long_bone"] = (lesion.long_bone.location in long_bone.WEIGHT_BEARING,
+                                               f"{path}.long_bone.location")
+    conflicts = gather(own, LESION_FACTS, [(f"{path}.{name}", getattr(lesion, name)) for name in LESION_BLOCKS])
+    if own.get("cord_compression", (None,))[0] and own.get("cord_threat", (True,))[0] is False:
+        conflicts.append(FieldProblem(field=own["cord_threat"][1], message=f"false, yet {own['cord_compression'][1]}"
+                                      " is true: a compressed cord is a threatened one", allowed=[True]))
+    if conflicts:
+        raise InputRejected(conflicts, contradiction=True)
     return {**facts, **own}
 
 
 def complete(block: Any, kind: type, facts: Facts, path: str) -> Any:
-    """`block` (or an empty `kind`) with the facts filled in where it has the field; a value the block repeats
-    must agree with the fact (422 otherwise, naming both fields)."""
+    """`block` (or an empty `kind`) with the facts filled in where it has the field (under its own name or an
+    alias); a value the block repeats must agree with the fact (422 otherwise, naming both fields). A life
+    expectancy reaches every block in the unit it was first given in."""
     block = block if block is not None else kind()
     changes, conflicts = {}, []
-    for name in kind.__struct_fields__:
+    for field in kind.__struct_fields__:
+        name = ALIASES.get(field, field)
+        if name in LIFE_EXPECTANCY and "life_expectancy" in facts:
+            (unit, value), source = facts["life_expectancy"]
+            own = getattr(block, field)
+            if own is not None and not agree(field, own, unit, value):
+                conflicts.append(FieldProblem(field=f"{path}.{field}", message=f"{shown(own)} disagrees with "
+                                              f"{source} ({shown(value)})", allowed=[value]))
+            changes[field] = value if field == unit else None
+            continue
         if name not in facts:
             continue
         value, source = facts[name]
-        own = getattr(block, name)
+        own = getattr(block, field)
         if own is None:
-            changes[name] = value
-        elif own != value and source != f"{path}.{name}":
-            conflicts.append(FieldProblem(field=f"{path}.{name}", message=f"{own!r} disagrees with {source} "
-                                          f"({value!r})", allowed=[msgspec.to_builtins(value)]))
+            changes[field] = value
+        elif not agree(name, own, name, value):
+            conflicts.append(FieldProblem(field=f"{path}.{field}", message=f"{shown(own)} disagrees with {source} "
+                                          f"({shown(value)})", allowed=[msgspec.to_builtins(value)]))
     if conflicts:
         raise InputRejected(conflicts, contradiction=True)
     return msgspec.structs.replace(block, **changes) if changes else block
 
 
-def check_lesion_ids(case: Case) -> None:
+def check_lesions(case: Case) -> None:
+    """Unique ids, and findings given in the block of the lesion's own kind (a spinal block on a long-bone
+    lesion would be silently ignored otherwise)."""
     seen: set[str] = set()
     for index, lesion in enumerate(case.lesions):
         if lesion.id in seen:
             raise InputRejected([FieldProblem(field=f"lesions[{index}].id", message=f"lesion id {lesion.id!r} is "
                                               "used twice; each lesion needs its own")])
         seen.add(lesion.id)
+        other = "spine" if lesion.kind == LesionKind.LONG_BONE else "long_bone"
+        if getattr(lesion, other) is not None:
+            raise InputRejected([FieldProblem(field=f"lesions[{index}].{other}", message=f"a {other} block on a "
+                                 f"lesion of kind {lesion.kind}", allowed=[str(lesion.kind)])], contradiction=True)
 
 
 def evaluate(case: Case, lang: Language = "en") -> EvaluationResult:
-    check_lesion_ids(case)
-    consistency.check(case)
+    check_lesions(case)
     facts = shared_facts(case)
+    consistency.check(case, facts)
     results: list[tuple[str | None, PathwayResult]] = []
-    if case.cord_compression is not None:  # a neurological question only when the case asks it
-        neurology = complete(case.cord_compression, cord_compression.Inputs, facts, "cord_compression")
+    compressing = any(lesion.spine is not None and lesion.spine.cord_compression for lesion in case.lesions)
+    if case.cord_compression is not None or compressing:  # asked by the case, or by a compressing lesion
+        block = case.cord_compression or cord_compression.Inputs(cord_compression=True)
+        neurology = complete(block, cord_compression.Inputs, facts, "cord_compression")
         results.append((None, cord_compression.evaluate(neurology, lang)))
     disfavoured = surgery_disfavoured(results, lang)
     lesion_results = []
@@ -228,7 +306,33 @@ def evaluate(case: Case, lang: Language = "en") -> EvaluationResult:
                                 (antiresorptive, case.antiresorptive, "antiresorptive"),
                                 (imaging, case.imaging, "imaging"), (trials, None, "trials")):
         results.append((None, module.evaluate(complete(block, module.Inputs, facts, path), lang)))
-    return assemble(case, results, lesion_results)
+    return assemble(case, across_pathways(results, lang), lesion_results)
+
+
+def across_pathways(results: list[tuple[str | None, PathwayResult]],
+                    lang: Language) -> list[tuple[str | None, PathwayResult]]:
+    """What one pathway's answer forbids in another's (SAFE-1, SAFE-8, SAFE-12): no systemic inhibitor beside
+    "not indicated", no SBRT trial beside "not eligible for SBRT", no surgery among the local treatments of a
+    patient with under 6 weeks to live."""
+    fired = {(r.rule_id, r.action) for _, result in results for r in result.recommendations}
+
+    def reason(code: str) -> Reason:
+        return Reason(code=code, text=texts.reason_text(code, lang))
+
+    rules = []
+    if ("AR-1", "antiresorptive_not_indicated") in fired:
+        rules.append(("SYS-1", "systemic_antiresorptive", "AR-1", reason("antiresorptive_not_indicated")))
+    if ("RT-4", "not_eligible_sbrt") in fired and ("RT-4", "sbrt_candidate") not in fired:
+        rules.append(("TRIAL-2", "consider_trial_inclusion", "RT-4", reason("not_eligible_sbrt")))
+    for rule_id, action, by, why in rules:
+        results = [(lesion, withhold_in(result, rule_id, action, by=by, reason=why)) for lesion, result in results]
+    if ("SURG-1", "no_surgery") in fired:
+        note = texts.reason_text("local_treatment_without_surgery", lang)
+        results = [(lesion, msgspec.structs.replace(result, recommendations=tuple(
+            msgspec.structs.replace(r, text=f"{r.text} {note}") if (r.rule_id, r.action) == (
+                "SYS-2", "local_treatment_options") else r for r in result.recommendations)))
+            for lesion, result in results]
+    return results
 
 
 def surgery_disfavoured(results: list[tuple[str | None, PathwayResult]], lang: Language) -> Reason | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -17,8 +18,20 @@ class Struct(msgspec.Struct, frozen=True, kw_only=True):
     """Base of every result Struct: immutable, keyword-only."""
 
 
+# Every date a request may carry (evaluation, surgery, G-CSF, treatment start...): one bound (SAFE-11), so
+# that date arithmetic (a window of 15 or 21 days) never overflows.
+DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
+
+
 class Inputs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Base of every clinical request: unknown fields are errors, never silently dropped."""
+
+    def __post_init__(self) -> None:
+        low, high = DATE_RANGE
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if type(value) is dt.date and not low <= value <= high:
+                raise ValueError(f"{name} must be a date from {low.isoformat()} to {high.isoformat()}")
 
     patient_ref: (
         Annotated[
@@ -61,9 +74,17 @@ class Band(Struct):
     action: str
 
 
-class Recommendation(Struct):
+class Reason(Struct):
+    """Why a decision went the way it did: a stable code and its text in the caller's language."""
+
+    code: str
+    text: str
+
+
+class Recommendation(Struct, omit_defaults=True):
     """A score's recommendation: its rule, action, text and sources, whether the multidisciplinary meeting (RCP)
-    decides it and how urgent it is (clinical-rules.md SAFE-6, SAFE-7)."""
+    decides it and how urgent it is (clinical-rules.md SAFE-6, SAFE-7). Within a pathway or a whole case, a
+    safety rule may withhold it: the score keeps its total and band, and its recommendation says by what."""
 
     rule_id: str
     action: str
@@ -71,6 +92,8 @@ class Recommendation(Struct):
     citations: tuple[str, ...]
     rcp_required: bool
     urgency: Urgency
+    withheld_by: str | None = None
+    withheld_reason: Reason | None = None
 
 
 class ScoreResult(Struct):

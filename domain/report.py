@@ -26,6 +26,7 @@ class ScoreBlock(Struct):
     warnings: tuple[str, ...]
     rule_id: str
     lesion: str | None
+    withheld_by: str | None = None  # the score's own advice was withheld by this safety rule
 
 
 class RecommendationLine(Struct):
@@ -81,7 +82,7 @@ def _score_block(score: dict[str, Any], lesion: str | None) -> ScoreBlock:
                                                                       if "derived_from" in i else ""),
                             points=i["points"]) for i in score["items"]),
         warnings=tuple(w["message"] for w in score["warnings"]), rule_id=score["recommendation"]["rule_id"],
-        lesion=lesion)
+        lesion=lesion, withheld_by=score["recommendation"].get("withheld_by"))
 
 
 def _scores_with_lesions(output: dict[str, Any]) -> tuple[ScoreBlock, ...]:

@@ -38,13 +38,14 @@ URGENT_BANDS = frozenset({("sins", "unstable"), ("mirels", "high")})
 
 # Reading order within one urgency: the pathway, as the guideline's flowcharts go (a rule id is ranked by the
 # first prefix it starts with).
-PATHWAY_ORDER = ("MSCC-", "LB-1", "SP-3", "LB-4", "LB-5", "SP-1", "SP-2", "LB-3", "SURG-",
+PATHWAY_ORDER = ("MSCC-", "SURG-1", "LB-1", "SP-3", "LB-4", "LB-5", "SP-1", "SP-2", "LB-3", "SURG-",
                  "RT-2", "RT-3", "LB-2", "SP-4", "RT-1", "IR-", "RT-4", "SYS-", "AR-", "IMG-", "TRIAL-")
 
 # SAFE-6: the RCP decides procedures — surgery, interventional radiology, stereotactic RT — when one is
 # proposed (a "not eligible" answer needs no RCP), and MSCC-5 whichever way it goes. `None` = every action.
 RCP_ACTIONS: dict[str, frozenset[str] | None] = {
     "LB-1": None, "LB-3": None, "LB-4": None, "LB-5": None, "SP-3": None, "MSCC-5": None,
+    "MSCC-1": frozenset({"surgery_then_adjuvant_radiotherapy"}),
     "SURG-2": None, "SURG-3": None, "SURG-4": None, "SURG-5": None, "SURG-6": None, "AR-7": None,
     "SP-2": frozenset({"cementoplasty"}), "IR-1": frozenset({"cementoplasty"}),
     "IR-2": frozenset({"percutaneous_ablation_preferred"}), "IR-3": frozenset({"thermal_ablation"}),
@@ -56,6 +57,7 @@ SURGICAL = frozenset({
     ("LB-1", "surgery_then_adjuvant_rt"), ("LB-4", "prophylactic_surgery"), ("LB-5", "percutaneous_fixation_option"),
     ("LB-5", "percutaneous_fixation_option_without_cementoplasty"), ("LB-5", "percutaneous_screw_fixation"),
     ("SP-3", "surgical_opinion"), ("MSCC-5", "surgery_favoured"), ("MSCC-5", "rcp_discussion"),
+    ("MSCC-1", "surgery_then_adjuvant_radiotherapy"),
     ("SURG-3", "resection_reconstruction"), ("SURG-4", "palliative_surgery"), ("SURG-4", "excisional_surgery"),
     ("SURG-5", "en_bloc_resection"), ("SURG-5", "intralesional_resection"), ("SURG-5", "palliative_surgery"),
     ("SURG-6", "favourable_functional_prognosis"),

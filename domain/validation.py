@@ -65,11 +65,13 @@ def problems(data: Any, kind: type, prefix: str = "") -> list[FieldProblem]:
                 found.append(FieldProblem(field=path, message=message, allowed=allowed(f.type)))
             continue
         found.extend(_value_problems(data[f.encode_name], f.type, path))
-    if not found:  # a failure the field pass cannot place (a Struct-level check): report it whole
-        try:
+    if not found:  # a failure the field pass cannot place (a Struct-level check): report it whole, under the
+        try:       # field its message starts with when it names one ("evaluation_date must be ...")
             msgspec.convert(data, kind)
         except msgspec.ValidationError as exc:
-            found.append(FieldProblem(field=prefix or "$", message=_clean(exc)))
+            message = _clean(exc)
+            named = next((f.encode_name for f in fields if message.startswith(f"{f.encode_name} ")), None)
+            found.append(FieldProblem(field=_join(prefix, named) if named else prefix or "$", message=message))
     return found
 
 

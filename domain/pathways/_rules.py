@@ -8,19 +8,12 @@ from typing import Any
 import msgspec
 
 from domain import safety, texts, version
-from domain.model import FieldProblem, InputRejected, Language, ScoreResult, Struct
+from domain.model import FieldProblem, InputRejected, Language, Reason, ScoreResult, Struct
 from domain.model import Warning as EngineWarning
 from domain.safety import Urgency
 
 GUIDELINE = ("OncoBFC / NEON / ONCORIF. Métastases osseuses et cancer du poumon. Référentiel régional, "
              "état des connaissances au 17 septembre 2024",)
-
-
-class Reason(Struct):
-    """Why a decision went the way it did: a stable code and its text in the caller's language."""
-
-    code: str
-    text: str
 
 
 class PathwayRecommendation(Struct, omit_defaults=True):
@@ -134,6 +127,14 @@ class Collector:
         self.recommendations.append(rec)
         return rec
 
+    def number(self, value: float, digits: int | None = None) -> str:
+        """A number for a text, in the caller's language: 84, 3.5, 75.8 (fr: 3,5; 75,8)."""
+        if digits is not None:
+            text = f"{value:.{digits}f}"
+        else:
+            text = f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+        return text.replace(".", ",") if self.lang == "fr" else text
+
     def reason(self, code: str, **say: Any) -> Reason:
         return Reason(code=code, text=texts.reason_text(code, self.lang).format(**say))
 
@@ -173,8 +174,22 @@ class Collector:
         return PathwayResult(
             pathway=pathway, recommendations=tuple(sorted(recommendations, key=safety.order_key)),
             withheld=tuple(withheld), not_evaluable=tuple(self.not_evaluable),
-            warnings=tuple(self.warnings), scores=tuple(self.scores), guideline_version=version.GUIDELINE_VERSION,
+            warnings=tuple(self.warnings), scores=mark_withheld(self.scores, withheld),
+            guideline_version=version.GUIDELINE_VERSION,
             engine_version=version.ENGINE_VERSION, rules_version=version.RULES_VERSION)
+
+
+def mark_withheld(scores: Any, withheld: Any) -> tuple[ScoreResult, ...]:
+    """Scores whose own recommendation a safety rule withheld say so (their total and band stay)."""
+    by_action = {(w.rule_id, w.action): w for w in withheld}
+    marked = []
+    for score in scores:
+        w = by_action.get((score.recommendation.rule_id, score.recommendation.action))
+        if w is not None:
+            score = msgspec.structs.replace(score, recommendation=msgspec.structs.replace(
+                score.recommendation, withheld_by=w.withheld_by, withheld_reason=w.reason))
+        marked.append(score)
+    return tuple(marked)
 
 
 def withhold_in(result: PathwayResult, rule_id: str, action: str, *, by: str, reason: Reason) -> PathwayResult:
@@ -183,10 +198,11 @@ def withhold_in(result: PathwayResult, rule_id: str, action: str, *, by: str, re
     moved = [r for r in result.recommendations if (r.rule_id, r.action) == (rule_id, action)]
     if not moved:
         return result
-    return msgspec.structs.replace(
-        result, recommendations=tuple(r for r in result.recommendations if r not in moved),
-        withheld=(*result.withheld, *(Withheld(rule_id=r.rule_id, action=r.action, text=r.text, urgency=r.urgency,
-                                               withheld_by=by, reason=reason) for r in moved)))
+    withheld = (*result.withheld, *(Withheld(rule_id=r.rule_id, action=r.action, text=r.text, urgency=r.urgency,
+                                             withheld_by=by, reason=reason) for r in moved))
+    kept = tuple(r for r in result.recommendations if r not in moved)
+    return msgspec.structs.replace(result, recommendations=kept, withheld=withheld,
+                                   scores=mark_withheld(result.scores, withheld))
 
 
 def lesion_urgency(*groups: Any) -> Urgency:
@@ -228,13 +244,15 @@ def gate_surgery(out: Collector, days: float | None, *, lesion_inputs: Any = Non
     if days is None:
         out.warn("surgery_life_expectancy_not_given")
         return
-    weeks = round(days / 7, 1)
+    weeks = out.number(days / 7)
     if days < SIX_WEEKS_DAYS:
         for rec in surgical:
             out.withhold_fired(rec, by="SURG-1", reason=out.reason("life_expectancy_under_6_weeks", weeks=weeks))
         if lesion_inputs is not None:
-            out.fire("SURG-1", "radiotherapy_instead_of_surgery", inputs=lesion_inputs, fields=(),
-                     values={"life_expectancy_weeks": weeks})
+            compressing = getattr(lesion_inputs, "cord_compression", None)
+            out.fire("SURG-1", "radiotherapy_instead_of_surgery_cord_compression" if compressing
+                     else "radiotherapy_instead_of_surgery", inputs=lesion_inputs, fields=(),
+                     values={"life_expectancy_weeks": round(days / 7, 1)})
     elif days <= ONE_YEAR_DAYS:
         note = texts.reason_text("surgery_modality_6_weeks_to_1_year", out.lang)
         for rec in surgical:

@@ -45,8 +45,9 @@ class CreatinineUnit(StrEnum):
 class Creatinine(Struct, forbid_unknown_fields=True):
     """A serum creatinine with its unit, named explicitly."""
 
-    value: Annotated[float, Meta(gt=0, le=5000, description="The measured value: 0.2-20 mg/dL (17.7-1768 "
-                                                            "umol/L); anything else is refused (check the unit).")]
+    # the one bound is the plausible range below (SAFE-4, SAFE-11), checked in mg/dL whatever the unit
+    value: Annotated[float, Meta(description="The measured value: 0.2-20 mg/dL (17.7-1768 umol/L); anything "
+                                             "else is refused (check the unit).")]
     unit: CreatinineUnit
 
     def __post_init__(self) -> None:
@@ -58,11 +59,12 @@ class Creatinine(Struct, forbid_unknown_fields=True):
     def mg_dl(self) -> float:
         return self.value / UMOL_PER_MG_DL if self.unit == CreatinineUnit.UMOL_L else self.value
 
-    def display(self, mg_dl: float) -> str:
+    def display(self, mg_dl: float, lang: str = "en") -> str:
         """`mg_dl` in this creatinine's own unit, for a text."""
         if self.unit == CreatinineUnit.UMOL_L:
             return f"{mg_dl * UMOL_PER_MG_DL:.0f} µmol/L"
-        return f"{mg_dl:.2f} mg/dL"
+        text = f"{mg_dl:.2f} mg/dL"
+        return text.replace(".", ",") if lang == "fr" else text
 
 
 # A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
@@ -106,17 +108,35 @@ def zoledronic_dose(clearance: float) -> float | None:
 def evaluate(inputs: Inputs, lang: Language = "en") -> PathwayResult:
     out = Collector(lang)
     withheld = creatinine_monitoring(inputs, out)
-    start = started(inputs, out)
+    # already on an inhibitor: the start (AR-1, AR-4) is behind; duration and stopping (AR-5..7) answer instead
+    on_treatment = inputs.months_on_treatment is not None and inputs.months_on_treatment > 0
+    start = None if on_treatment else started(inputs, out)
     clearance = renal_dosing(inputs, out, start, withheld)
     if start:
         denosumab(inputs, clearance, out)
         if out.need("AR-4", inputs, "urgent") and not inputs.urgent:
             out.fire("AR-4", "pretreatment_checklist", inputs=inputs, fields=("urgent",))
     duration(inputs, out)
-    if out.need("AR-6", inputs, "stopping_denosumab") and inputs.stopping_denosumab and out.need(
-            "AR-6", inputs, "denosumab_months") and inputs.denosumab_months > 6:
-        out.fire("AR-6", "bisphosphonate_relay", inputs=inputs, fields=("stopping_denosumab", "denosumab_months"))
+    relay(inputs, clearance, withheld, out)
     return out.result(NAME)
+
+
+def relay(inputs: Inputs, clearance: float | None, withheld: Reason | None, out: Collector) -> None:
+    """AR-6: stopping denosumab taken over 6 months -> a bisphosphonate relay, unless the kidneys forbid the
+    bisphosphonate (clearance under 30 mL/min, dialysis, a creatinine withhold): then a specialist decides."""
+    if not (out.need("AR-6", inputs, "stopping_denosumab") and inputs.stopping_denosumab and out.need(
+            "AR-6", inputs, "denosumab_months") and inputs.denosumab_months > 6):
+        return
+    fields = ("stopping_denosumab", "denosumab_months")
+    reasons = [reason for reason in (
+        withheld,
+        out.reason("dialysis") if inputs.dialysis else None,
+        out.reason("clearance_under_30", clearance=out.number(clearance, 1))
+        if clearance is not None and clearance < SEVERE_RENAL_ML_MIN else None) if reason is not None]
+    if reasons:
+        out.fire("AR-6", "relay_needs_specialist_opinion", inputs=inputs, fields=fields, reasons=tuple(reasons))
+    else:
+        out.fire("AR-6", "bisphosphonate_relay", inputs=inputs, fields=fields)
 
 
 def started(inputs: Inputs, out: Collector) -> bool | None:
@@ -131,7 +151,7 @@ def started(inputs: Inputs, out: Collector) -> bool | None:
         out.warn("boundary_life_expectancy_3_months")
     if days <= START_MIN_DAYS:
         out.fire("AR-1", "antiresorptive_not_indicated", inputs=inputs, fields=fields,
-                 reasons=(out.reason("life_expectancy_3_months_or_less", months=f"{days / DAYS_PER_MONTH:.1f}"),))
+                 reasons=(out.reason("life_expectancy_3_months_or_less", months=out.number(days / DAYS_PER_MONTH)),))
         return False
     if inputs.urgent or inputs.dental_assessment_done:
         out.fire("AR-1", "start_antiresorptive", inputs=inputs,
@@ -161,12 +181,20 @@ def renal_dosing(inputs: Inputs, out: Collector, start: bool | None, withheld: R
         out.warn("implausible_clearance")
     dose = zoledronic_dose(clearance)
     values = {"creatinine_clearance_ml_min": round(clearance, 1), "dose_mg": dose}
-    say = {"clearance": f"{clearance:.1f}", "dose": f"{dose:g}" if dose is not None else "-"}
+    say = {"clearance": out.number(clearance, 1), "dose": out.number(dose) if dose is not None else "-"}
     if dose is None:
         out.warn("zoledronic_acid_renal_contraindication")
+    # SAFE-4: no dose from a clearance that cannot be trusted (dialysis, an implausible value)
+    untrusted = [out.reason("dialysis")] if inputs.dialysis else []
+    if clearance > bounds.IMPLAUSIBLE_CLEARANCE_ML_MIN:
+        untrusted.append(out.reason("implausible_clearance", clearance=say["clearance"]))
     if withheld is not None:
         if dose is not None:
             out.withhold("AR-2", "zoledronic_acid", by="AR-2", reason=withheld, say=say)
+    elif untrusted:
+        action = "zoledronic_acid_not_given" if inputs.dialysis else "zoledronic_acid_not_dosed"
+        out.fire("AR-2", action, inputs=inputs, fields=(*names, *(("dialysis",) if inputs.dialysis else ())),
+                 values=values, citations=ROSEN, reasons=tuple(untrusted))
     elif start:
         action = "zoledronic_acid" if dose is not None else "zoledronic_acid_not_given"
         reasons = () if dose is not None else (out.reason("clearance_under_30", clearance=say["clearance"]),)
@@ -179,7 +207,11 @@ def renal_dosing(inputs: Inputs, out: Collector, start: bool | None, withheld: R
 
 
 def denosumab(inputs: Inputs, clearance: float | None, out: Collector) -> None:
-    """AR-3, always offered when the start is indicated, with the calcium of SAFE-5."""
+    """AR-3, offered when the start is indicated, with the calcium of SAFE-5; not while denosumab is being
+    stopped (AR-6 answers then)."""
+    if inputs.stopping_denosumab:
+        out.withhold("AR-3", "denosumab", by="AR-6", reason=out.reason("stopping_denosumab"))
+        return
     if inputs.dialysis or (clearance is not None and clearance < SEVERE_RENAL_ML_MIN):
         out.warn("denosumab_severe_hypocalcaemia_risk")
     out.fire("AR-3", "denosumab", inputs=inputs, fields=(), values={"dose_mg": 120}, citations=HENRY)
@@ -210,14 +242,15 @@ def creatinine_monitoring(inputs: Inputs, out: Collector) -> Reason | None:
     values = {"baseline_mg_dl": round(baseline, 3), "current_mg_dl": round(current, 3), "rise_limit_mg_dl": limit,
               "resume_at_or_below_mg_dl": round(resume, 3),
               "resume_at_or_below": inputs.baseline_creatinine.display(resume)}
+    shown = {"resume": inputs.baseline_creatinine.display(resume, out.lang)}
     fields = ("baseline_creatinine", "creatinine")
-    say = {"resume": values["resume_at_or_below"]}
+    say = shown
     rose = current - baseline >= limit - 1e-9
     still_high = bool(inputs.zoledronic_withheld) and current > resume + 1e-9
     if rose or still_high:
         code = "creatinine_rise" if rose else "creatinine_not_back_to_baseline"
-        reason = out.reason(code, current=inputs.creatinine.display(current),
-                            baseline=inputs.baseline_creatinine.display(baseline), resume=say["resume"])
+        reason = out.reason(code, current=inputs.creatinine.display(current, out.lang),
+                            baseline=inputs.baseline_creatinine.display(baseline, out.lang), resume=say["resume"])
         out.fire("AR-2", "withhold_zoledronic_acid", inputs=inputs, values=values, citations=ROSEN, say=say,
                  fields=(*fields, "zoledronic_withheld") if still_high and not rose else fields, reasons=(reason,))
         return reason

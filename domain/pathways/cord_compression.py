@@ -3,6 +3,8 @@ decides whether the emergency radiotherapy is exclusive or adjuvant, so the two 
 6 weeks of life expectancy surgery is withheld and radiotherapy is exclusive (SAFE-1)."""
 from __future__ import annotations
 
+import msgspec
+
 from domain.model import Inputs as InputsBase
 from domain.model import Language
 from domain.pathways._fields import AGE, KARNOFSKY, LIFE_EXPECTANCY_MONTHS, LIFE_EXPECTANCY_WEEKS, opt
@@ -41,13 +43,18 @@ def evaluate(inputs: Inputs, lang: Language = "en") -> PathwayResult:
     days = life_expectancy_days(inputs)
     out = Collector(lang)
     if out.need("MSCC-1", inputs, "cord_compression") and inputs.cord_compression:
-        box, reasons = surgery_box(inputs, out) if not inputs.operated else (None, ())
-        if out.need("MSCC-1", inputs, "operated"):
-            dying = days is not None and days < SIX_WEEKS_DAYS  # SAFE-1: surgery withheld, RT exclusive
-            action = ("adjuvant_radiotherapy" if inputs.operated
-                      else RADIOTHERAPY["exclusive_radiotherapy" if dying else box])
-            out.fire("MSCC-1", action, inputs=inputs, fields=("cord_compression", "operated"), citations=SCHULTHEISS)
-        dose(inputs, out)
+        score = out.score(rades.compute(inputs.rades, lang)) if inputs.rades is not None else None
+        box, reasons = surgery_box(inputs, score, out) if not inputs.operated else (None, ())
+        dying = days is not None and days < SIX_WEEKS_DAYS  # SAFE-1: surgery withheld, RT exclusive
+        exclusive = not inputs.operated and (dying or box == "exclusive_radiotherapy")
+        fields = tuple(f for f in ("cord_compression", "operated") if getattr(inputs, f) is not None)
+        if inputs.operated:
+            out.fire("MSCC-1", "adjuvant_radiotherapy", inputs=inputs, fields=fields, citations=SCHULTHEISS)
+        else:  # not operated, or not said: emergency radiotherapy either way, exclusive or adjuvant
+            dying_reason = (out.reason("life_expectancy_under_6_weeks", weeks=out.number(days / 7)),) if dying else ()
+            out.fire("MSCC-1", RADIOTHERAPY["exclusive_radiotherapy" if dying else box], inputs=inputs, fields=fields,
+                     citations=SCHULTHEISS, reasons=dying_reason)
+        dose(inputs, score, out, note="radiotherapy_alone_here" if exclusive else None)
         if box is not None:
             out.fire("MSCC-5", box, inputs=inputs, fields=("age", "karnofsky", "deficit_hours"), reasons=reasons,
                      values={"criteria": [r.code for r in reasons]})
@@ -59,19 +66,24 @@ SCHULTHEISS = ("Schultheiss TE. The radiation dose-response of the human spinal 
                "Biol Phys. 2008;71(5):1455-1459",)
 
 
-def dose(inputs: Inputs, out: Collector) -> None:
-    if not out.need("MSCC-2", inputs, "rades"):
+def dose(inputs: Inputs, score, out: Collector, note: str | None = None) -> None:
+    """MSCC-2/3/4, the Rades group's dose; when radiotherapy is exclusive, a group's "with or without surgery"
+    is qualified (`note`), so the answer never offers surgery beside exclusive radiotherapy (SAFE-7)."""
+    if score is None:
+        out.missing("MSCC-2", "rades")
         return
-    score = out.score(rades.compute(inputs.rades, out.lang))
     band = next(b for b in rades.BANDS if b.code == score.band)
-    out.fire(band.rule_id, band.action, inputs=inputs, fields=("rades",), citations=rades.CITATIONS,
-             values={"rades_total": score.total, "rades_group": score.band})
+    rec = out.fire(band.rule_id, band.action, inputs=inputs, fields=("rades",), citations=rades.CITATIONS,
+                   values={"rades_total": score.total, "rades_group": score.band})
+    if note and "surgery" in band.action:
+        out.recommendations[-1] = msgspec.structs.replace(rec, text=f"{rec.text} {out.reason(note).text}")
 
 
-def surgery_box(inputs: Inputs, out: Collector) -> tuple[str | None, tuple[Reason, ...]]:
+def surgery_box(inputs: Inputs, score, out: Collector) -> tuple[str | None, tuple[Reason, ...]]:
     """MSCC-5: favoured only when all three criteria hold; any unfavourable one -> exclusive RT; a value
-    exactly on a limit (80 y, Karnofsky 50, 24 h) -> RCP with a boundary warning (clinical-rules.md 3). The
-    criteria that decided are returned as reasons, so the text names them."""
+    exactly on a limit (80 y, Karnofsky 50, 24 h) -> RCP with a boundary warning (clinical-rules.md 3). Rades
+    group 1 says there is no benefit of surgery: surgery is then not favoured but discussed in RCP (a reading).
+    The criteria that decided are returned as reasons, so the text names them."""
     if not out.need("MSCC-5", inputs, "age", "karnofsky", "deficit_hours"):
         return None, ()
     age, kps, hours = inputs.age, inputs.karnofsky, inputs.deficit_hours
@@ -83,13 +95,15 @@ def surgery_box(inputs: Inputs, out: Collector) -> tuple[str | None, tuple[Reaso
     for value, limit, above, name, warning in criteria:
         if value == limit:
             out.warn(warning)
-            boundary.append(out.reason(f"{name}_at_limit", value=f"{value:g}"))
+            boundary.append(out.reason(f"{name}_at_limit", value=out.number(value)))
         elif (value > limit) == above:
-            unfavourable.append(out.reason(f"{name}_unfavourable", value=f"{value:g}"))
+            unfavourable.append(out.reason(f"{name}_unfavourable", value=out.number(value)))
         else:
-            favourable.append(out.reason(f"{name}_favourable", value=f"{value:g}"))
+            favourable.append(out.reason(f"{name}_favourable", value=out.number(value)))
     if unfavourable:
         return "exclusive_radiotherapy", tuple(unfavourable)
+    if score is not None and score.band == "group_1":
+        boundary.append(out.reason("rades_group_1_no_benefit_of_surgery", total=score.total))
     if boundary:
         return "rcp_discussion", tuple(boundary)
     return "surgery_favoured", tuple(favourable)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from domain.model import FieldProblem, InputRejected, Language
 from domain.model import Inputs as InputsBase
-from domain.model import Language
 from domain.pathways._fields import (
     CORD_COMPRESSION,
     CORD_THREAT,
@@ -42,6 +42,7 @@ class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
     posterior_wall_retropulsion: RETROPULSION = None
     cord_threat: CORD_THREAT = None
     cord_compression: CORD_COMPRESSION = None
+    vertebral: opt(bool, "The lesion is vertebral (then cord threat and retropulsion must be known).") = None
     coagulation_checked: opt(bool, "Coagulation checked; anticoagulants and antiplatelet agents managed.") = None
     very_large_lesion: opt(bool, "Very large lesion.") = None
     mostly_soft_tissue: opt(bool, "Mostly soft-tissue extension.") = None
@@ -51,6 +52,9 @@ class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 
 def evaluate(inputs: Inputs, lang: Language = "en") -> PathwayResult:
+    if inputs.cord_compression and inputs.cord_threat is False:
+        raise InputRejected([FieldProblem(field="cord_threat", message="false, yet cord_compression is true: a "
+                                          "compressed cord is a threatened one", allowed=[True])], contradiction=True)
     out = Collector(lang)
     cementoplasty(inputs, out)
     if out.any_of("IR-2", inputs, "very_large_lesion", "mostly_soft_tissue"):
@@ -87,7 +91,9 @@ def cementoplasty(inputs: Inputs, out: Collector) -> None:
         out.fire("IR-1", "cementoplasty_not_indicated", inputs=inputs, fields=("weight_bearing_long_bone",),
                  reasons=(out.reason("weight_bearing_long_bone"),))
         return
-    if not out.need("IR-1", inputs, "puncture_site_infection", "uncontrolled_sepsis"):
+    # SAFE-2: every contraindication known before a yes (at a vertebra, the cord and the posterior wall too)
+    spinal = ("posterior_wall_retropulsion", "cord_threat") if inputs.vertebral else ()
+    if not out.need("IR-1", inputs, "puncture_site_infection", "uncontrolled_sepsis", *spinal):
         return
     if not inputs.coagulation_checked:
         out.warn("check_coagulation")
@@ -111,8 +117,10 @@ def thermal_ablation(inputs: Inputs, out: Collector) -> None:
         if inputs.pain_score == ABLATION_PAIN_THRESHOLD:
             out.warn("boundary_ablation_pain_4")
         if inputs.pain_score <= ABLATION_PAIN_THRESHOLD:
-            reasons.append(out.reason("pain_4_or_less", pain=f"{inputs.pain_score:g}"))
+            reasons.append(out.reason("pain_4_or_less", pain=out.number(inputs.pain_score)))
     if reasons:
         out.fire("IR-3", "not_eligible_ablation", inputs=inputs, fields=fields, reasons=tuple(reasons))
+    elif inputs.cord_compression:  # a compressed cord: emergency radiotherapy leads (MSCC-1), not ablation
+        out.withhold("IR-3", "thermal_ablation", by="MSCC-1", reason=out.reason("cord_compression"))
     else:
         out.fire("IR-3", "thermal_ablation", inputs=inputs, fields=fields)

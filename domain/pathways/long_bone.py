@@ -115,8 +115,9 @@ def fractured(inputs: Inputs, out: Collector) -> None:
 
 
 def impending(inputs: Inputs, out: Collector) -> None:
-    if inputs.location in FLAT_BONES:
-        return  # a flat bone without fracture: no Mirels; interventional radiology answers (IR-1..3)
+    if inputs.location in FLAT_BONES:  # no Mirels on a flat bone: said, not silent (SAFE-8, SAFE-9)
+        out.warn("flat_bone_no_mirels")
+        return
     if not out.need("LB-2", inputs, "mirels"):
         return
     score = out.score(mirels.compute(inputs.mirels, out.lang))

@@ -91,6 +91,9 @@ def postoperative(inputs: Inputs, out: Collector) -> None:
 
 
 INDICATION = ("sbrt_sites", "well_delimited", "visceral_metastases", "disease_stabilised")
+# The fields only a stereotactic question gives (a whole case hands the others to every lesion as facts).
+SBRT_QUESTION = ("well_delimited", "metabolic_radiotherapy", "rt_same_site_within_3_months", "canal_narrowing_percent",
+                 "cord_distance_mm", "rt_other_site_within_3_months")
 CONTRAINDICATION_INPUTS = ("symptomatic_cord_compression", "metabolic_radiotherapy", "rt_same_site_within_3_months",
                            "canal_narrowing_percent", "cord_distance_mm")
 
@@ -99,18 +102,22 @@ def stereotactic(inputs: Inputs, out: Collector) -> None:
     """RT-4: indication (1-3 sites, well delimited, no visceral metastasis, stabilised) and every
     contraindication, each read at its boundary (clinical-rules.md section 3). Asked, the answer is given either
     way, with every unmet criterion and contraindication known (SAFE-8)."""
-    if not out.need("RT-4", inputs, *INDICATION):
+    if all(getattr(inputs, name) is None for name in SBRT_QUESTION):  # not asked: the case's facts alone
+        out.need("RT-4", inputs, *INDICATION)                        # (sites, visceral...) do not ask it
         return
-    unmet = [code for failed, code in (
-        (not 1 <= inputs.sbrt_sites <= 3, "sbrt_sites_not_1_to_3"), (not inputs.well_delimited, "not_well_delimited"),
-        (inputs.visceral_metastases, "visceral_metastases"), (not inputs.disease_stabilised, "disease_not_stabilised"),
-    ) if failed]
     days = life_expectancy_days(inputs)
     found = contraindications(inputs, days, out)
+    if not found and not out.need("RT-4", inputs, *INDICATION):
+        return
+    unmet = [code for failed, code in (
+        (inputs.sbrt_sites is not None and not 1 <= inputs.sbrt_sites <= 3, "sbrt_sites_not_1_to_3"),
+        (inputs.well_delimited is False, "not_well_delimited"), (inputs.visceral_metastases, "visceral_metastases"),
+        (inputs.disease_stabilised is False, "disease_not_stabilised"),
+    ) if failed]
     fields = (*INDICATION, *CONTRAINDICATION_INPUTS, "sins_total", "rt_other_site_within_3_months",
               "life_expectancy_weeks", "life_expectancy_months")
     fields = tuple(f for f in fields if getattr(inputs, f) is not None)
-    if unmet or found:
+    if unmet or found:  # a "no" needs only what makes it one (SAFE-8)
         reasons = tuple(out.reason(code, sites=inputs.sbrt_sites) for code in (*unmet, *found))
         out.fire("RT-4", "not_eligible_sbrt", inputs=inputs, fields=fields, reasons=reasons,
                  values={"unmet_criteria": unmet, "contraindications": found})

@@ -26,7 +26,8 @@ RULE_IDS = ("SP-1", "SP-2", "SP-3", "SP-4")
 
 # A request a clinician's system could send (documentation: OpenAPI examples, catalogue).
 EXAMPLE = {"vertebral_involvement": True, "compression_fracture": True, "posterior_wall_retropulsion": False,
-           "pain_uncontrolled": True, "cord_threat": False,
+           "pain_uncontrolled": True, "cord_threat": False, "puncture_site_infection": False,
+           "uncontrolled_sepsis": False,
            "sins": {"level": "T12", "pain": "mechanical", "lesion": "lytic", "alignment": "normal",
                     "collapse": "under_50", "posterolateral": "none"}}
 
@@ -83,9 +84,11 @@ def compression_fracture(inputs: Inputs, out: Collector) -> None:
         out.fire("SP-2", "cementoplasty_contraindicated", inputs=inputs, fields=("compression_fracture", *found),
                  values={"lesion": lesion, "contraindications": list(found)}, reasons=reasons)
         if inputs.pain_uncontrolled:
-            out.withhold("SP-2", "cementoplasty", by="SAFE-2", reason=reasons[0])
+            out.withhold("SP-2", "cementoplasty_of_the_fracture", by="SAFE-2", reason=reasons[0])
         return
-    if not out.need("SP-2", inputs, "posterior_wall_retropulsion", "pain_uncontrolled", "cord_threat"):
+    # SAFE-2: every contraindication known before a yes, the same ones IR-1 asks for
+    if not out.need("SP-2", inputs, "posterior_wall_retropulsion", "pain_uncontrolled", "cord_threat",
+                    "puncture_site_infection", "uncontrolled_sepsis"):
         return
     fields = ("compression_fracture", "posterior_wall_retropulsion", "cord_threat", "pain_uncontrolled")
     if inputs.pain_uncontrolled:

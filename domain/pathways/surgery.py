@@ -48,8 +48,23 @@ def evaluate(inputs: Inputs, lang: Language = "en") -> PathwayResult:
             out.fire(rule_id, band.action, inputs=inputs, fields=(name,), citations=module.CITATIONS,
                      values={f"{name}_total": score.total, f"{name}_band": score.band})
     functional_factors(inputs, scores, out)
+    scores_predict_short_survival(scores, out)
     gate_surgery(out, days)
     return out.result(NAME)
+
+
+def scores_predict_short_survival(scores: dict, out: Collector) -> None:
+    """Life expectancy over a year (SURG-3) beside a Tokuhashi predicting under 6 months or a Tomita of
+    supportive care: the estimate and the scores disagree, and the answer takes the safer side: no
+    resection-reconstruction, with a warning to reconcile them in RCP (a reading, docs/readings.md)."""
+    surg3 = next((r for r in out.recommendations if r.rule_id == "SURG-3"), None)
+    short = [(rule, code) for rule, name, band, code in (
+        ("SURG-4", "tokuhashi", "under_6_months", "tokuhashi_under_6_months"),
+        ("SURG-5", "tomita", "supportive_care", "tomita_supportive_care"))
+        if name in scores and scores[name].band == band]
+    if surg3 is not None and short:
+        out.withhold_fired(surg3, by=short[0][0], reason=out.reason(short[0][1]))
+        out.warn("life_expectancy_disagrees_with_scores")
 
 
 def by_life_expectancy(inputs: Inputs, days: float | None, out: Collector) -> None:

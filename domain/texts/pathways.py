@@ -264,7 +264,8 @@ PATHWAY_TEXTS: dict[tuple[str, str], T] = {
         "en": "For information only, not a dose to give (the start is not indicated or not decided): creatinine "
               "clearance {clearance} mL/min (Cockcroft–Gault); the label's zoledronic-acid band is {dose} mg.",
         "fr": "Pour information seulement, pas une dose à administrer (initiation non indiquée ou non décidée) : "
-              "clairance de la créatinine {clearance} mL/min (Cockcroft–Gault) ; la tranche du RCP pour l'acide "
+              "clairance de la créatinine {clearance} mL/min (Cockcroft–Gault) ; la tranche du résumé des "
+              "caractéristiques du produit pour l'acide "
               "zolédronique est {dose} mg."},
     ("AR-2", "renal_dosing_information_under_30"): {
         "en": "For information only (the start is not indicated or not decided): creatinine clearance {clearance} "
@@ -317,6 +318,25 @@ PATHWAY_TEXTS: dict[tuple[str, str], T] = {
     ("IMG-2", "postpone_pet"): {
         "en": 'No PET-FDG within 15 days after G-CSF: postpone it to {earliest} at the earliest.',
         "fr": 'Pas de TEP-FDG dans les 15 jours qui suivent le G-CSF : la reporter au {earliest} au plus tôt.'},
+    ("SURG-1", "radiotherapy_instead_of_surgery_cord_compression"): {
+        "en": "Life expectancy under 6 weeks: no surgery for this compressing lesion; the emergency radiotherapy of "
+              "the cord compression (MSCC-1, its dose by the Rades group) leads, with analgesia and supportive care.",
+        "fr": "Espérance de vie inférieure à 6 semaines : pas de chirurgie pour cette lésion compressive ; "
+              "l'irradiation en urgence de la compression médullaire (MSCC-1, dose selon le groupe de Rades) prime, "
+              "avec antalgiques et soins de support."},
+    ("SP-2", "cementoplasty_of_the_fracture"): {
+        "en": "Cementoplasty of this osteolytic vertebral compression fracture, for uncontrolled pain.",
+        "fr": "Cimentoplastie de cette fracture-tassement vertébrale ostéolytique, pour une douleur non contrôlée."},
+    ("AR-2", "zoledronic_acid_not_dosed"): {
+        "en": "Zoledronic acid: no dose from an implausible creatinine clearance; check the creatinine, its unit and "
+              "the weight, then evaluate again.",
+        "fr": "Acide zolédronique : pas de dose calculée sur une clairance peu plausible ; vérifier la créatinine, "
+              "son unité et le poids, puis réévaluer."},
+    ("AR-6", "relay_needs_specialist_opinion"): {
+        "en": "Stopping denosumab taken for more than 6 months: a bisphosphonate relay is needed against the "
+              "rebound, but the kidneys forbid zoledronic acid here; ask a specialist's opinion.",
+        "fr": "Arrêt d'un dénosumab pris plus de 6 mois : un relais par biphosphonate est nécessaire contre le "
+              "rebond, mais la fonction rénale interdit ici l'acide zolédronique ; solliciter un avis spécialisé."},
 }
 
 PATHWAY_WARNINGS: dict[str, T] = {
@@ -351,13 +371,14 @@ PATHWAY_WARNINGS: dict[str, T] = {
         "en": "Life expectancy of exactly 3 months: the guideline says '> 3 months'; the inhibitor is not started.",
         "fr": "Espérance de vie d'exactement 3 mois : le référentiel dit « > 3 mois » ; pas d'initiation."},
     "zoledronic_acid_renal_contraindication": {
-        "en": "Creatinine clearance under 30 mL/min: zoledronic acid contraindicated; denosumab proposed.",
-        "fr": "Clairance de la créatinine inférieure à 30 mL/min : acide zolédronique contre-indiqué ; dénosumab "
-              "proposé."},
+        "en": "Creatinine clearance under 30 mL/min: zoledronic acid is contraindicated (not given).",
+        "fr": "Clairance de la créatinine inférieure à 30 mL/min : acide zolédronique contre-indiqué (non "
+              "administré)."},
     "boundary_baseline_creatinine_1_4": {
         "en": "Baseline creatinine of exactly 1.4 mg/dL: the label's normal (< 1.4) and abnormal (> 1.4) leave it "
               "unassigned; the stricter 0.5 mg/dL withhold threshold is applied.",
-        "fr": "Créatinine de base d'exactement 1,4 mg/dL : le RCP ne l'attribue ni à la normale (< 1,4) ni à "
+        "fr": "Créatinine de base d'exactement 1,4 mg/dL : le résumé des caractéristiques du produit ne "
+              "l'attribue ni à la normale (< 1,4) ni à "
               "l'anormale (> 1,4) ; le seuil le plus strict (0,5 mg/dL) est appliqué."},
     "postop_rt_skin_not_healed": {
         "en": "Post-operative radiotherapy waits for healed skin.",
@@ -394,8 +415,10 @@ PATHWAY_WARNINGS: dict[str, T] = {
         "en": "Exactly 6 months since the start of the effective treatment: read as within the flare window.",
         "fr": "Exactement 6 mois depuis le début du traitement efficace : lu comme dans la fenêtre du flare."},
     "check_coagulation": {
-        "en": "Coagulation not yet checked: check it and manage anticoagulants before cementoplasty.",
-        "fr": "Coagulation non vérifiée : la vérifier et gérer les anticoagulants avant la cimentoplastie."},
+        "en": "Coagulation not yet checked: check it and manage anticoagulants and antiplatelet agents before "
+              "cementoplasty.",
+        "fr": "Coagulation non vérifiée : la vérifier et gérer les anticoagulants et antiagrégants plaquettaires "
+              "avant la cimentoplastie."},
     "surgery_life_expectancy_not_given": {
         "en": "Life expectancy not given: surgical recommendations stand, but surgery by life expectancy (SURG-1 to "
               "SURG-3) was not evaluable.",
@@ -416,6 +439,16 @@ PATHWAY_WARNINGS: dict[str, T] = {
               "and monitor calcium closely.",
         "fr": "Clairance inférieure à 30 mL/min ou dialyse : risque élevé d'hypocalcémie sévère sous dénosumab ; "
               "corriger et surveiller étroitement la calcémie."},
+    "flat_bone_no_mirels": {
+        "en": "Pelvis or acetabulum without fracture: a flat bone, so no Mirels score; interventional radiology "
+              "(IR-1 to IR-3) and radiotherapy (RT-1) answer for it.",
+        "fr": "Bassin ou cotyle sans fracture : os plat, donc pas de score de Mirels ; la radiologie "
+              "interventionnelle (IR-1 à IR-3) et la radiothérapie (RT-1) y répondent."},
+    "life_expectancy_disagrees_with_scores": {
+        "en": "The estimated life expectancy (over 1 year) disagrees with the prognostic scores (Tokuhashi or "
+              "Tomita): resection-reconstruction is withheld; reconcile them in RCP.",
+        "fr": "L'espérance de vie estimée (plus d'un an) contredit les scores pronostiques (Tokuhashi ou Tomita) : "
+              "la résection-reconstruction est retenue ; à concilier en RCP."},
 }
 
 # Reasons: why a decision went the way it did, or why a recommendation was withheld (SAFE-1..8).
@@ -499,7 +532,8 @@ REASONS: dict[str, T] = {
     "creatinine_rise": {
         "en": "Creatinine {current} has risen beyond the label's limit from its baseline {baseline}; resume at or "
               "below {resume}.",
-        "fr": "Créatinine {current} augmentée au-delà de la limite du RCP par rapport à la valeur de base "
+        "fr": "Créatinine {current} augmentée au-delà de la limite du résumé des caractéristiques du produit "
+              "par rapport à la valeur de base "
               "{baseline} ; reprise au plus {resume}."},
     "creatinine_not_back_to_baseline": {
         "en": "Zoledronic acid is withheld and creatinine {current} is not yet back within 10 % of its baseline "
@@ -545,4 +579,34 @@ REASONS: dict[str, T] = {
     "pain_4_or_less": {
         "en": 'Pain {pain}/10, not over 4/10.',
         "fr": 'Douleur {pain}/10, pas supérieure à 4/10.'},
+    "radiotherapy_alone_here": {
+        "en": "Here without surgery: radiotherapy alone.",
+        "fr": "Ici sans chirurgie : radiothérapie seule."},
+    "rades_group_1_no_benefit_of_surgery": {
+        "en": "Rades {total} (group 1): no benefit of surgery.",
+        "fr": "Rades {total} (groupe 1) : pas de bénéfice de la chirurgie."},
+    "dialysis": {
+        "en": "The patient is on dialysis.",
+        "fr": "Le patient est dialysé."},
+    "implausible_clearance": {
+        "en": "Creatinine clearance {clearance} mL/min is implausible (over 150).",
+        "fr": "Une clairance de la créatinine de {clearance} mL/min est peu plausible (plus de 150)."},
+    "stopping_denosumab": {
+        "en": "Denosumab is being stopped (AR-6).",
+        "fr": "Le dénosumab est en cours d'arrêt (AR-6)."},
+    "antiresorptive_not_indicated": {
+        "en": "A bone-resorption inhibitor is not indicated (AR-1).",
+        "fr": "Pas d'indication d'inhibiteur de la résorption osseuse (AR-1)."},
+    "not_eligible_sbrt": {
+        "en": "Not eligible for stereotactic radiotherapy (RT-4).",
+        "fr": "Pas d'indication de radiothérapie stéréotaxique (RT-4)."},
+    "local_treatment_without_surgery": {
+        "en": "Not surgery here: life expectancy under 6 weeks (SURG-1).",
+        "fr": "Pas la chirurgie ici : espérance de vie inférieure à 6 semaines (SURG-1)."},
+    "tokuhashi_under_6_months": {
+        "en": "Revised Tokuhashi predicts survival under 6 months (SURG-4).",
+        "fr": "Le score de Tokuhashi révisé prédit une survie inférieure à 6 mois (SURG-4)."},
+    "tomita_supportive_care": {
+        "en": "Tomita 8-10: supportive care (SURG-5).",
+        "fr": "Tomita 8-10 : soins de support (SURG-5)."},
 }

@@ -21,7 +21,7 @@ LABELS: dict[str, dict[Language, str]] = {
     "recommendations": {"en": "Recommendations", "fr": "Recommandations"},
     "rcp": {"en": "Discuss in RCP", "fr": "Discussion en RCP"},
     "emergency": {"en": "Emergency", "fr": "Urgence"},
-    "urgent": {"en": "Urgent", "fr": "Semi-urgent"},
+    "urgent": {"en": "Urgent", "fr": "Urgent"},
     "routine": {"en": "Routine", "fr": "Programmé"},
     "withheld": {"en": "Withheld by a safety rule (considered, not recommended)",
                  "fr": "Retenues par une règle de sécurité (envisagées, non recommandées)"},

@@ -25,7 +25,8 @@ IR_NONE = {"pain_poorly_controlled": False, "opioid_intolerance": False, "other_
 IR_CEMENT = {**IR_NONE, "pain_poorly_controlled": True, "weight_bearing_long_bone": False,
              "puncture_site_infection": False, "uncontrolled_sepsis": False, "coagulation_checked": True}
 LYTIC_FRACTURE = {"compression_fracture": True, "lesion": "lytic", "posterior_wall_retropulsion": False,
-                  "pain_uncontrolled": True, "cord_threat": False}
+                  "pain_uncontrolled": True, "cord_threat": False, "puncture_site_infection": False,
+                  "uncontrolled_sepsis": False}
 MSCC_BOX = {"cord_compression": True, "operated": False, "age": 79, "karnofsky": 60, "deficit_hours": 12}
 POSTOP = {"surgery_date": "2025-03-01", "operated_site": "long_bone", "skin_healed": True}
 
@@ -83,6 +84,9 @@ CASES = {
     ("SURG-1", "radiotherapy_instead_of_surgery"): (
         "long-bone", {"pathological_fracture": True, "life_expectancy_weeks": 5.9},
         {"pathological_fracture": True, "life_expectancy_weeks": 6}),
+    ("SURG-1", "radiotherapy_instead_of_surgery_cord_compression"): (
+        "spine", {"cord_compression": True, "life_expectancy_weeks": 5.9},
+        {"cord_compression": True, "life_expectancy_weeks": 6}),
     ("SURG-2", "stabilisation"): ("surgery", {"life_expectancy_weeks": 6}, {"life_expectancy_weeks": 5.9}),
     ("SURG-3", "resection_reconstruction"): ("surgery", {"life_expectancy_months": 12.1},
                                              {"life_expectancy_months": 12}),
@@ -123,6 +127,9 @@ CASES = {
     ("AR-2", "renal_dosing_information_under_30"): (
         "antiresorptive", {**AR_BASE, "creatinine": {"value": 2.01, "unit": "mg_dl"}, "life_expectancy_months": 3},
         {**AR_BASE, "creatinine": {"value": 2.01, "unit": "mg_dl"}}),
+    ("AR-2", "zoledronic_acid_not_dosed"): (
+        "antiresorptive", {**AR_BASE, "creatinine": {"value": 0.39, "unit": "mg_dl"}},  # 153.8 mL/min
+        {**AR_BASE, "creatinine": {"value": 0.4, "unit": "mg_dl"}}),                    # 150 mL/min
     ("AR-2", "withhold_zoledronic_acid"): (
         "antiresorptive", {"creatinine": {"value": 1.5, "unit": "mg_dl"},
                            "baseline_creatinine": {"value": 1.0, "unit": "mg_dl"}},
@@ -141,6 +148,9 @@ CASES = {
                                      {"months_on_treatment": 24, "prolonged_bone_remission": True}),
     ("AR-6", "bisphosphonate_relay"): ("antiresorptive", {"stopping_denosumab": True, "denosumab_months": 6.5},
                                        {"stopping_denosumab": True, "denosumab_months": 6}),
+    ("AR-6", "relay_needs_specialist_opinion"): (
+        "antiresorptive", {**AR_BASE, "stopping_denosumab": True, "denosumab_months": 12, "dialysis": True},
+        {**AR_BASE, "stopping_denosumab": True, "denosumab_months": 12, "dialysis": False}),
     ("AR-7", "discuss_stopping"): ("antiresorptive", {"months_on_treatment": 24, "prolonged_bone_remission": True},
                                    {"months_on_treatment": 23.9, "prolonged_bone_remission": True}),
     ("RT-1", "palliative_radiotherapy"): (
@@ -207,6 +217,8 @@ CASES = {
 
 # Actions that only ever appear withheld (SAFE-2): (pathway, inputs where a safety rule withholds it, by).
 WITHHELD_CASES = {
+    ("SP-2", "cementoplasty_of_the_fracture"): ("spine", {**LYTIC_FRACTURE, "posterior_wall_retropulsion": True},
+                                                "SAFE-2"),
     ("LB-5", "cementoplasty_adjunct"): ("long-bone", {"pathological_fracture": False, "mirels": MIRELS_8,
                                                       "puncture_site_infection": True}, "SAFE-2"),
 }

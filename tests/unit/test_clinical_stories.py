@@ -77,19 +77,21 @@ def test_cord_compression_in_a_non_ambulatory_patient():
         ("MSCC-1", "exclusive_emergency_radiotherapy", None),  # surgery disfavoured, and 4 weeks to live
         ("MSCC-2", "rt_8gy_1fr", None),                   # Rades 5+6+5+3+4 = 23: group 1
         ("MSCC-5", "exclusive_radiotherapy", None),       # Karnofsky 40 < 50, deficit 72 h > 24 h
+        ("SURG-1", "radiotherapy_instead_of_surgery", "T7"),  # radiotherapy leads (SAFE-1)
         ("SP-1", "whole_spine_mri", "T7"),                # a threatened cord: urgent, like all about T7
         ("SP-2", "cementoplasty_contraindicated", "T7"),  # retropulsion and cord threat (SAFE-2)
-        ("SURG-1", "radiotherapy_instead_of_surgery", "T7"),
         ("SURG-1", "no_surgery", None),                   # 4 weeks < 6 weeks
         ("SURG-4", "conservative_treatment", None),       # Tokuhashi 0+0+1+0+0+1 = 2
-        ("SYS-1", "systemic_antiresorptive", None),
         ("AR-1", "antiresorptive_not_indicated", None),   # 4 weeks: not over 3 months, said (SAFE-8)
     ]
-    assert urgencies(result) == ["emergency"] * 3 + ["urgent"] * 3 + ["routine"] * 4
+    assert urgencies(result) == ["emergency"] * 3 + ["urgent"] * 3 + ["routine"] * 3
     assert withheld(result) == [
         ("SP-3", "surgical_opinion", "T7", "SURG-1", "life_expectancy_under_6_weeks"),  # SAFE-1
-        ("SP-2", "cementoplasty", "T7", "SAFE-2", "cord_threat"),                       # SAFE-2
+        ("SP-2", "cementoplasty_of_the_fracture", "T7", "SAFE-2", "cord_threat"),       # SAFE-2
+        ("SYS-1", "systemic_antiresorptive", None, "AR-1", "antiresorptive_not_indicated"),
     ]
+    mscc1 = result.recommendations[0]
+    assert [r.code for r in mscc1.reasons] == ["life_expectancy_under_6_weeks"]  # the criterion that decided
     mscc5 = next(r for r in result.recommendations if r.rule_id == "MSCC-5")
     assert [r.code for r in mscc5.reasons] == ["karnofsky_unfavourable", "deficit_unfavourable"]
     assert "Karnofsky 40 < 50" in mscc5.text and "72 h > 24 h" in mscc5.text  # the criterion that decided

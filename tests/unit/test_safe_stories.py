@@ -65,12 +65,11 @@ def test_a_dying_patient_is_offered_radiotherapy_and_comfort_never_an_operation(
     result = run(DYING)
     assert lines(result) == [
         ("emergency", "SURG-1", "radiotherapy_instead_of_surgery", "femur-L"),  # fractured: emergency (SAFE-7)
+        ("urgent", "SURG-1", "radiotherapy_instead_of_surgery", "T10"),     # radiotherapy leads (SAFE-1)
         ("urgent", "SP-1", "whole_spine_mri", "T10"),                       # a threatened cord: urgent
         ("urgent", "SP-2", "cementoplasty_contraindicated", "T10"),         # SAFE-2: the findings named
-        ("urgent", "SURG-1", "radiotherapy_instead_of_surgery", "T10"),
         ("routine", "SURG-1", "no_surgery", None),                          # 3 weeks < 6 weeks
         ("routine", "SURG-5", "supportive_care", None),                     # Tomita 4+4+2 = 10: supportive care
-        ("routine", "SYS-1", "systemic_antiresorptive", None),
         ("routine", "AR-1", "antiresorptive_not_indicated", None),          # SAFE-8: the "no" is said
         ("routine", "AR-2", "renal_dosing_information", None),              # SAFE-12: information, not a dose
     ]
@@ -78,7 +77,8 @@ def test_a_dying_patient_is_offered_radiotherapy_and_comfort_never_an_operation(
         ("LB-1", "surgery_then_adjuvant_rt", "femur-L", "SURG-1", "life_expectancy_under_6_weeks"),
         ("LB-5", "percutaneous_screw_fixation", "femur-L", "SURG-1", "life_expectancy_under_6_weeks"),
         ("SP-3", "surgical_opinion", "T10", "SURG-1", "life_expectancy_under_6_weeks"),
-        ("SP-2", "cementoplasty", "T10", "SAFE-2", "cord_threat"),
+        ("SP-2", "cementoplasty_of_the_fracture", "T10", "SAFE-2", "cord_threat"),
+        ("SYS-1", "systemic_antiresorptive", None, "AR-1", "antiresorptive_not_indicated"),  # SAFE-12
     ]
     # the scores keep their totals and bands (SAFE rules withhold recommendations only): SINS at T10, semi-rigid
     # 1 + mechanical 3 + lytic 2 + de novo deformity 2 + collapse >= 50 % 3 + unilateral 1 = 12 (table 1.2)
@@ -88,7 +88,9 @@ def test_a_dying_patient_is_offered_radiotherapy_and_comfort_never_an_operation(
     radiotherapy = result.recommendations[0].text
     assert "8 Gy" in radiotherapy and "supportive care" in radiotherapy
     fr = run(DYING, "fr")
-    assert fr.withheld[0].reason.text.startswith("Espérance de vie inférieure à 6 semaines (3.0 semaines)")
+    assert fr.withheld[0].reason.text.startswith("Espérance de vie inférieure à 6 semaines (3 semaines)")
+    sins = next(score for score in result.scores if score.score == "sins")
+    assert sins.recommendation.withheld_by == "SURG-1"  # the score's own advice says it was withheld
 
 
 def test_a_frail_patient_with_cord_compression_gets_exclusive_radiotherapy_and_safe_drugs():
@@ -165,6 +167,7 @@ def test_a_contradictory_case_is_refused_naming_both_sides_of_every_contradictio
     assert lines(result) == [
         ("emergency", "MSCC-1", "exclusive_emergency_radiotherapy", None),
         ("emergency", "MSCC-5", "exclusive_radiotherapy", None),  # Karnofsky 40 < 50 decides, and says so
+        ("emergency", "SP-1", "whole_spine_mri", "T5"),           # the compressing level: emergency
         ("routine", "SURG-2", "stabilisation", None),             # 8 months
         ("routine", "SURG-4", "conservative_treatment", None),    # Tokuhashi 0+1+2+0+0+1 = 4 (table 1.4)
         ("routine", "SURG-5", "supportive_care", None),           # Tomita 4+4+2 = 10 (table 1.5)

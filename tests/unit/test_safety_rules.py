@@ -84,10 +84,11 @@ def test_safe_1_cord_compression_under_6_weeks_is_exclusive_emergency_radiothera
                                      "puncture_site_infection", "uncontrolled_sepsis"])
 def test_safe_2_each_contraindication_withholds_spinal_cementoplasty(finding):
     fracture = {"compression_fracture": True, "lesion": "lytic", "posterior_wall_retropulsion": False,
-                "pain_uncontrolled": True, "cord_threat": False}
+                "pain_uncontrolled": True, "cord_threat": False, "puncture_site_infection": False,
+                "uncontrolled_sepsis": False}
     r = path("spine", **{**fracture, finding: True, **({"cord_threat": True} if finding == "cord_compression" else {})})
     assert ("SP-2", "cementoplasty") not in acts(r) and ("SP-2", "cementoplasty_contraindicated") in acts(r)
-    assert held(r)[0][:3] == ("SP-2", "cementoplasty", "SAFE-2")
+    assert held(r)[0][:3] == ("SP-2", "cementoplasty_of_the_fracture", "SAFE-2")
     contraindicated = next(x for x in r.recommendations if x.action == "cementoplasty_contraindicated")
     assert finding in [reason.code for reason in contraindicated.reasons]
     assert ("SP-2", "cementoplasty") in acts(path("spine", **fracture))
