@@ -21,7 +21,7 @@ from api.routes import audit, bulk_jobs, compute, meta, reports
 from domain import version
 from infra.audit import AuditWriter
 from infra.broker import create_client
-from infra.db import make_engine
+from infra.db import engine_for
 from infra.keys import KeyStore
 from infra.log import configure_logging
 from infra.settings import Settings
@@ -32,8 +32,10 @@ UNAUTHENTICATED = ["^/health", "^/schema", "^/static"]
 def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
     if configure_logs:
         configure_logging(settings.log_format)
-    engine = make_engine(settings.database_url)
-    writer = AuditWriter(engine, batch_max=settings.audit_batch_max, checkpoints=settings.checkpointer())
+    engine = engine_for(settings)
+    writer_engine = engine if settings.embedded else engine_for(settings, pooled=False)
+    writer = AuditWriter(writer_engine, batch_max=settings.audit_batch_max, checkpoints=settings.checkpointer(),
+                         stall_s=settings.audit_timeout_s / 2)
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
@@ -43,6 +45,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
         finally:
             writer.stop()
             engine.dispose()
+            writer_engine.dispose()
 
     assets = "/static/swagger-ui"
     return ObservedLitestar(

@@ -1,5 +1,7 @@
 """The ASGI entry point for servers: `uvicorn --factory api.main:app_from_environment`."""
 
+import faulthandler
+import signal
 import sys
 
 from litestar import Litestar
@@ -13,4 +15,6 @@ def app_from_environment() -> Litestar:
     # trip; at the default 5 ms switch interval each hand-off can stall a batch, and the API stayed at
     # 71 % CPU with 40 ms latencies. 0.5 ms: +25 % req/s on bench/scores.py.
     sys.setswitchinterval(0.0005)
+    # an operator's `kill -USR1 <pid>` writes every thread's stack to stderr: what a stuck process waits on
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     return create_app(load_settings())

@@ -112,8 +112,10 @@ def utc_now() -> str:
 class AuditWriter:
     """Group commit: callers submit entries and wait for the batch that holds theirs to commit."""
 
-    def __init__(self, engine: Engine, *, batch_max: int = 512, checkpoints: Checkpointer | None = None) -> None:
+    def __init__(self, engine: Engine, *, batch_max: int = 512, checkpoints: Checkpointer | None = None,
+                 stall_s: float = 5.0) -> None:
         self._engine = engine
+        self._stall_s = stall_s
         self._checkpoints = checkpoints
         self._batch_max = batch_max
         self._queue: queue.SimpleQueue[tuple[AuditEntry, Future[Receipt]] | None] = queue.SimpleQueue()
@@ -137,6 +139,19 @@ class AuditWriter:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
             self._thread.start()
+            threading.Thread(target=self._watch, name="audit-writer-watchdog", daemon=True).start()
+
+    def _watch(self) -> None:
+        """A batch waiting on a silent network past `stall_s` has its socket shut: the blocked call fails at
+        once, its callers get 503 and the next batch opens a fresh connection (issue 10: a blip must not stop the
+        writer for good). The server ends the abandoned session itself (idle_in_transaction_session_timeout)."""
+        while self._thread is not None:
+            time.sleep(min(0.5, self._stall_s / 4))
+            busy, connection = self._busy_since, self._connection
+            if busy is not None and connection is not None and time.monotonic() - busy > self._stall_s:
+                log.error("audit.writer_stalled", seconds=round(time.monotonic() - busy, 1))
+                abort_socket(connection)
+                self._busy_since = None
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -187,12 +202,9 @@ class AuditWriter:
         batch = [(entry, future) for entry, future in batch if future.set_running_or_notify_cancel()]
         if not batch:
             return
-        self._busy_since = time.monotonic()
+        entries = [entry for entry, _ in batch]
         try:
-            if self._connection is None:
-                self._connection = self._engine.raw_connection()
-            receipts = write_batch(self._connection, self._engine.dialect.name, [entry for entry, _ in batch],
-                                   self._checkpoints)
+            receipts = self._write(entries)
         except Exception as exc:  # any failure to commit: every caller of the batch gets 503
             log.error("audit.write_failed", error=type(exc).__name__, batch=len(batch))
             self._drop_connection()
@@ -206,12 +218,67 @@ class AuditWriter:
         for (_, future), receipt in zip(batch, receipts, strict=True):
             future.set_result(receipt)
 
+    def _write(self, entries: list[AuditEntry]) -> list[Receipt]:
+        """Write the batch; after a broken connection (a reset, a restart, a stall cut by the watchdog) look
+        whether it landed before the break, and write it once more on a fresh connection only if it did not."""
+        for attempt in (1, 2):
+            self._busy_since = time.monotonic()
+            try:
+                if self._connection is None:
+                    self._connection = self._engine.raw_connection()
+                return write_batch(self._connection, self._engine.dialect.name, entries, self._checkpoints)
+            except Exception as exc:
+                self._drop_connection()
+                if attempt == 2 or not connection_lost(exc):
+                    raise
+                log.warning("audit.write_retry", error=type(exc).__name__, batch=len(entries))
+                self._busy_since = time.monotonic()
+                self._connection = self._engine.raw_connection()  # watched like any write (a NullPool engine
+                landed = receipts_of(self._connection, entries)  # in the API: never a stale pooled one)
+                if landed is not None:
+                    return landed
+        raise AssertionError("unreachable")
+
     def _drop_connection(self) -> None:
         """Forget a connection that failed; the next batch opens a fresh one (no ping per batch)."""
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 self._connection.invalidate()
             self._connection = None
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """A broken or unusable connection (the write may or may not have landed), not a refusal by the database."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"OperationalError", "InterfaceError"}) and not names & {"QueryCanceled",
+                                                                                 "LockNotAvailable"}
+
+
+def receipts_of(raw: Any, entries: list[AuditEntry]) -> list[Receipt] | None:
+    """The receipts of a batch that committed before its connection broke, or None when it did not (one
+    transaction: all of it or none). `raw`: a DBAPI connection."""
+    ids = [entry.id for entry in entries]
+    cursor = raw.cursor()
+    mark = "?" if type(raw.driver_connection).__module__.startswith("sqlite3") else "%s"
+    cursor.execute(f"SELECT id, seq, hash FROM audit_record WHERE id IN ({', '.join([mark] * len(ids))})", ids)
+    rows = {row[0]: row for row in cursor.fetchall()}
+    raw.rollback()
+    if not rows:
+        return None
+    return [Receipt(id=i, seq=rows[i][1], hash=rows[i][2]) for i in ids]
+
+
+def abort_socket(raw: Any) -> None:
+    """Shut the socket of a DBAPI connection from another thread, so a call blocked on it fails at once."""
+    import socket
+
+    fileno = getattr(getattr(getattr(raw, "driver_connection", None), "pgconn", None), "socket", None)
+    if not isinstance(fileno, int) or fileno < 0:
+        return  # SQLite: a local file, whose waits its busy timeout bounds
+    with contextlib.suppress(OSError):
+        sock = socket.socket(fileno=os.dup(fileno))
+        sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
 
 
 COLUMNS = (*HASHED_FIELDS, "hash")

@@ -8,9 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import NullPool
+
+# TCP keepalives and a user timeout: a dead peer is noticed in about 10 s, idle or mid-request (issue 10).
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+              "tcp_user_timeout": 10_000}
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, statement_timeout_s: float = 60.0, lock_timeout_s: float = 4.0,
+                idle_in_transaction_timeout_s: float = 10.0, pooled: bool = True) -> Engine:
+    """An engine with the service's own session limits: on PostgreSQL a statement, a wait for a lock and an idle
+    transaction are bounded by the server (a lost client can never hold the audit chain's lock), and the socket
+    has keepalives and a user timeout."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -18,12 +27,20 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 5, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(
-        url,
-        pool_size=pool_size,
-        pool_pre_ping=True,
-        connect_args={"connect_timeout": 3},
-    )
+    limits = {"statement_timeout": statement_timeout_s, "lock_timeout": lock_timeout_s,
+              "idle_in_transaction_session_timeout": idle_in_transaction_timeout_s}
+    options = " ".join(f"-c {name}={round(seconds * 1000)}" for name, seconds in limits.items())
+    connect_args = {"connect_timeout": 3, **KEEPALIVES, "options": options}
+    if not pooled:  # a connection of its own each time (the audit writer's: it keeps one, and is never handed
+        return create_engine(url, poolclass=NullPool, connect_args=connect_args)  # a stale pooled one)
+    return create_engine(url, pool_size=pool_size, pool_pre_ping=True, pool_timeout=5, connect_args=connect_args)
+
+
+def engine_for(settings: Any, *, pool_size: int = 5, pooled: bool = True) -> Engine:
+    """make_engine with the limits of `settings` (infra.settings.Settings)."""
+    return make_engine(settings.database_url, pool_size=pool_size, statement_timeout_s=settings.db_statement_timeout_s,
+                       lock_timeout_s=settings.db_lock_timeout_s, pooled=pooled,
+                       idle_in_transaction_timeout_s=settings.db_idle_in_transaction_timeout_s)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

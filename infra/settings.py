@@ -34,6 +34,11 @@ class Settings:
     checkpoint_every: int = 1000
     checkpoint_minutes: float = 10.0
     audit_retention_days: int = 3650
+    # PostgreSQL sessions of the service (issue 10): a statement, a lock wait, an idle transaction each end by
+    # themselves, so one network blip can never leave the chain's lock held or a thread waiting for ever
+    db_statement_timeout_s: float = 60.0
+    db_lock_timeout_s: float = 4.0
+    db_idle_in_transaction_timeout_s: float = 10.0
 
     @property
     def public_key(self) -> str:
@@ -77,6 +82,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         checkpoint_every=_int(env, "BONEMETS_CHECKPOINT_EVERY", 1000),
         checkpoint_minutes=float(env.get("BONEMETS_CHECKPOINT_MINUTES", "10")),
         audit_retention_days=_int(env, "BONEMETS_AUDIT_RETENTION_DAYS", 3650),
+        db_statement_timeout_s=_positive(env, "BONEMETS_DB_STATEMENT_TIMEOUT_S", 60.0),
+        db_lock_timeout_s=_positive(env, "BONEMETS_DB_LOCK_TIMEOUT_S", 4.0),
+        db_idle_in_transaction_timeout_s=_positive(env, "BONEMETS_DB_IDLE_IN_TRANSACTION_TIMEOUT_S", 10.0),
     )
 
 
@@ -124,6 +132,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(env.get(name, default))
     except ValueError:
         raise SettingsError(f"{name} must be an integer") from None
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    try:
+        value = float(env.get(name, default))
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds") from None
+    if not value > 0:
+        raise SettingsError(f"{name} must be more than 0 seconds")
+    return value
 
 
 def _stdout_is_tty() -> bool:

@@ -1,9 +1,9 @@
 """A TCP proxy between the service and PostgreSQL that injects the network faults of issue 10, for a stated time:
 
-- `drop`: every byte in both directions is held back, and new connections wait, then all of it is delivered when
-  the fault ends (TCP retransmission after a silent outage);
-- `blackhole`: the same, but the connections open at the start of the fault are lost: when it ends they are
-  closed without a word (a NAT or firewall that forgot them);
+- `drop`: every byte sent during the fault, either way, is lost without a word; the connections stay open, so a
+  request or an answer in flight is never delivered and its peer waits until one of its own timeouts fires;
+- `blackhole`: the same, and the connections open when the fault starts are forgotten by the network: once it is
+  back, they are reset (a NAT or firewall answering a flow it no longer knows); new connections wait meanwhile;
 - `reset`: open connections are reset at once (RST) and new ones refused during the fault.
 
 `arm(mode, seconds, trigger=b"FOR UPDATE")` starts the fault right after the next client message that holds
@@ -41,7 +41,7 @@ class FaultProxy:
             self._mode, self._until = mode, time.monotonic() + seconds
             pairs = list(self._pairs)
             if mode == "blackhole":
-                self._doomed = {id(pair) for pair in pairs}
+                self._doomed |= {id(pair) for pair in pairs}
         if mode == "reset":
             for pair in pairs:
                 self._drop_pair(pair, rst=True)
@@ -96,10 +96,8 @@ class FaultProxy:
         client, upstream = pair
         peer = {client: upstream, upstream: client}
         while True:
-            if self.faulty() and self._mode in ("drop", "blackhole"):
-                time.sleep(0.01)  # nothing crosses the network meanwhile
-                continue
-            if id(pair) in self._doomed:  # lost in the blackhole: closed once the network is back
+            if id(pair) in self._doomed and not self.faulty():
+                self._drop_pair(pair, rst=True)
                 return
             try:
                 ready, _, _ = select.select([client, upstream], [], [], 0.05)
@@ -107,10 +105,12 @@ class FaultProxy:
                     data = src.recv(65536)
                     if not data:
                         return
+                    if id(pair) in self._doomed or (self.faulty() and self._mode in ("drop", "blackhole")):
+                        continue  # lost in the network
                     peer[src].sendall(data)
                     if src is client:
                         self._maybe_trigger(data)
-            except OSError:
+            except (OSError, ValueError):  # a socket closed under us (a reset, the proxy closing)
                 return
 
     def _maybe_trigger(self, data: bytes) -> None:

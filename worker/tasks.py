@@ -17,7 +17,7 @@ from domain.report import Trace, patient_report, registry_summary
 from infra import jobs, reports
 from infra import pdf as pdf_renderer
 from infra.audit import AuditEntry, new_id, pseudonymise
-from infra.db import make_engine
+from infra.db import engine_for
 from infra.problems import problem_body
 from infra.settings import Settings
 
@@ -42,7 +42,7 @@ def engine_of(settings: Settings) -> Engine:
     """One engine per worker process, made on first use (never at import, never shared across a fork)."""
     key = (os.getpid(), settings.database_url)
     if key not in _engines:
-        _engines[key] = make_engine(settings.database_url, pool_size=2)
+        _engines[key] = engine_for(settings, pool_size=2)
     return _engines[key]
 
 
