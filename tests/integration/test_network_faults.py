@@ -150,5 +150,6 @@ def test_the_service_sets_its_own_session_limits_and_keepalives(settings):
             "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout")}
         params = conn.connection.driver_connection.info.get_parameters()
     engine.dispose()
-    assert shown == {"statement_timeout": "1min", "lock_timeout": "2500ms", "idle_in_transaction_session_timeout": "10s"}
+    assert shown == {"statement_timeout": "1min", "lock_timeout": "2500ms",
+                     "idle_in_transaction_session_timeout": "10s"}
     assert (params["keepalives"], params["keepalives_idle"], params["tcp_user_timeout"]) == ("1", "5", "10000")
