@@ -229,7 +229,8 @@ class AuditWriter:
                 return write_batch(self._connection, self._engine.dialect.name, entries, self._checkpoints)
             except Exception as exc:
                 self._drop_connection()
-                if attempt == 2 or not connection_lost(exc):
+                network = self._engine.dialect.name == "postgresql"  # SQLite: a local file, no connection to lose
+                if attempt == 2 or not network or not connection_lost(exc):
                     raise
                 log.warning("audit.write_retry", error=type(exc).__name__, batch=len(entries))
                 self._busy_since = time.monotonic()
