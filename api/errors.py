@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 import structlog
@@ -70,8 +71,14 @@ def on_broker_unavailable(request: Request, exc: BrokerUnavailable) -> Response:
                    title="Task queue unavailable")
 
 
+def frames(exc: BaseException) -> list[str]:
+    """Where an exception was raised, without its message (which may carry a query's parameters or a line's
+    content): file, line and function of each frame."""
+    return [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in traceback.extract_tb(exc.__traceback__)]
+
+
 def on_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("request.unexpected_error", path=request.url.path, error=type(exc).__name__)
+    log.error("request.unexpected_error", path=request.url.path, error=type(exc).__name__, where=frames(exc))
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "An unexpected error occurred; it has been logged.",
                    instance=request.url.path)
 

@@ -24,7 +24,7 @@ def make_engine(url: str, *, pool_size: int = 5, statement_timeout_s: float = 60
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 5, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 5, "check_same_thread": False}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     limits = {"statement_timeout": statement_timeout_s, "lock_timeout": lock_timeout_s,
@@ -32,8 +32,11 @@ def make_engine(url: str, *, pool_size: int = 5, statement_timeout_s: float = 60
     options = " ".join(f"-c {name}={round(seconds * 1000)}" for name, seconds in limits.items())
     connect_args = {"connect_timeout": 3, **KEEPALIVES, "options": options}
     if not pooled:  # a connection of its own each time (the audit writer's: it keeps one, and is never handed
-        return create_engine(url, poolclass=NullPool, connect_args=connect_args)  # a stale pooled one)
-    return create_engine(url, pool_size=pool_size, pool_pre_ping=True, pool_timeout=5, connect_args=connect_args)
+        return create_engine(url, poolclass=NullPool, connect_args=connect_args,  # a stale pooled one)
+                             hide_parameters=True)
+    # hide_parameters: a database error's text never carries the values of a query (a line, a reference)
+    return create_engine(url, pool_size=pool_size, pool_pre_ping=True, pool_timeout=5, connect_args=connect_args,
+                         hide_parameters=True)
 
 
 def engine_for(settings: Any, *, pool_size: int = 5, pooled: bool = True) -> Engine:

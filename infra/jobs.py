@@ -12,8 +12,10 @@ import msgspec
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from infra.audit import AuditEntry, append_chained, lock_head
+from domain.model import FieldProblem
+from infra.audit import AuditEntry, append_chained, lock_head, pseudonymise
 from infra.db import placeholder, raw_transaction
+from infra.problems import problem_body
 from infra.tables import BulkJob, BulkLine, BulkResult
 
 INSERT_BATCH = 5000
@@ -150,27 +152,64 @@ def _row(mapping: Any) -> JobRow:
     return JobRow(**{f: mapping[f] for f in JobRow.__struct_fields__})
 
 
+_decode_line = msgspec.json.Decoder().decode
+_encode_line = msgspec.json.Encoder().encode
+
+
+def pseudonymised_line(number: int, raw: bytes, key: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """A line as it may be stored: (its BulkLine row with the patient reference replaced by its keyed hash, None),
+    or (None, its result line) when it cannot be evaluated at all (not JSON, not an object, a malformed
+    reference): such a line is answered at once, and nothing of it is kept."""
+    try:
+        data = _decode_line(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        message = "malformed JSON" if isinstance(exc, msgspec.DecodeError) else "unreadable line"
+        return None, error_line(number, None, "$", f"{message}: {str(exc)[:120]}" if
+                                isinstance(exc, msgspec.DecodeError) else message)
+    if not isinstance(data, dict):
+        return None, error_line(number, None, "$", "expected a JSON object")
+    line_id = data.get("line_id") if isinstance(data.get("line_id"), str | int) else None
+    ref = data.pop("patient_ref", None)
+    if ref is not None and not (isinstance(ref, str) and 1 <= len(ref) <= 256):
+        return None, error_line(number, line_id, "patient_ref", "a string of 1 to 256 characters")
+    return {"line": number, "payload": _encode_line(data).decode(), "patient_hash": pseudonymise(key, ref)}, None
+
+
+def error_line(number: int, line_id: Any, field: str, message: str) -> str:
+    problem = problem_body(400, "This line cannot be evaluated.", errors=[FieldProblem(field=field, message=message)])
+    return _encode_line({"line": number, "line_id": line_id, "ok": False, "error": problem}).decode()
+
+
 def store_job(engine: Engine, *, job_id: str, client: str, spool: Spool, chunk_size: int, language: str,
-              request_id: str, idempotency_key: str | None) -> tuple[JobRow, bool]:
-    """The job and all its lines in one transaction. Returns (job, created): with an idempotency key already
-    used by this client, the existing job and False."""
+              request_id: str, idempotency_key: str | None, pseudonym_key: bytes) -> tuple[JobRow, bool]:
+    """The job and all its lines in one transaction, each line pseudonymised (a line that cannot be evaluated
+    is stored as its result at once). Returns (job, created): with an idempotency key already used by this
+    client, the existing job and False."""
     if idempotency_key is not None and (existing := find_by_key(engine, client, idempotency_key)):
         return existing, False
-    status = "succeeded" if spool.count == 0 else "queued"
     try:
         with engine.begin() as conn:
             conn.execute(insert(BulkJob).values(
-                id=job_id, client=client, status=status, total=spool.count, done=0, failed=0, chunk_size=chunk_size,
-                language=language, request_id=request_id, idempotency_key=idempotency_key, created_at=now(),
-                finished_at=now() if status == "succeeded" else None))
-            batch = []
-            for number, payload in enumerate(spool.lines(), start=1):
-                batch.append({"job_id": job_id, "line": number, "payload": payload.decode("utf-8", "replace")})
-                if len(batch) == INSERT_BATCH:
-                    conn.execute(insert(BulkLine), batch)
-                    batch = []
-            if batch:
-                conn.execute(insert(BulkLine), batch)
+                id=job_id, client=client, status="queued", total=spool.count, done=0, failed=0, chunk_size=chunk_size,
+                language=language, request_id=request_id, idempotency_key=idempotency_key, created_at=now()))
+            lines, results, failed = [], [], 0
+            for number, raw in enumerate(spool.lines(), start=1):
+                row, result = pseudonymised_line(number, raw, pseudonym_key)
+                if row is not None:
+                    lines.append({"job_id": job_id, **row})
+                else:
+                    results.append({"job_id": job_id, "line": number, "ok": False, "body": result})
+                    failed += 1
+                for table, batch in ((BulkLine, lines), (BulkResult, results)):
+                    if len(batch) == INSERT_BATCH:
+                        conn.execute(insert(table), batch)
+                        batch.clear()
+            for table, batch in ((BulkLine, lines), (BulkResult, results)):
+                if batch:
+                    conn.execute(insert(table), batch)
+            finished = failed == spool.count
+            conn.execute(update(BulkJob).where(BulkJob.id == job_id).values(
+                failed=failed, status="succeeded" if finished else "queued", finished_at=now() if finished else None))
     except IntegrityError:  # the same key, submitted concurrently: the other submission won
         if idempotency_key is not None and (existing := find_by_key(engine, client, idempotency_key)):
             return existing, False
@@ -234,12 +273,15 @@ def results(engine: Engine, job_id: str) -> Iterator[bytes]:
         yield "".join(f"{body}\n" for body in bodies).encode()
 
 
-def load_chunk(engine: Engine, job_id: str, start: int, end: int) -> tuple[JobRow | None, list[tuple[int, str]]]:
+def load_chunk(engine: Engine, job_id: str, start: int,
+               end: int) -> tuple[JobRow | None, list[tuple[int, str, str | None]]]:
+    """The job and the chunk's lines still to evaluate: (line, payload, patient hash)."""
     with engine.connect() as conn:
         job = conn.execute(select(BulkJob).where(BulkJob.id == job_id)).first()
         done = {r[0] for r in conn.execute(select(BulkResult.line).where(
             BulkResult.job_id == job_id, BulkResult.line.between(start, end)))}
-        lines = [(r[0], r[1]) for r in conn.execute(select(BulkLine.line, BulkLine.payload).where(
+        lines = [(r[0], r[1], r[2]) for r in conn.execute(select(BulkLine.line, BulkLine.payload,
+                                                                 BulkLine.patient_hash).where(
             BulkLine.job_id == job_id, BulkLine.line.between(start, end)).order_by(BulkLine.line))
             if r[0] not in done]
     return (_row(job._mapping) if job else None), lines
@@ -280,6 +322,9 @@ def commit_chunk(engine: Engine, job_id: str, outcomes: list[Outcome], checkpoin
                     copy.write_row(row)
         else:
             cursor.executemany("INSERT INTO bulk_result (job_id, line, ok, body) VALUES (?, ?, ?, ?)", rows)
+        # a line's input goes once its result is committed, in the same transaction (issue 10)
+        cursor.execute(f"DELETE FROM bulk_line WHERE job_id = {mark} AND line BETWEEN {mark} AND {mark}",
+                       (job_id, min(lines), max(lines)))
         done, failed = sum(o.ok for o in fresh), sum(not o.ok for o in fresh)
         finished = now()
         cursor.execute(

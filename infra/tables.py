@@ -78,13 +78,16 @@ class BulkJob(SQLModel, table=True):
 
 
 class BulkLine(SQLModel, table=True):
-    """One input line of a job, kept as the bytes the registry sent (a bad line is a per-line error)."""
+    """One input line of a job until its result is committed (then deleted): the line as the registry sent it,
+    less its patient reference, which is kept as its keyed hash."""
 
     __tablename__ = "bulk_line"
 
     job_id: str = Field(primary_key=True, max_length=36)
     line: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     payload: str = Field(sa_column=Column(Text, nullable=False))
+    # the keyed hash of the line's patient_ref: the reference itself is never stored (issue 10)
+    patient_hash: str | None = Field(default=None, max_length=64)
 
 
 class BulkResult(SQLModel, table=True):

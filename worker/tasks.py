@@ -16,7 +16,7 @@ from domain.bulk import Evaluated, evaluate_line
 from domain.report import Trace, patient_report, registry_summary
 from infra import jobs, reports
 from infra import pdf as pdf_renderer
-from infra.audit import AuditEntry, new_id, pseudonymise
+from infra.audit import AuditEntry, new_id
 from infra.db import engine_for
 from infra.problems import problem_body
 from infra.settings import Settings
@@ -70,14 +70,15 @@ def evaluate_chunk(self: Task, job_id: str, start: int, end: int) -> int:
         bound.info("task.skipped", status=job.status if job else None, pending=len(lines))
         return 0
     jobs.mark_running(engine, job_id)
-    outcomes = [outcome(job, number, payload, settings) for number, payload in lines]
+    outcomes = [outcome(job, number, payload, settings, patient_hash) for number, payload, patient_hash in lines]
     done, failed = jobs.commit_chunk(engine, job_id, outcomes, checkpointer_of(settings))
     bound.info("task.evaluated", lines=len(lines), done=done, failed=failed,
                duration_ms=round((time.perf_counter() - started) * 1000, 1))
     return done + failed
 
 
-def outcome(job: jobs.JobRow, number: int, payload: str, settings: Settings) -> jobs.Outcome:
+def outcome(job: jobs.JobRow, number: int, payload: str, settings: Settings,
+            patient_hash: str | None = None) -> jobs.Outcome:
     """One line's stored result: the endpoint's body with its audit id, or a per-line problem document."""
     try:
         evaluated = evaluate_line(payload, job.language)  # type: ignore[arg-type]
@@ -92,19 +93,20 @@ def outcome(job: jobs.JobRow, number: int, payload: str, settings: Settings) -> 
         body = problem_body(status, "This line cannot be evaluated.", errors=evaluated.problems)
         return jobs.Outcome(line=number, ok=False, audit=None,
                             body=_line(number, evaluated.line_id, ok=False, key="error", value=body))
-    entry = audit_entry(job, evaluated, settings)
+    entry = audit_entry(job, evaluated, patient_hash)
     result = msgspec.to_builtins(evaluated.result)
     result["audit_id"] = entry.id
     return jobs.Outcome(line=number, ok=True, audit=entry,
                         body=_line(number, evaluated.line_id, ok=True, key="result", value=result))
 
 
-def audit_entry(job: jobs.JobRow, evaluated: Evaluated, settings: Settings) -> AuditEntry:
+def audit_entry(job: jobs.JobRow, evaluated: Evaluated, patient_hash: str | None) -> AuditEntry:
+    """The line's audit record, with the keyed hash its reference was stored as at upload (issue 10)."""
     result, inputs = evaluated.result, evaluated.inputs
     return AuditEntry(
         id=new_id(), client=job.client, roles="registry", endpoint=f"POST /v1/bulk-jobs ({evaluated.kind.path})",
         action=evaluated.kind.action, request_id=job.request_id,
-        patient_hash=pseudonymise(settings.pseudonym_key, inputs.patient_ref),
+        patient_hash=patient_hash,
         input_json=_encode(msgspec.structs.replace(inputs, patient_ref=None)).decode(),
         output_json=_encode(result).decode(), rule_ids=evaluated.kind.rule_ids(result),
         guideline_version=result.guideline_version, engine_version=result.engine_version,

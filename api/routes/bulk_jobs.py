@@ -97,7 +97,7 @@ async def submit(request: Request) -> Response[Any]:
         job, created = await anyio.to_thread.run_sync(lambda: jobs.store_job(
             state.engine, job_id=new_id(), client=request.user.client, spool=spool,
             chunk_size=settings.bulk_chunk_size, language=language(request), request_id=meta["request_id"],
-            idempotency_key=key))
+            idempotency_key=key, pseudonym_key=settings.pseudonym_key))
     finally:
         spool.close()
     if created or (job.status == "queued" and job.done + job.failed == 0):

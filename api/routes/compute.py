@@ -18,6 +18,7 @@ from api.audited import audit, language
 from api.auth import requires
 from api.responses import PROBLEM_RESPONSES, RESPONSE_TYPES
 from domain.kinds import KINDS, Kind
+from domain.validation import top_level_patient_ref
 
 TAGS = {"score.computed": "scores", "pathway.evaluated": "pathways", "evaluation.computed": "evaluations"}
 
@@ -32,6 +33,7 @@ def compute_route(kind: Kind) -> HTTPRouteHandler:
     response_type = RESPONSE_TYPES[kind.action]
 
     async def handler(request: Request, data: Any) -> Any:
+        top_level_patient_ref(data)
         result = kind.compute(data, language(request))
         audited = await audit(request, action=kind.action, inputs=data, output=result,
                               rule_ids=kind.rule_ids(result))

@@ -17,6 +17,7 @@ from api.errors import problem
 from domain.evaluation import Case
 from domain.evaluation import evaluate as evaluate_case
 from domain.model import FieldProblem, InputRejected
+from domain.validation import top_level_patient_ref
 from infra import broker, jobs, reports
 
 
@@ -66,6 +67,7 @@ async def request_report(request: Request, data: JSONBody[ReportRequest]) -> Res
                                           allowed=["audit_id", "case"])])
     audit_id = data.audit_id
     if data.case is not None:  # evaluated and audited first, exactly as POST /v1/evaluations would
+        top_level_patient_ref(data.case)
         result = evaluate_case(data.case, language(request))
         audit_id = (await audit(request, action="evaluation.computed", inputs=data.case, output=result,
                                 rule_ids=result.rule_ids)).id

@@ -95,7 +95,7 @@ def test_a_line_that_breaks_the_engine_fails_alone_and_the_job_goes_on(monkeypat
     job = msgspec.convert({"id": "j", "client": "c", "status": "running", "total": 1, "done": 0, "failed": 0,
                            "chunk_size": 1, "language": "en", "request_id": "r", "created_at": "t",
                            "started_at": None, "finished_at": None}, tasks.jobs.JobRow)
-    outcome = tasks.outcome(job, 7, "{}", settings=None)
+    outcome = tasks.outcome(job, 7, "{}", settings=None, patient_hash=None)
     assert not outcome.ok and outcome.audit is None
     assert msgspec.json.decode(outcome.body)["error"]["status"] == 500
 
