@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import traceback
 from typing import Any
 
@@ -83,7 +84,26 @@ def on_unexpected(request: Request, exc: Exception) -> Response:
                    instance=request.url.path)
 
 
+def on_undecodable(request: Request, exc: Exception) -> Response:
+    """A body nested too deeply to decode, or not UTF-8: the client's input, so a 400, never a 500."""
+    message = ("the body is nested too deeply" if isinstance(exc, RecursionError)
+               else "the body is not valid UTF-8 text")
+    return problem(400, "The request body cannot be read.", errors=[FieldProblem(field="$", message=message)],
+                   instance=request.url.path)
+
+
+# Identifiers this service issues (jobs, reports, audit records): anything else is unknown (404) or invalid,
+# and never reaches a query (a NUL or a huge value would be a database error, not the client's).
+ID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def is_id(value: str) -> bool:
+    return ID_PATTERN.fullmatch(value) is not None
+
+
 EXCEPTION_HANDLERS = {
+    RecursionError: on_undecodable,
+    UnicodeDecodeError: on_undecodable,
     InputRejected: on_input_rejected,
     ValidationException: on_validation,
     AuditUnavailable: on_audit_unavailable,

@@ -32,20 +32,23 @@ def _instant(value: str | None, name: str) -> str | None:
         return None
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ClientException(f"{name} must be an ISO 8601 date or date-time, not {value!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except (ValueError, OverflowError):  # not a date, or one that leaves the calendar once in UTC
+        raise ClientException(f"{name} must be an ISO 8601 date or date-time from year 1 to 9999") from None
 
 
 def _cursor(value: str | None) -> int:
     if value is None:
         return 0
     try:
-        return int(base64.urlsafe_b64decode(value.encode()).decode())
+        seq = int(base64.urlsafe_b64decode(value.encode()).decode())
     except ValueError:
         raise ClientException("cursor is not one this service issued") from None
+    if not 0 <= seq < 2**63:
+        raise ClientException("cursor is not one this service issued")
+    return seq
 
 
 def _next(seq: int | None) -> str | None:
@@ -78,6 +81,11 @@ async def query(
     limit: Annotated[int, QueryParameter(ge=1, le=audit_review.MAX_PAGE)] = 100,
 ) -> Any:
     state = request.app.state
+    given = {"since": since, "until": until, "client": client, "patient_ref": patient_ref, "rule_id": rule_id,
+             "endpoint": endpoint, "action": action, "job_id": job_id, "cursor": cursor}
+    for name, value in given.items():  # text a database cannot hold is no filter of ours (never a 500)
+        if value is not None and ("\x00" in value or len(value) > 256):
+            raise ClientException(f"{name} must be text of at most 256 characters, without NUL")
     filters = audit_review.Filters(
         since=_instant(since, "since"), until=_instant(until, "until"), client=client,
         patient_hash=pseudonymise(state.settings.pseudonym_key, patient_ref), rule_id=rule_id, endpoint=endpoint,

@@ -17,7 +17,7 @@ from litestar.response import Stream
 
 from api.audited import language
 from api.auth import requires
-from api.errors import problem
+from api.errors import is_id, problem
 from domain import version
 from infra import broker, jobs
 from infra.audit import AuditEntry, new_id
@@ -54,7 +54,8 @@ def progress_headers(job: jobs.JobRow) -> dict[str, str]:
 
 
 async def owned_job(request: Request, job_id: str) -> jobs.JobRow:
-    job = await anyio.to_thread.run_sync(jobs.get_job, request.app.state.engine, job_id, request.user.client)
+    job = None if not is_id(job_id) else await anyio.to_thread.run_sync(
+        jobs.get_job, request.app.state.engine, job_id, request.user.client)
     if job is None:  # another client's job is as unknown as a job that never was
         raise NotFoundException(f"No bulk job {job_id}.")
     return job

@@ -13,7 +13,7 @@ from litestar.params import FromPath, JSONBody
 
 from api.audited import audit, language
 from api.auth import requires
-from api.errors import problem
+from api.errors import is_id, problem
 from domain.evaluation import Case
 from domain.evaluation import evaluate as evaluate_case
 from domain.model import FieldProblem, InputRejected
@@ -71,8 +71,8 @@ async def request_report(request: Request, data: JSONBody[ReportRequest]) -> Res
         result = evaluate_case(data.case, language(request))
         audit_id = (await audit(request, action="evaluation.computed", inputs=data.case, output=result,
                                 rule_ids=result.rule_ids)).id
-    source = await anyio.to_thread.run_sync(reports.audit_source, request.app.state.engine, audit_id,
-                                            request.user.client)
+    source = None if not is_id(audit_id) else await anyio.to_thread.run_sync(
+        reports.audit_source, request.app.state.engine, audit_id, request.user.client)
     if source is None:  # unknown, or another client's: the same answer
         raise NotFoundException(f"No audited answer {audit_id} for this client.")
     return await queue_report(request, kind="patient", source_audit_id=audit_id)
@@ -81,7 +81,8 @@ async def request_report(request: Request, data: JSONBody[ReportRequest]) -> Res
 @post("/v1/bulk-jobs/{job_id:str}/report", status_code=202, opt=requires("registry"), tags=["reports"],
       summary="Ask for the PDF summary of a finished bulk job")
 async def request_job_report(request: Request, job_id: FromPath[str]) -> Response[Any]:
-    job = await anyio.to_thread.run_sync(jobs.get_job, request.app.state.engine, job_id, request.user.client)
+    job = None if not is_id(job_id) else await anyio.to_thread.run_sync(
+        jobs.get_job, request.app.state.engine, job_id, request.user.client)
     if job is None:
         raise NotFoundException(f"No bulk job {job_id}.")
     if job.status not in jobs.FINISHED:
@@ -94,7 +95,8 @@ async def request_job_report(request: Request, job_id: FromPath[str]) -> Respons
      summary="The PDF when ready (application/pdf); its status while not", media_type="application/pdf")
 async def get_report(request: Request, report_id: FromPath[str]) -> Response[Any]:
     engine = request.app.state.engine
-    report = await anyio.to_thread.run_sync(reports.get_report, engine, report_id, request.user.client)
+    report = None if not is_id(report_id) else await anyio.to_thread.run_sync(
+        reports.get_report, engine, report_id, request.user.client)
     if report is None:
         raise NotFoundException(f"No report {report_id}.")
     if report.status != "ready":
