@@ -142,6 +142,8 @@ class JobRow(msgspec.Struct, frozen=True):
     created_at: str
     started_at: str | None
     finished_at: str | None
+    requeued: int = 0
+    error: str | None = None
 
     @property
     def progress(self) -> float:
@@ -149,7 +151,7 @@ class JobRow(msgspec.Struct, frozen=True):
 
 
 def _row(mapping: Any) -> JobRow:
-    return JobRow(**{f: mapping[f] for f in JobRow.__struct_fields__})
+    return JobRow(**{f: mapping[f] for f in JobRow.__struct_fields__ if f in mapping})
 
 
 _decode_line = msgspec.json.Decoder().decode
@@ -191,7 +193,8 @@ def store_job(engine: Engine, *, job_id: str, client: str, spool: Spool, chunk_s
         with engine.begin() as conn:
             conn.execute(insert(BulkJob).values(
                 id=job_id, client=client, status="queued", total=spool.count, done=0, failed=0, chunk_size=chunk_size,
-                language=language, request_id=request_id, idempotency_key=idempotency_key, created_at=now()))
+                language=language, request_id=request_id, idempotency_key=idempotency_key, created_at=now(),
+                progress_at=now()))
             lines, results, failed = [], [], 0
             for number, raw in enumerate(spool.lines(), start=1):
                 row, result = pseudonymised_line(number, raw, pseudonym_key)
@@ -231,6 +234,34 @@ def get_job(engine: Engine, job_id: str, client: str | None = None) -> JobRow | 
     with engine.connect() as conn:
         row = conn.execute(query).first()
     return _row(row._mapping) if row else None
+
+
+def stalled_jobs(engine: Engine, before: str) -> list[JobRow]:
+    """Unfinished jobs that have not moved since `before` (an instant in the trail's format)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(BulkJob).where(BulkJob.status.in_(("queued", "running")),
+                                                  BulkJob.progress_at < before)).all()
+    return [_row(row._mapping) for row in rows]
+
+
+def missing_chunks(engine: Engine, job: JobRow) -> list[tuple[int, int]]:
+    """The chunks of `job` that still have a line without its result (a chunk is re-run whole: idempotent)."""
+    with engine.connect() as conn:
+        pending = [row[0] for row in conn.execute(select(BulkLine.line).where(BulkLine.job_id == job.id))]
+    starts = sorted({(line - 1) // job.chunk_size * job.chunk_size + 1 for line in pending})
+    return [(start, min(start + job.chunk_size - 1, job.total)) for start in starts]
+
+
+def mark_requeued(engine: Engine, job_id: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(BulkJob).where(BulkJob.id == job_id).values(requeued=BulkJob.requeued + 1,
+                                                                       progress_at=now()))
+
+
+def fail_job(engine: Engine, job_id: str, reason: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(BulkJob).where(BulkJob.id == job_id, BulkJob.status.in_(("queued", "running")))
+                     .values(status="failed", error=reason, finished_at=now()))
 
 
 def delete_job(engine: Engine, job_id: str) -> None:
@@ -330,7 +361,7 @@ def commit_chunk(engine: Engine, job_id: str, outcomes: list[Outcome], checkpoin
         cursor.execute(
             f"UPDATE bulk_job SET done = done + {mark}, failed = failed + {mark}, "
             f"status = CASE WHEN done + failed + {mark} >= total THEN 'succeeded' ELSE 'running' END, "
-            f"finished_at = CASE WHEN done + failed + {mark} >= total THEN {mark} ELSE finished_at END "
-            f"WHERE id = {mark} AND status NOT IN ('cancelled', 'failed')",
-            (done, failed, done + failed, done + failed, finished, job_id))
+            f"finished_at = CASE WHEN done + failed + {mark} >= total THEN {mark} ELSE finished_at END, "
+            f"progress_at = {mark} WHERE id = {mark} AND status NOT IN ('cancelled', 'failed')",
+            (done, failed, done + failed, done + failed, finished, finished, job_id))
     return done, failed

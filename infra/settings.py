@@ -39,6 +39,10 @@ class Settings:
     db_statement_timeout_s: float = 60.0
     db_lock_timeout_s: float = 4.0
     db_idle_in_transaction_timeout_s: float = 10.0
+    # the reconciler: a job idle this long has its missing chunks re-enqueued, at most this often
+    reconcile_after_s: float = 120.0
+    reconcile_interval_s: float = 30.0
+    reconcile_max_requeues: int = 5
 
     @property
     def public_key(self) -> str:
@@ -85,6 +89,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         db_statement_timeout_s=_positive(env, "BONEMETS_DB_STATEMENT_TIMEOUT_S", 60.0),
         db_lock_timeout_s=_positive(env, "BONEMETS_DB_LOCK_TIMEOUT_S", 4.0),
         db_idle_in_transaction_timeout_s=_positive(env, "BONEMETS_DB_IDLE_IN_TRANSACTION_TIMEOUT_S", 10.0),
+        reconcile_after_s=_positive(env, "BONEMETS_RECONCILE_AFTER_S", 120.0),
+        reconcile_interval_s=_positive(env, "BONEMETS_RECONCILE_INTERVAL_S", 30.0),
+        reconcile_max_requeues=_int(env, "BONEMETS_RECONCILE_MAX_REQUEUES", 5),
     )
 
 

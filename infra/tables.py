@@ -75,6 +75,11 @@ class BulkJob(SQLModel, table=True):
     created_at: str = Field(max_length=32)
     started_at: str | None = Field(default=None, max_length=32)
     finished_at: str | None = Field(default=None, max_length=32)
+    # the reconciler (issue 10): when the job last moved, how often its lost chunks were re-enqueued, and why
+    # a job that cannot finish failed
+    progress_at: str | None = Field(default=None, max_length=32)
+    requeued: int = Field(default=0)
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class BulkLine(SQLModel, table=True):

@@ -38,12 +38,13 @@ class JobStatus(msgspec.Struct):
     started_at: str | None
     finished_at: str | None
     results: str
+    error: str | None = None  # why a failed job could not finish
 
 
 def status_of(job: jobs.JobRow) -> JobStatus:
     return JobStatus(id=job.id, status=job.status, total=job.total, done=job.done, failed=job.failed,
                      progress=job.progress, created_at=job.created_at, started_at=job.started_at,
-                     finished_at=job.finished_at, results=f"/v1/bulk-jobs/{job.id}/results")
+                     finished_at=job.finished_at, results=f"/v1/bulk-jobs/{job.id}/results", error=job.error)
 
 
 def progress_headers(job: jobs.JobRow) -> dict[str, str]:

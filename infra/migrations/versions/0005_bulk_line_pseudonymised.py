@@ -1,4 +1,5 @@
-"""Bulk lines keep the keyed hash of their patient reference, never the reference (issue 10).
+"""Bulk lines keep the keyed hash of their patient reference, never the reference; jobs record when they last
+moved, how often their lost chunks were re-enqueued and why one failed (issue 10).
 
 Revision ID: 0005
 Revises: 0004
@@ -16,7 +17,12 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("bulk_line", sa.Column("patient_hash", sa.String(64), nullable=True))
+    op.add_column("bulk_job", sa.Column("progress_at", sa.String(32), nullable=True))
+    op.add_column("bulk_job", sa.Column("requeued", sa.Integer, nullable=False, server_default="0"))
+    op.add_column("bulk_job", sa.Column("error", sa.Text, nullable=True))
 
 
 def downgrade() -> None:
     op.drop_column("bulk_line", "patient_hash")
+    for column in ("progress_at", "requeued", "error"):
+        op.drop_column("bulk_job", column)
