@@ -28,7 +28,7 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
             except Exception as exc:  # the key store is the database: unreachable means 503, not 500
                 raise AuditUnavailable("key store unavailable") from exc
         if principal is None:
-            raise NotAuthorizedException("The API key is unknown or revoked.", headers=CHALLENGE)
+            raise NotAuthorizedException("The API key is unknown, revoked or expired.", headers=CHALLENGE)
         connection.scope.setdefault("bonemets", {})["client"] = principal.client
         check_role(principal, connection.route_handler.opt.get(ROLE))
         return AuthenticationResult(user=principal, auth=principal.key_id)

@@ -28,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     create = keys.add_parser("create", help="create an API key; prints it alone on the last line")
     create.add_argument("--client", required=True)
     create.add_argument("--roles", required=True, help="comma-separated: scoring,registry,auditor")
+    create.add_argument("--expires-in-days", type=float, help="the key stops working after this many days")
+    keys.add_parser("list", help="every key: id, client, roles, created, expires, revoked (never the key)")
+    revoke = keys.add_parser("revoke", help="revoke a key by its id (effective within BONEMETS_AUTH_CACHE_TTL_S)")
+    revoke.add_argument("key_id")
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
     verify = audit.add_parser("verify", help="verify the hash chain; exit 1 naming the first broken record")
     verify.add_argument("--file", help="verify an exported NDJSON or CSV file offline instead of the database")
@@ -37,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     purge.add_argument("--before", help="ISO date; defaults to today minus BONEMETS_AUDIT_RETENTION_DAYS")
 
     args = parser.parse_args(argv)
-    try:
-        settings = load_settings()
+    try:  # only an install (migrate, run) may create an embedded installation's keys
+        settings = load_settings(install=args.command in ("migrate", "run"))
     except SettingsError as exc:
         print(f"bonemets: {exc}", file=sys.stderr)
         return 2
@@ -63,12 +67,23 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     from infra.db import make_engine
-    from infra.keys import create_key, parse_roles
+    from infra.keys import create_key, list_keys, parse_roles, revoke_key
 
+    engine = make_engine(settings.database_url)
+    if args.keys_command == "list":
+        for k in list_keys(engine):
+            print(f"{k.id}  {k.client}  {k.roles}  created {k.created_at}  expires {k.expires_at or 'never'}  "
+                  f"{'revoked ' + k.revoked_at if k.revoked_at else 'in force'}")
+        return 0
+    if args.keys_command == "revoke":
+        if not revoke_key(engine, args.key_id):
+            print(f"bonemets: no key in force with id {args.key_id}", file=sys.stderr)
+            return 2
+        print(f"key {args.key_id} revoked; API processes refuse it within {settings.auth_cache_ttl_s:g} s")
+        return 0
     try:
         roles = parse_roles(args.roles)
-        engine = make_engine(settings.database_url)
-        key = create_key(engine, args.client, roles)
+        key = create_key(engine, args.client, roles, args.expires_in_days)
     except ValueError as exc:
         print(f"bonemets: {exc}", file=sys.stderr)
         return 2

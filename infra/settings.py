@@ -62,7 +62,10 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, *, install: bool = False) -> Settings:
+    """The settings from the environment. On the embedded default the keys live in the installation's var/
+    directory: made there only by `install` (`bonemets migrate`, `bonemets run`); any other command run where
+    there is no installation is refused, instead of starting a second one with new keys (issue 10)."""
     env = os.environ if environ is None else environ
     var_dir = Path(env.get("BONEMETS_VAR_DIR", "./var")).resolve()
     database_url = env.get("BONEMETS_DATABASE_URL") or f"sqlite:///{var_dir / 'bonemets.db'}"
@@ -72,7 +75,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         database_url=database_url,
         broker_url=env.get("BONEMETS_BROKER_URL") or f"sqla+sqlite:///{var_dir / 'broker.db'}",
-        pseudonym_key=_pseudonym_key(env, var_dir, embedded=database_url.startswith("sqlite")),
+        pseudonym_key=_pseudonym_key(env, var_dir, embedded=database_url.startswith("sqlite"), install=install),
         log_format=log_format,
         var_dir=var_dir,
         max_body_bytes=_int(env, "BONEMETS_MAX_BODY_BYTES", 1 << 20),
@@ -82,10 +85,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         bulk_chunk_size=_int(env, "BONEMETS_BULK_CHUNK_SIZE", 500),
         visibility_timeout_s=_int(env, "BONEMETS_VISIBILITY_TIMEOUT_S", 300),
         unacked_restore_interval_s=float(env.get("BONEMETS_UNACKED_RESTORE_INTERVAL_S", "5")),
-        audit_signing_key=_signing_key(env, var_dir, embedded=database_url.startswith("sqlite")),
+        audit_signing_key=_signing_key(env, var_dir, embedded=database_url.startswith("sqlite"), install=install),
         checkpoint_every=_int(env, "BONEMETS_CHECKPOINT_EVERY", 1000),
         checkpoint_minutes=float(env.get("BONEMETS_CHECKPOINT_MINUTES", "10")),
-        audit_retention_days=_int(env, "BONEMETS_AUDIT_RETENTION_DAYS", 3650),
+        audit_retention_days=_retention(env),
+        auth_cache_ttl_s=_positive(env, "BONEMETS_AUTH_CACHE_TTL_S", 30.0),
         db_statement_timeout_s=_positive(env, "BONEMETS_DB_STATEMENT_TIMEOUT_S", 60.0),
         db_lock_timeout_s=_positive(env, "BONEMETS_DB_LOCK_TIMEOUT_S", 4.0),
         db_idle_in_transaction_timeout_s=_positive(env, "BONEMETS_DB_IDLE_IN_TRANSACTION_TIMEOUT_S", 10.0),
@@ -95,25 +99,29 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
 
-def _pseudonym_key(env: Mapping[str, str], var_dir: Path, *, embedded: bool) -> bytes:
+def _pseudonym_key(env: Mapping[str, str], var_dir: Path, *, embedded: bool, install: bool) -> bytes:
     """The HMAC key for patient_ref: from the environment, or made once into var/ on the embedded default."""
     given = env.get("BONEMETS_PSEUDONYM_KEY")
-    if given:
+    if given is not None:
+        if not given.strip():
+            raise SettingsError("BONEMETS_PSEUDONYM_KEY is blank")
         if len(given) < 32:
             raise SettingsError("BONEMETS_PSEUDONYM_KEY must be at least 32 characters")
         return given.encode()
     if not embedded:
         raise SettingsError("BONEMETS_PSEUDONYM_KEY is required with a server database")
-    return _key_file(var_dir / "pseudonym.key").encode()
+    return _key_file(var_dir / "pseudonym.key", install).encode()
 
 
-def _signing_key(env: Mapping[str, str], var_dir: Path, *, embedded: bool) -> bytes:
+def _signing_key(env: Mapping[str, str], var_dir: Path, *, embedded: bool, install: bool) -> bytes:
     """The Ed25519 seed (32 bytes, hex) that signs audit checkpoints; made once into var/ when embedded."""
     given = env.get("BONEMETS_AUDIT_SIGNING_KEY")
-    if not given:
+    if given is None or not given.strip():
+        if given is not None:
+            raise SettingsError("BONEMETS_AUDIT_SIGNING_KEY is blank")
         if not embedded:
             raise SettingsError("BONEMETS_AUDIT_SIGNING_KEY is required with a server database")
-        given = _key_file(var_dir / "audit-signing.key")
+        given = _key_file(var_dir / "audit-signing.key", install)
     try:
         seed = bytes.fromhex(given)
     except ValueError:
@@ -123,8 +131,12 @@ def _signing_key(env: Mapping[str, str], var_dir: Path, *, embedded: bool) -> by
     return seed
 
 
-def _key_file(path: Path) -> str:
-    """A secret of 32 random bytes (hex) kept in `path`, made on first use, readable by its owner only."""
+def _key_file(path: Path, install: bool) -> str:
+    """A secret of 32 random bytes (hex) kept in `path`, made on first use (by an install only), readable by its
+    owner only."""
+    if not path.exists() and not install:
+        raise SettingsError(f"no bonemets installation in {path.parent} (no {path.name}): run `bonemets migrate` "
+                            "or `bonemets run` there first, or set BONEMETS_VAR_DIR to the installation's var/")
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileExistsError):  # two processes starting at once: the first one wins
@@ -139,6 +151,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(env.get(name, default))
     except ValueError:
         raise SettingsError(f"{name} must be an integer") from None
+
+
+def _retention(env: Mapping[str, str]) -> int:
+    days = _int(env, "BONEMETS_AUDIT_RETENTION_DAYS", 3650)
+    if days < 1:
+        raise SettingsError("BONEMETS_AUDIT_RETENTION_DAYS must be at least 1 day")
+    return days
 
 
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:

@@ -17,6 +17,7 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64, unique=True, description="SHA-256 of the whole key")
     created_at: str = Field(max_length=32)
     revoked_at: str | None = Field(default=None, max_length=32)
+    expires_at: str | None = Field(default=None, max_length=32, description="UTC; none: the key does not expire")
 
 
 class AuditRecord(SQLModel, table=True):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -76,3 +77,54 @@ def test_production_settings_require_a_pseudonym_key(tmp_path):
     env = {"BONEMETS_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:5432/postgres", "PATH": ""}
     result = cli("audit", "verify", env=env)
     assert result.returncode == 2 and "BONEMETS_PSEUDONYM_KEY" in result.stderr
+
+
+def test_sigterm_to_run_stops_the_api_and_its_worker(tmp_path):
+    """A service manager stops `bonemets run` with SIGTERM: the worker goes with it, none is orphaned."""
+    env = {"BONEMETS_VAR_DIR": str(tmp_path / "var"), "PATH": os.environ.get("PATH", "")}
+    port = free_port()
+    log_path = tmp_path / "run.log"
+    with log_path.open("w") as log:
+        run = subprocess.Popen([sys.executable, "-m", "api.cli", "run", "--port", str(port)], env=env, stdout=log,
+                               stderr=subprocess.STDOUT)
+        wait_ready(port, timeout=60)
+        worker_pid = int(log_path.read_text().split("worker pid ")[1].split()[0])
+        run.send_signal(signal.SIGTERM)  # to the run process alone, as systemd or docker stop would
+        run.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _alive(worker_pid):
+        time.sleep(0.2)
+    assert not _alive(worker_pid), "the worker outlived run: " + log_path.read_text()[-1500:]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = pathlib.Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"  # a zombie has exited, unreaped
+
+
+def test_the_cli_refuses_where_there_is_no_installation(tmp_path):
+    """Run from another directory, the CLI says so in one line and creates nothing (issue 10)."""
+    env = {"BONEMETS_VAR_DIR": str(tmp_path / "elsewhere" / "var"), "PATH": os.environ.get("PATH", "")}
+    for command in (("keys", "list"), ("audit", "verify"), ("serve",)):
+        refused = cli(*command, env=env)
+        assert refused.returncode == 2, refused
+        assert refused.stderr.count("\n") == 1 and "no bonemets installation in" in refused.stderr
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_keys_are_listed_revoked_and_expire(tmp_path):
+    env = {"BONEMETS_VAR_DIR": str(tmp_path / "var"), "PATH": os.environ.get("PATH", "")}
+    assert cli("migrate", env=env).returncode == 0
+    key = cli("keys", "create", "--client", "ward-7", "--roles", "scoring", "--expires-in-days", "30",
+              env=env).stdout.strip().splitlines()[-1]
+    key_id = key.split("_")[1]
+    listed = cli("keys", "list", env=env).stdout
+    assert key_id in listed and "ward-7" in listed and "in force" in listed and key not in listed
+    assert cli("keys", "revoke", key_id, env=env).returncode == 0
+    assert "revoked" in cli("keys", "list", env=env).stdout
+    again = cli("keys", "revoke", key_id, env=env)
+    assert again.returncode == 2 and "no key in force" in again.stderr

@@ -20,9 +20,11 @@ def upgrade() -> None:
     op.add_column("bulk_job", sa.Column("progress_at", sa.String(32), nullable=True))
     op.add_column("bulk_job", sa.Column("requeued", sa.Integer, nullable=False, server_default="0"))
     op.add_column("bulk_job", sa.Column("error", sa.Text, nullable=True))
+    op.add_column("api_key", sa.Column("expires_at", sa.String(32), nullable=True))
 
 
 def downgrade() -> None:
     op.drop_column("bulk_line", "patient_hash")
     for column in ("progress_at", "requeued", "error"):
         op.drop_column("bulk_job", column)
+    op.drop_column("api_key", "expires_at")
