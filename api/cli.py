@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     purge.add_argument("--before", help="ISO date; defaults to today minus BONEMETS_AUDIT_RETENTION_DAYS")
 
     args = parser.parse_args(argv)
+    if args.command == "audit" and args.audit_command == "verify" and args.file:
+        return cmd_audit_verify(None, args)  # an export checked offline: no installation, no settings needed
     try:  # only an install (migrate, run) may create an embedded installation's keys
         settings = load_settings(install=args.command in ("migrate", "run"))
     except SettingsError as exc:
@@ -96,7 +98,7 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
     return cmd_audit_purge(settings, args) if args.audit_command == "purge" else cmd_audit_verify(settings, args)
 
 
-def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+def cmd_audit_verify(settings: Settings | None, args: argparse.Namespace) -> int:
     import json
 
     from infra.audit import Checkpoint, verify

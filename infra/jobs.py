@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import tempfile
 from collections.abc import Iterator
@@ -34,34 +35,64 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+class TooLong(msgspec.Struct, frozen=True):
+    """A line longer than the per-line limit, in place of its bytes (which are never held whole)."""
+
+    size: int
+
+
 class NdjsonSplitter:
-    """Bytes in any chunking -> one record per non-blank line."""
+    """Bytes in any chunking -> one record per non-blank line, in time linear in the body (each byte is looked
+    at once, by bytes.find); a line over `max_line` bytes becomes TooLong, its bytes skipped, never buffered."""
 
-    def __init__(self) -> None:
-        self._rest = b""
+    def __init__(self, max_line: int = 1 << 20) -> None:
+        self._buf = bytearray()
+        self._max = max_line
+        self._skipped = 0  # bytes of an over-long line seen so far
 
-    def feed(self, chunk: bytes) -> Iterator[bytes]:
-        data = self._rest + chunk
-        *lines, self._rest = data.split(b"\n")
-        yield from (line for line in lines if line.strip())
+    def feed(self, chunk: bytes) -> Iterator[bytes | TooLong]:
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            piece = memoryview(chunk)[start:] if end == -1 else memoryview(chunk)[start:end]
+            if self._skipped:
+                self._skipped += len(piece)
+            elif len(self._buf) + len(piece) > self._max:
+                self._skipped = len(self._buf) + len(piece)
+                self._buf.clear()
+            else:
+                self._buf += piece
+            if end == -1:
+                return
+            yield from self._line_ends()
+            start = end + 1
 
-    def close(self) -> Iterator[bytes]:
-        if self._rest.strip():
-            yield self._rest
-        self._rest = b""
+    def _line_ends(self) -> Iterator[bytes | TooLong]:
+        if self._skipped:
+            yield TooLong(size=self._skipped)
+        elif self._buf.strip():
+            yield bytes(self._buf)
+        self._skipped = 0
+        self._buf.clear()
+
+    def close(self) -> Iterator[bytes | TooLong]:
+        yield from self._line_ends()
 
 
 class JsonArraySplitter:
-    """Bytes of one JSON array, in any chunking -> the raw bytes of each element, never the whole array."""
+    """Bytes of one JSON array, in any chunking -> the raw bytes of each element, never the whole array; an
+    element over `max_line` bytes becomes TooLong."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_line: int = 1 << 20) -> None:
+        self._max = max_line
+        self._skipped = 0
         self._state = "before"  # before '[', in array between elements, done after ']'
         self._element = bytearray()
         self._depth = 0
         self._in_string = False
         self._escaped = False
 
-    def feed(self, chunk: bytes) -> Iterator[bytes]:
+    def feed(self, chunk: bytes) -> Iterator[bytes | TooLong]:
         for byte in chunk:
             c = chr(byte)
             if self._state == "before":
@@ -83,7 +114,10 @@ class JsonArraySplitter:
             elif self._depth == 0 and c in ",]":
                 element = bytes(self._element).strip()
                 self._element.clear()
-                if element:
+                if self._skipped:
+                    yield TooLong(size=self._skipped)
+                    self._skipped = 0
+                elif element:
                     yield element
                 elif c == ",":
                     raise BodyError("an empty element in the JSON array")
@@ -97,6 +131,9 @@ class JsonArraySplitter:
                 elif c in "]}":
                     self._depth -= 1
                 self._element.append(byte)
+            if len(self._element) > self._max or (self._skipped and self._element):  # over-long: counted, not kept
+                self._skipped += len(self._element)
+                self._element.clear()
 
     def close(self) -> Iterator[bytes]:
         if self._state != "done":
@@ -113,17 +150,22 @@ class Spool:
         self.size = 0
         self.count = 0
 
-    def add(self, line: bytes) -> None:
-        self.size += len(line)
+    def add(self, line: bytes | TooLong) -> None:
+        size = line.size if isinstance(line, TooLong) else len(line)
+        self.size += size
         if self.size > self._max:
             raise TooLarge(f"the body exceeds {self._max} bytes")
-        self._file.write(struct.pack(">I", len(line)) + line)
+        if isinstance(line, TooLong):  # a marker in place of the line: its size, flagged by the top bit
+            self._file.write(struct.pack(">Q", (1 << 63) | size))
+        else:
+            self._file.write(struct.pack(">Q", len(line)) + line)
         self.count += 1
 
-    def lines(self) -> Iterator[bytes]:
+    def lines(self) -> Iterator[bytes | TooLong]:
         self._file.seek(0)
-        while header := self._file.read(4):
-            yield self._file.read(struct.unpack(">I", header)[0])
+        while header := self._file.read(8):
+            (size,) = struct.unpack(">Q", header)
+            yield TooLong(size=size & ~(1 << 63)) if size >> 63 else self._file.read(size)
 
     def close(self) -> None:
         self._file.close()
@@ -158,10 +200,15 @@ _decode_line = msgspec.json.Decoder().decode
 _encode_line = msgspec.json.Encoder().encode
 
 
-def pseudonymised_line(number: int, raw: bytes, key: bytes) -> tuple[dict[str, Any] | None, str | None]:
+def pseudonymised_line(number: int, raw: bytes | TooLong,
+                       key: bytes) -> tuple[dict[str, Any] | None, str | None]:
     """A line as it may be stored: (its BulkLine row with the patient reference replaced by its keyed hash, None),
-    or (None, its result line) when it cannot be evaluated at all (not JSON, not an object, a malformed
-    reference): such a line is answered at once, and nothing of it is kept."""
+    or (None, its result line) when it cannot be evaluated at all (over the per-line limit, not JSON, not an
+    object, a malformed reference): such a line is answered at once, and nothing of it is kept."""
+    if isinstance(raw, TooLong):
+        problem = problem_body(413, f"This line is {raw.size} bytes, over the per-line limit (BONEMETS_BULK_MAX_"
+                               "LINE_BYTES); nothing of it was kept.")
+        return None, _encode_line({"line": number, "line_id": None, "ok": False, "error": problem}).decode()
     try:
         data = _decode_line(raw)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
@@ -189,12 +236,16 @@ def store_job(engine: Engine, *, job_id: str, client: str, spool: Spool, chunk_s
     client, the existing job and False."""
     if idempotency_key is not None and (existing := find_by_key(engine, client, idempotency_key)):
         return existing, False
+    # On SQLite (one writer) the lines go in short transactions, so that an upload never holds the write lock
+    # for long and clinical answers keep flowing; the job stays "receiving" (invisible to the workers, which
+    # get its chunks only once it is whole) and goes if the upload fails. On PostgreSQL, one transaction.
+    chunked = engine.dialect.name == "sqlite"
     try:
-        with engine.begin() as conn:
-            conn.execute(insert(BulkJob).values(
-                id=job_id, client=client, status="queued", total=spool.count, done=0, failed=0, chunk_size=chunk_size,
-                language=language, request_id=request_id, idempotency_key=idempotency_key, created_at=now(),
-                progress_at=now()))
+        with _transactions(engine, chunked) as step:
+            step().execute(insert(BulkJob).values(
+                id=job_id, client=client, status="receiving" if chunked else "queued", total=spool.count, done=0,
+                failed=0, chunk_size=chunk_size, language=language, request_id=request_id,
+                idempotency_key=idempotency_key, created_at=now(), progress_at=now()))
             lines, results, failed = [], [], 0
             for number, raw in enumerate(spool.lines(), start=1):
                 row, result = pseudonymised_line(number, raw, pseudonym_key)
@@ -203,21 +254,49 @@ def store_job(engine: Engine, *, job_id: str, client: str, spool: Spool, chunk_s
                 else:
                     results.append({"job_id": job_id, "line": number, "ok": False, "body": result})
                     failed += 1
-                for table, batch in ((BulkLine, lines), (BulkResult, results)):
-                    if len(batch) == INSERT_BATCH:
-                        conn.execute(insert(table), batch)
-                        batch.clear()
-            for table, batch in ((BulkLine, lines), (BulkResult, results)):
-                if batch:
-                    conn.execute(insert(table), batch)
+                if len(lines) + len(results) >= INSERT_BATCH:
+                    _insert(step(), lines, results)
+            _insert(step(), lines, results)
             finished = failed == spool.count
-            conn.execute(update(BulkJob).where(BulkJob.id == job_id).values(
+            step().execute(update(BulkJob).where(BulkJob.id == job_id).values(
                 failed=failed, status="succeeded" if finished else "queued", finished_at=now() if finished else None))
-    except IntegrityError:  # the same key, submitted concurrently: the other submission won
+    except IntegrityError:
+        if chunked:
+            delete_job(engine, job_id)  # the same key, submitted concurrently: the other submission won
         if idempotency_key is not None and (existing := find_by_key(engine, client, idempotency_key)):
             return existing, False
         raise
+    except BaseException:
+        if chunked:  # what the short transactions had committed goes with the failed upload
+            with contextlib.suppress(Exception):
+                delete_job(engine, job_id)
+        raise
     return get_job(engine, job_id), True
+
+
+def _insert(conn: Any, lines: list[dict], results: list[dict]) -> None:
+    for table, batch in ((BulkLine, lines), (BulkResult, results)):
+        if batch:
+            conn.execute(insert(table), batch)
+            batch.clear()
+
+
+@contextlib.contextmanager
+def _transactions(engine: Engine, chunked: bool) -> Iterator[Any]:
+    """`step()` gives the connection for the next statement: one transaction for all of them, or (chunked) a
+    commit before each one, so the write lock is taken for one batch at a time."""
+    with engine.connect() as conn:
+        def step() -> Any:
+            if chunked and conn.in_transaction():
+                conn.commit()
+            return conn
+
+        try:
+            yield step
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
 
 
 def find_by_key(engine: Engine, client: str, key: str) -> JobRow | None:

@@ -27,6 +27,7 @@ class Settings:
     audit_timeout_s: float = 10.0
     auth_cache_ttl_s: float = 30.0
     bulk_max_bytes: int = 512 << 20
+    bulk_max_line_bytes: int = 1 << 20  # one line (one case) at most: a longer one is that line's 413
     bulk_chunk_size: int = 500
     visibility_timeout_s: int = 300
     unacked_restore_interval_s: float = 5.0
@@ -82,6 +83,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, install: bool = F
         audit_batch_max=_int(env, "BONEMETS_AUDIT_BATCH_MAX", 512),
         audit_timeout_s=float(env.get("BONEMETS_AUDIT_TIMEOUT_S", "10")),
         bulk_max_bytes=_int(env, "BONEMETS_BULK_MAX_BYTES", 512 << 20),
+        bulk_max_line_bytes=_int(env, "BONEMETS_BULK_MAX_LINE_BYTES", 1 << 20),
         bulk_chunk_size=_int(env, "BONEMETS_BULK_CHUNK_SIZE", 500),
         visibility_timeout_s=_int(env, "BONEMETS_VISIBILITY_TIMEOUT_S", 300),
         unacked_restore_interval_s=float(env.get("BONEMETS_UNACKED_RESTORE_INTERVAL_S", "5")),

@@ -12,7 +12,7 @@ from worker.celery_app import create_celery
 
 def test_embedded_worker_consumes_a_task_from_the_sqlite_broker(tmp_path):
     env = {"BONEMETS_VAR_DIR": str(tmp_path), "BONEMETS_LOG_FORMAT": "json", "PATH": ""}
-    settings = load_settings(env)
+    settings = load_settings(env, install=True)  # the installation `bonemets migrate` would make
     assert settings.broker_url.startswith("sqla+sqlite:///")
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--concurrency", "1"], env=env,

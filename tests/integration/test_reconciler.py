@@ -83,17 +83,18 @@ def test_a_broker_restarted_without_persistence_mid_job_does_not_hang_the_job(bu
         broker.start()
         job = wait_for(lambda: (j := jobs.get_job(engine, job_id)).status == "succeeded" and j, 120,
                        what="the job to finish after the restart")
+        assert job.done == 6000 and job.requeued >= 1
+        with engine.connect() as conn:
+            results = conn.execute(select(func.count()).select_from(BulkResult).where(
+                BulkResult.job_id == job_id)).scalar_one()
+            records = conn.execute(select(func.count()).select_from(AuditRecord).where(
+                AuditRecord.job_id == job_id, AuditRecord.action == "score.computed")).scalar_one()
+        assert (results, records) == (6000, 6000)
+        assert audit.verify(engine).intact
     finally:
         worker.stop()
         broker.stop()
-    assert job.done == 6000 and job.requeued >= 1
-    with engine.connect() as conn:
-        results = conn.execute(select(func.count()).select_from(BulkResult).where(
-            BulkResult.job_id == job_id)).scalar_one()
-        records = conn.execute(select(func.count()).select_from(AuditRecord).where(
-            AuditRecord.job_id == job_id, AuditRecord.action == "score.computed")).scalar_one()
-    assert (results, records) == (6000, 6000)
-    assert audit.verify(engine).intact
+        engine.dispose()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
