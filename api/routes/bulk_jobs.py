@@ -20,7 +20,7 @@ from api.auth import requires
 from api.errors import is_id, problem
 from domain import version
 from infra import broker, jobs
-from infra.audit import AuditEntry, new_id
+from infra.audit import AuditEntry, AuditUnavailable, new_id
 from infra.settings import Settings
 
 NDJSON = "application/x-ndjson"
@@ -106,17 +106,17 @@ async def submit(request: Request) -> Response[Any]:
             idempotency_key=key, pseudonym_key=settings.pseudonym_key))
     finally:
         spool.close()
-    if job.status == "queued" and (created or job.done + job.failed == 0):  # a job answered at upload needs none
-        # enqueued only now, after the commit; a resubmission with the same key re-enqueues a job that
-        # never started, which the chunks' idempotence makes harmless
-        try:
+    try:
+        if created:  # audited before any chunk runs: a job that cannot be audited is not started (503)
+            await audit_submission(request, job)
+        if job.status == "queued" and (created or job.done + job.failed == 0):  # answered at upload: none
+            # enqueued only now, after the commit; a resubmission with the same key re-enqueues a job that
+            # never started, which the chunks' idempotence makes harmless
             await anyio.to_thread.run_sync(broker.enqueue_job, state.celery, job)
-        except broker.BrokerUnavailable:
-            if created:  # nothing half-made: the job and its lines go (a chunk already sent finds no job)
-                await anyio.to_thread.run_sync(jobs.delete_job, state.engine, job.id)
-            raise
-    if created:
-        await audit_submission(request, job)
+    except (broker.BrokerUnavailable, AuditUnavailable):
+        if created:  # nothing half-made: the job and its lines go (a chunk already sent finds no job)
+            await anyio.to_thread.run_sync(jobs.delete_job, state.engine, job.id)
+        raise
     meta["log"].update(job_id=job.id, lines=job.total, created=created)
     location = f"/v1/bulk-jobs/{job.id}"
     return Response(status_of(job), status_code=202,

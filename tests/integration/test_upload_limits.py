@@ -82,3 +82,15 @@ def test_an_embedded_upload_never_stalls_a_clinical_answer_over_a_second(tmp_pat
             server.wait(timeout=30)
     assert uploaded["status"] == 202 and len(latencies) > 5
     assert max(latencies) < 1.0, f"a clinical answer waited {max(latencies):.2f} s behind the upload"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_bulk_line_nested_too_deeply_is_that_lines_400(settings, keys):
+    deep = b'{"kind":"sins","a":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with TestClient(create_app(settings, configure_logs=False)) as client:
+        r = client.post("/v1/bulk-jobs", content=deep + b"\n", headers={**Keys.header(keys.registry),
+                                                                      "Content-Type": "application/x-ndjson"})
+        assert r.status_code == 202 and r.json()["failed"] == 1
+        (line,) = [json.loads(x) for x in client.get(r.headers["location"] + "/results",
+                                                     headers=Keys.header(keys.registry)).text.splitlines()]
+    assert line["error"]["status"] == 400 and line["error"]["errors"][0]["field"] == "$"
