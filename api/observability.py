@@ -38,7 +38,8 @@ class ObservedLitestar(Litestar):
         started = time.perf_counter()
         request_id = request_id_from(scope["headers"])
         meta = scope["bonemets"] = {"request_id": request_id, "log": {}}
-        status = 500
+        status: int | None = None
+        disconnected = False
 
         async def send_with_id(message: dict[str, Any]) -> None:
             nonlocal status
@@ -47,9 +48,22 @@ class ObservedLitestar(Litestar):
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
+        async def watched_receive() -> dict[str, Any]:
+            nonlocal disconnected
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                disconnected = True
+            return message
+
         try:
-            await super().__call__(scope, receive, send_with_id)
+            await super().__call__(scope, watched_receive, send_with_id)
         finally:
+            # no answer sent: the client went away (or sent a body the server could not frame) -> 499, as proxies
+            # log it; a 500 is logged only for a failure of ours
+            if disconnected and (status is None or status >= 500):
+                status = 499
+            elif status is None:
+                status = 500
             self._access_log.info("http.request", method=scope["method"], path=scope["path"], status=status,
                      duration_ms=round((time.perf_counter() - started) * 1000, 3), request_id=request_id,
                      client=meta.get("client"), **meta["log"])

@@ -37,3 +37,37 @@ def test_hostile_input_is_a_client_error(client, keys, method, path, kwargs, sta
     r = client.request(method, path, headers=headers, **kwargs)
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_client_that_goes_away_mid_body_is_logged_499_not_500(settings, keys, log_stream):
+    """No answer could be sent because the client left: the log says 499, so alerts on 5xx stay about us."""
+    import asyncio
+    import contextlib
+    import json
+
+    from api.app import create_app
+    from infra.log import configure_logging
+
+    configure_logging("json", stream=log_stream)
+    app = create_app(settings, configure_logs=False)
+    scope = {"type": "http", "method": "POST", "path": "/v1/scores/tomita", "raw_path": b"/v1/scores/tomita",
+             "query_string": b"", "root_path": "", "scheme": "http", "http_version": "1.1",
+             "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000),
+             "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000"),
+                         (b"authorization", f"Bearer {keys.scoring}".encode())]}
+    messages = iter([{"type": "http.request", "body": b'{"a":1', "more_body": True}, {"type": "http.disconnect"}])
+
+    async def receive():
+        return next(messages, {"type": "http.disconnect"})
+
+    async def send(_message):
+        raise OSError("the client is gone")
+
+    async def run():
+        with contextlib.suppress(Exception):  # what uvicorn does with an app error once the client is gone
+            await app(scope, receive, send)
+
+    asyncio.run(run())
+    lines = [json.loads(line) for line in log_stream.getvalue().splitlines() if '"http.request"' in line]
+    assert lines and lines[-1]["status"] == 499
