@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import hmac
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
@@ -39,20 +41,36 @@ def _instant(value: str | None, name: str) -> str | None:
         raise ClientException(f"{name} must be an ISO 8601 date or date-time from year 1 to 9999") from None
 
 
-def _cursor(value: str | None) -> int:
-    if value is None:
-        return 0
+class Page(msgspec.Struct, frozen=True):
+    """What a cursor carries: where the next page starts, and the query it belongs to (issue 11: a page never
+    leaves its filters, and a cursor needs no patient reference in its URL: only the keyed hash, inside)."""
+
+    after: int
+    filters: audit_review.Filters
+    limit: int
+
+
+def _next(page: Page | None, key: bytes) -> str | None:
+    if page is None:
+        return None
+    payload = msgspec.json.encode(page)
+    mac = hmac.new(key, payload, hashlib.sha256).hexdigest()[:32]
+    return f"{base64.urlsafe_b64encode(payload).decode()}.{mac}"
+
+
+def _cursor(value: str, key: bytes) -> Page:
+    """The page a cursor of this service stands for; anything else is a 400."""
     try:
-        seq = int(base64.urlsafe_b64decode(value.encode()).decode())
-    except ValueError:
+        encoded, mac = value.rsplit(".", 1)
+        payload = base64.urlsafe_b64decode(encoded.encode())
+        if not hmac.compare_digest(hmac.new(key, payload, hashlib.sha256).hexdigest()[:32], mac):
+            raise ValueError
+        page = msgspec.json.decode(payload, type=Page)
+    except (ValueError, msgspec.DecodeError):
         raise ClientException("cursor is not one this service issued") from None
-    if not 0 <= seq < 2**63:
+    if not 0 <= page.after < 2**63:
         raise ClientException("cursor is not one this service issued")
-    return seq
-
-
-def _next(seq: int | None) -> str | None:
-    return None if seq is None else base64.urlsafe_b64encode(str(seq).encode()).decode()
+    return page
 
 
 async def record_query(request: Request, what: dict[str, Any], outcome: dict[str, Any]) -> None:
@@ -84,27 +102,39 @@ async def query(
     given = {"since": since, "until": until, "client": client, "patient_ref": patient_ref, "rule_id": rule_id,
              "endpoint": endpoint, "action": action, "job_id": job_id, "cursor": cursor}
     for name, value in given.items():  # text a database cannot hold is no filter of ours (never a 500)
-        if value is not None and ("\x00" in value or len(value) > 256):
-            raise ClientException(f"{name} must be text of at most 256 characters, without NUL")
+        if value is not None and ("\x00" in value or len(value) > (2048 if name == "cursor" else 256)):
+            raise ClientException(f"{name} must be text of at most {2048 if name == 'cursor' else 256} characters, "
+                                  "without NUL")
     filters = audit_review.Filters(
         since=_instant(since, "since"), until=_instant(until, "until"), client=client,
         patient_hash=pseudonymise(state.settings.pseudonym_key, patient_ref), rule_id=rule_id, endpoint=endpoint,
         action=action, job_id=job_id)
+    after = 0
+    if cursor is not None:  # the cursor's own query: other filters or another limit beside it are refused
+        page_of = _cursor(cursor, state.settings.pseudonym_key)
+        given_filters = any(v is not None for k, v in given.items() if k != "cursor")
+        if (given_filters and page_of.filters != filters) or (
+                "limit" in request.query_params and page_of.limit != limit):
+            raise ClientException("this cursor belongs to another query: send it alone (it carries its filters "
+                                  "and limit), or the same filters and limit")
+        filters, limit, after = page_of.filters, page_of.limit, page_of.after
     asked = {**{k: v for k, v in msgspec.structs.asdict(filters).items() if v is not None}, "format": format}
     if format in ("ndjson", "csv"):
         await record_query(request, asked, {"streamed": True})
         batches = audit_review.export(state.engine, filters)
         lines = audit_review.ndjson_lines(batches) if format == "ndjson" else audit_review.csv_lines(batches)
-        media = "application/x-ndjson" if format == "ndjson" else "text/csv"
+        media = "application/x-ndjson" if format == "ndjson" else "text/csv; charset=utf-8"
         return Stream(lines, media_type=media,
                       headers={"Content-Disposition": f'attachment; filename="bonemets-audit.{format}"'})
-    records, after = await anyio.to_thread.run_sync(
-        lambda: audit_review.page(state.engine, filters, after=_cursor(cursor), limit=limit))
+    records, last = await anyio.to_thread.run_sync(
+        lambda: audit_review.page(state.engine, filters, after=after, limit=limit))
     await record_query(request, {**asked, "cursor": cursor}, {"records": len(records)})
+    token = _next(None if last is None else Page(after=last, filters=filters, limit=limit),
+                  state.settings.pseudonym_key)
     if format == "fhir":
-        link = None if after is None else f"{request.url.path}?format=fhir&cursor={_next(after)}"
+        link = None if token is None else f"{request.url.path}?format=fhir&cursor={token}"
         return Response(fhir.bundle(records, link), media_type="application/fhir+json")
-    return {"records": records, "next_cursor": _next(after)}
+    return {"records": records, "next_cursor": token}
 
 
 @get("/verify", summary="Walk the hash chain end to end and check every signed checkpoint")

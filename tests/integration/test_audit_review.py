@@ -49,6 +49,7 @@ def all_pages(http, key, **params):
     while True:
         query = {**params, "limit": 1000, **({"cursor": cursor} if cursor else {})}
         body = http.get("/v1/audit", params=query, headers=Keys.header(key)).json()
+        assert "records" in body, body
         seqs += [r["seq"] for r in body["records"]]
         if not (cursor := body["next_cursor"]):
             return seqs
