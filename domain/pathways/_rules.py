@@ -221,6 +221,13 @@ SIX_WEEKS_DAYS = 42.0
 ONE_YEAR_DAYS = 12 * DAYS_PER_MONTH  # 365.25: "12 months" and "1 year" are the same boundary
 
 
+def compression_implies_threat(inputs: Any) -> None:
+    """A compressed cord is a threatened one (SAFE-2): `cord_compression` true beside `cord_threat` false is 422."""
+    if inputs.cord_compression and inputs.cord_threat is False:
+        raise InputRejected([FieldProblem(field="cord_threat", message="false, yet cord_compression is true: a "
+                                          "compressed cord is a threatened one", allowed=[True])], contradiction=True)
+
+
 def life_expectancy_days(inputs: Any) -> float | None:
     """Life expectancy in days from `life_expectancy_weeks` or `life_expectancy_months` (one of them)."""
     if inputs.life_expectancy_weeks is not None and inputs.life_expectancy_months is not None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from domain.model import FieldProblem, InputRejected, Language
 from domain.model import Inputs as InputsBase
+from domain.model import Language
 from domain.pathways._fields import (
     CORD_COMPRESSION,
     CORD_THREAT,
@@ -12,7 +12,7 @@ from domain.pathways._fields import (
     UNCONTROLLED_SEPSIS,
     opt,
 )
-from domain.pathways._rules import Collector, PathwayResult
+from domain.pathways._rules import Collector, PathwayResult, compression_implies_threat
 from domain.safety import CEMENTOPLASTY_CONTRAINDICATIONS
 
 NAME = "interventional"
@@ -52,9 +52,7 @@ class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 
 def evaluate(inputs: Inputs, lang: Language = "en") -> PathwayResult:
-    if inputs.cord_compression and inputs.cord_threat is False:
-        raise InputRejected([FieldProblem(field="cord_threat", message="false, yet cord_compression is true: a "
-                                          "compressed cord is a threatened one", allowed=[True])], contradiction=True)
+    compression_implies_threat(inputs)
     out = Collector(lang)
     cementoplasty(inputs, out)
     if out.any_of("IR-2", inputs, "very_large_lesion", "mostly_soft_tissue"):

@@ -4,8 +4,8 @@ expectancy is under 6 weeks (SAFE-1)."""
 
 from __future__ import annotations
 
-from domain.model import FieldProblem, InputRejected, Language
 from domain.model import Inputs as InputsBase
+from domain.model import Language
 from domain.pathways._fields import (
     CORD_COMPRESSION,
     CORD_THREAT,
@@ -16,7 +16,13 @@ from domain.pathways._fields import (
     UNCONTROLLED_SEPSIS,
     opt,
 )
-from domain.pathways._rules import Collector, PathwayResult, gate_surgery, life_expectancy_days
+from domain.pathways._rules import (
+    Collector,
+    PathwayResult,
+    compression_implies_threat,
+    gate_surgery,
+    life_expectancy_days,
+)
 from domain.safety import CEMENTOPLASTY_CONTRAINDICATIONS, Urgency
 from domain.scores import sins
 
@@ -50,9 +56,7 @@ class Inputs(InputsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 
 def evaluate(inputs: Inputs, lang: Language = "en") -> PathwayResult:
-    if inputs.cord_compression and inputs.cord_threat is False:
-        raise InputRejected([FieldProblem(field="cord_threat", message="false, yet cord_compression is true: a "
-                                          "compressed cord is a threatened one", allowed=[True])], contradiction=True)
+    compression_implies_threat(inputs)
     days = life_expectancy_days(inputs)
     out = Collector(lang)
     if out.need("SP-1", inputs, "vertebral_involvement") and inputs.vertebral_involvement:
