@@ -1,4 +1,4 @@
-"""`bonemets`: run, serve, worker, migrate, keys create, audit verify."""
+"""`bonemets`: run, serve, worker, migrate, keys, audit (verify, purge, keys rotate)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 
+from api import audit_cli
 from infra.settings import Settings, SettingsError, load_settings
 
 
@@ -32,17 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     keys.add_parser("list", help="every key: id, client, roles, created, expires, revoked (never the key)")
     revoke = keys.add_parser("revoke", help="revoke a key by its id (effective within BONEMETS_AUTH_CACHE_TTL_S)")
     revoke.add_argument("key_id")
-    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
-    verify = audit.add_parser("verify", help="verify the hash chain; exit 1 naming the first broken record")
-    verify.add_argument("--file", help="verify an exported NDJSON or CSV file offline instead of the database")
-    verify.add_argument("--checkpoints", help="with --file: the JSON of GET /v1/audit/checkpoints")
-    verify.add_argument("--public-key", help="with --file: the Ed25519 public key (hex) that signs checkpoints")
-    purge = audit.add_parser("purge", help="delete records older than the retention period (audited)")
-    purge.add_argument("--before", help="ISO date; defaults to today minus BONEMETS_AUDIT_RETENTION_DAYS")
+    audit_cli.add_parser(sub)
 
     args = parser.parse_args(argv)
-    if args.command == "audit" and args.audit_command == "verify" and args.file:
-        return cmd_audit_verify(None, args)  # an export checked offline: no installation, no settings needed
+    if audit_cli.offline(args):
+        return audit_cli.cmd_audit(None, args)  # an export checked offline: no installation, no settings needed
     try:  # only an install (migrate, run) may create an embedded installation's keys
         settings = load_settings(install=args.command in ("migrate", "run"))
     except SettingsError as exc:
@@ -60,7 +55,9 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
     from infra.db import make_engine
     from infra.migrate import migrate
 
-    engine = make_engine(settings.database_url)
+    # the owner role's connection when there is one (BONEMETS_MIGRATION_DATABASE_URL): the service's own role
+    # may not change the schema
+    engine = make_engine(settings.migration_database_url or settings.database_url)
     migrate(engine)
     engine.dispose()
     print("migrations applied")
@@ -91,61 +88,6 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     print(f"client {args.client}, roles {','.join(roles)}; the key is shown once:")
     print(key)
-    return 0
-
-
-def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
-    return cmd_audit_purge(settings, args) if args.audit_command == "purge" else cmd_audit_verify(settings, args)
-
-
-def cmd_audit_verify(settings: Settings | None, args: argparse.Namespace) -> int:
-    import json
-
-    from infra.audit import Checkpoint, verify
-    from infra.audit_review import read_export, verify_export
-    from infra.db import make_engine
-
-    if args.file:
-        checkpoints = []
-        if args.checkpoints:
-            with open(args.checkpoints, encoding="utf-8") as f:
-                checkpoints = [Checkpoint(**c) for c in json.load(f)["checkpoints"]]
-        result = verify_export(read_export(args.file), checkpoints, args.public_key)
-    else:
-        result = verify(make_engine(settings.database_url), settings.public_key)
-    if result.intact:
-        print(f"audit trail intact: {result.records} records, {result.checkpoints} signed checkpoints")
-        return 0
-    broken = result.first_broken
-    print(f"audit trail BROKEN after {result.records} good records: record {broken.id} (seq {broken.seq}): "
-          f"{broken.reason}")
-    return 1
-
-
-def cmd_audit_purge(settings: Settings, args: argparse.Namespace) -> int:
-    import datetime as dt
-    import getpass
-    import uuid
-
-    from domain import version
-    from infra.audit_review import purge
-    from infra.db import make_engine
-
-    cutoff = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=settings.audit_retention_days)
-    try:
-        before = dt.date.fromisoformat(args.before) if args.before else cutoff
-    except ValueError:
-        print(f"bonemets: --before must be an ISO date, not {args.before!r}", file=sys.stderr)
-        return 2
-    if before > cutoff:
-        print(f"bonemets: records after {cutoff} are within the {settings.audit_retention_days}-day retention "
-              "period (BONEMETS_AUDIT_RETENTION_DAYS) and cannot be purged", file=sys.stderr)
-        return 2
-    outcome = purge(make_engine(settings.database_url), f"{before.isoformat()}T00:00:00.000000Z",
-                    settings.checkpointer(), who=f"operator:{getpass.getuser()}", request_id=uuid.uuid4().hex,
-                    versions=(version.GUIDELINE_VERSION, version.ENGINE_VERSION, version.RULES_VERSION))
-    print(f"purged {outcome['purged']} audit records before {before}; the first kept record is anchored by "
-          f"the signed checkpoint {outcome['anchor_checkpoint']}")
     return 0
 
 
@@ -205,7 +147,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate,
-            "keys": cmd_keys, "audit": cmd_audit}
+            "keys": cmd_keys, "audit": audit_cli.cmd_audit}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.response import Stream
 
 from domain.evaluation import EvaluationResult
 from domain.model import ScoreResult
@@ -57,3 +58,12 @@ PROBLEM_RESPONSES = {
         503: "The audit trail cannot be written: no recommendation is given",
     }.items()
 }
+
+
+class TypedStream(Stream):
+    """A streamed body whose own media type wins over the route's: Litestar 2 lets the route's (JSON by default)
+    override it, which sent NDJSON and CSV exports as application/json (issue 11)."""
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["media_type"] = self.media_type
+        return super().to_asgi_response(*args, **kwargs)

@@ -24,7 +24,7 @@ from bench.scores import PG_ADMIN
 from infra import audit
 from infra.db import make_engine
 from infra.migrate import migrate
-from infra.signing import Signer
+from infra.signing import KeyRing, Signer
 
 SIGNER = Signer(bytes.fromhex("7a" * 32))
 
@@ -72,7 +72,7 @@ def main() -> None:
         timings = []
         for _ in range(2):  # the second run reads from a warm cache, as a routine nightly check would not
             started = time.perf_counter()
-            result = audit.verify(engine, SIGNER.public_key_hex)
+            result = audit.verify(engine, KeyRing.of([SIGNER.public_key_hex]), coverage=audit.Coverage(1000, 1e6))
             timings.append(time.perf_counter() - started)
         assert result.intact and result.records == args.records, result
     finally:

@@ -29,8 +29,8 @@ import msgspec
 import structlog
 from sqlalchemy import Engine, select
 
-from infra.signing import Checkpointer, signature_valid
-from infra.tables import GENESIS_HASH, AuditCheckpoint, AuditHead
+from infra.signing import Checkpointer, KeyRing
+from infra.tables import GENESIS_HASH, AuditCheckpoint
 
 log = structlog.get_logger("bonemets.audit")
 _canonical = msgspec.json.Encoder(order="sorted")
@@ -135,6 +135,15 @@ class AuditWriter:
             return "the last batch could not be committed"
         return None
 
+    def sink_state(self) -> str:
+        """Where the checkpoints this writer signs are published, as readiness reports it (never blocking)."""
+        checkpoints = self._checkpoints
+        if checkpoints is None or checkpoints.sink is None:
+            return "not configured (BONEMETS_AUDIT_CHECKPOINT_SINK)"
+        if checkpoints.sink_failed:
+            return f"failing: {checkpoints.waiting} checkpoints wait for the next publish"
+        return "ok"
+
     def start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
@@ -173,10 +182,38 @@ class AuditWriter:
         self.start()
         return self.submit(entry).result(timeout)
 
+    def _tick_s(self) -> float | None:
+        """How often an idle writer makes sure the head is signed: well inside the checkpoint interval."""
+        if self._checkpoints is None:
+            return None
+        return min(60.0, max(0.2, self._checkpoints.minutes * 60 / 4))
+
+    def _sign_head(self) -> None:
+        """A checkpoint of the head, when none covers it: at start (a tail a crash left unsigned), on an idle
+        tick, at stop. A failure is logged; the next tick tries again."""
+        if self._checkpoints is None:
+            return
+        self._busy_since = time.monotonic()  # watched like a batch: a silent network cannot hold the writer
+        try:
+            if self._connection is None:
+                self._connection = self._engine.raw_connection()
+            checkpoint_head(self._connection, self._engine.dialect.name, self._checkpoints)
+        except Exception as exc:
+            log.warning("audit.checkpoint_failed", error=type(exc).__name__)
+            self._drop_connection()
+        finally:
+            self._busy_since = None
+
     def _run(self) -> None:
+        self._sign_head()
         while True:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=self._tick_s())
+            except queue.Empty:
+                self._sign_head()
+                continue
             if first is None:
+                self._sign_head()
                 return
             batch = [first]
             stopping = False
@@ -194,6 +231,7 @@ class AuditWriter:
             except Exception as exc:  # the writer thread must outlive any one batch
                 log.error("audit.writer_error", error=type(exc).__name__)
             if stopping:
+                self._sign_head()
                 return
 
     def _commit(self, batch: list[tuple[AuditEntry, Future[Receipt]]]) -> None:
@@ -294,15 +332,41 @@ def write_batch(raw: Any, dialect: str, entries: list[AuditEntry],
     This is the hot path of every response, so it speaks to the driver directly (a batch costs a few
     statements, not an ORM unit of work): COPY on PostgreSQL, executemany on SQLite.
     """
+    if checkpoints is not None:
+        checkpoints.begin()
     try:
         cursor = raw.cursor()
         receipts = append_chained(cursor, dialect, lock_head(cursor, dialect), entries, checkpoints)
         raw.commit()
-        return receipts
     except BaseException:
         with contextlib.suppress(Exception):  # the connection may be the thing that failed
             raw.rollback()
         raise
+    if checkpoints is not None:
+        checkpoints.publish()  # committed: now the signed checkpoints may leave for the external sink
+    return receipts
+
+
+def checkpoint_head(raw: Any, dialect: str, checkpoints: Checkpointer) -> tuple[int, str] | None:
+    """Sign the chain head into a checkpoint unless one covers it already (a writer's start, its idle tick, its
+    stop; a key rotation; after a purge), so the trail's tail never stays unsigned for long. Returns the head
+    when a checkpoint was added."""
+    checkpoints.begin()
+    try:
+        cursor = raw.cursor()
+        seq, chain_hash = lock_head(cursor, dialect)
+        mark = "%s" if dialect == "postgresql" else "?"
+        cursor.execute(f"SELECT 1 FROM audit_checkpoint WHERE seq = {mark}", (seq,))
+        covered = seq == 0 or cursor.fetchone() is not None
+        if not covered:
+            cursor.execute(_INSERT_CHECKPOINT.replace("?", mark), checkpoints.signed(seq, chain_hash, utc_now()))
+        raw.commit()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            raw.rollback()
+        raise
+    checkpoints.publish()
+    return None if covered else (seq, chain_hash)
 
 
 def lock_head(cursor: Any, dialect: str) -> tuple[int, str]:
@@ -322,11 +386,10 @@ def append_chained(cursor: Any, dialect: str, head: tuple[int, str], entries: li
     """Insert `entries` chained after `head` (locked by the caller's transaction), move the head, and sign
     it into a checkpoint in the same transaction when one is due."""
     seq, prev = head
-    first_seq = seq
     if not entries:
         return []
     created_at = utc_now()
-    rows, receipts = [], []
+    rows, receipts, due = [], [], []
     for entry in entries:
         seq += 1
         row = msgspec.structs.asdict(entry)
@@ -334,6 +397,10 @@ def append_chained(cursor: Any, dialect: str, head: tuple[int, str], entries: li
         row["hash"] = prev = record_hash(row)
         rows.append(tuple(row[c] for c in COLUMNS))
         receipts.append(Receipt(id=entry.id, seq=seq, hash=prev))
+        if checkpoints is not None and checkpoints.at(seq):
+            due.append((seq, prev))
+    if checkpoints is not None and checkpoints.overdue() and (not due or due[-1][0] != seq):
+        due.append((seq, prev))
     postgres = dialect == "postgresql"
     if postgres:
         with cursor.copy(_COPY) as copy:
@@ -343,10 +410,13 @@ def append_chained(cursor: Any, dialect: str, head: tuple[int, str], entries: li
         cursor.executemany(_INSERT, rows)
     mark = "%s" if postgres else "?"
     cursor.execute(f"UPDATE audit_head SET seq = {mark}, hash = {mark} WHERE id = 1", (seq, prev))
-    if checkpoints is not None and checkpoints.due(first_seq, seq):
-        cursor.execute(f"INSERT INTO audit_checkpoint (seq, hash, created_at, key_id, signature) VALUES "
-                       f"({mark}, {mark}, {mark}, {mark}, {mark})", checkpoints.signed(seq, prev, created_at))
+    if due:  # every `every`-th record, and the last one when the clock says so: checkpoints at most `every` apart
+        cursor.executemany(_INSERT_CHECKPOINT.replace("?", mark),
+                           [checkpoints.signed(s, h, created_at) for s, h in due])
     return receipts
+
+
+_INSERT_CHECKPOINT = "INSERT INTO audit_checkpoint (seq, hash, created_at, key_id, signature) VALUES (?, ?, ?, ?, ?)"
 
 
 class Broken(msgspec.Struct, frozen=True):
@@ -360,6 +430,10 @@ class Verification(msgspec.Struct, frozen=True):
     records: int
     first_broken: Broken | None
     checkpoints: int = 0
+    # the published checkpoints (the external sink) the trail was also checked against
+    external_checkpoints: int = 0
+    # the chain head of the one snapshot judged: records written after it are for the next run
+    head: int | None = None
 
 
 class Checkpoint(msgspec.Struct, frozen=True):
@@ -370,6 +444,25 @@ class Checkpoint(msgspec.Struct, frozen=True):
     signature: str
 
 
+class Coverage(msgspec.Struct, frozen=True):
+    """How densely the trail must be signed (BONEMETS_CHECKPOINT_EVERY, BONEMETS_CHECKPOINT_MINUTES): signed
+    checkpoints at most `every` records apart from the chain's start to its head, and no record of the head's
+    unsigned tail older than `minutes`."""
+
+    every: int
+    minutes: float
+
+
+class Snapshot(msgspec.Struct, frozen=True):
+    """What one verification judges, read in one database snapshot with the rows it walks."""
+
+    head: tuple[int, str] | None
+    checkpoints: list[Checkpoint]
+    purged_through: frozenset[int]  # through_seq of every audit.purged record
+    tail_start: tuple[int, str] | None  # (seq, created_at) of the first record past the last checkpoint
+    taken_at: str
+
+
 def checkpoints_of(engine: Engine) -> list[Checkpoint]:
     with engine.connect() as conn:
         rows = conn.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).all()
@@ -377,35 +470,45 @@ def checkpoints_of(engine: Engine) -> list[Checkpoint]:
             for r in rows]
 
 
-def verify(engine: Engine, public_key: str | None = None, *, chunk: int = 10000) -> Verification:
-    """Walk the chain from its first record: recompute each hash, check each link, the head, and every
-    signed checkpoint (with `public_key`, the service's Ed25519 public key, in hex)."""
-    with engine.connect() as conn:
-        head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one_or_none()
-    rows = _stream(engine, chunk)
+def verify(engine: Engine, keyring: KeyRing | None = None, *, coverage: Coverage | None = None,
+           external: Iterable[Checkpoint] = (), chunk: int = 10000) -> Verification:
+    """Walk the chain from its first record in ONE snapshot (the head, the checkpoints and the rows it covers:
+    records committed meanwhile belong to the next run, never a false break): recompute each hash, check each
+    link, the head, every signed checkpoint against its key in `keyring`, the audited purge behind a missing
+    prefix, the checkpoints' density (`coverage`), and the `external` checkpoints published outside the
+    database."""
+    reader = _snapshot(engine, chunk)
     try:
-        return verify_rows(rows, head=tuple(head) if head else None, checkpoints=checkpoints_of(engine),
-                           public_key=public_key)
+        snap = next(reader)
+        assert isinstance(snap, Snapshot)
+        return verify_rows(reader, head=snap.head, checkpoints=snap.checkpoints, keyring=keyring,
+                           purged_through=snap.purged_through, coverage=coverage, tail_start=snap.tail_start,
+                           now=snap.taken_at, external=list(external))
     finally:
-        rows.close()  # an early verdict leaves a server-side cursor open otherwise
+        reader.close()  # an early verdict leaves a server-side cursor open otherwise
 
 
-def _stream(engine: Engine, chunk: int) -> Iterator[tuple]:
-    """Rows as tuples in COLUMNS order, straight from the driver (verify reads millions of them). A thread
-    fetches the next chunk while this one is checked: the database reads and sends rows on the other
-    core meanwhile (bench/audit.py: 132k records/s without it; with it and the one-test hot loop, 226-235k)."""
-    chunks: queue.Queue[list[tuple] | BaseException | None] = queue.Queue(maxsize=4)
+def _snapshot(engine: Engine, chunk: int) -> Iterator[Any]:
+    """The Snapshot, then its rows as tuples in COLUMNS order, all from one transaction (REPEATABLE READ on
+    PostgreSQL, a read transaction on SQLite's WAL). A thread fetches the next chunk while this one is
+    checked: the database reads and sends rows on the other core meanwhile (bench/audit.py: 132k records/s
+    without it; with it and the one-test hot loop, 226-235k)."""
+    chunks: queue.Queue[Any] = queue.Queue(maxsize=4)
     stop = threading.Event()
+    postgres = engine.dialect.name == "postgresql"
 
     def fetch() -> None:
         raw = engine.raw_connection()
         cursor = None
         try:
-            if engine.dialect.name == "postgresql":  # a server-side cursor: never all rows in memory
+            meta = raw.cursor()
+            meta.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY" if postgres else "BEGIN")
+            chunks.put(_read_snapshot(meta, postgres))
+            if postgres:  # a server-side cursor in the same transaction: never all rows in memory
                 cursor = raw.driver_connection.cursor(name=f"verify_{new_id().replace('-', '')}")
                 cursor.itersize = chunk
             else:
-                cursor = raw.cursor()
+                cursor = meta
             cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM audit_record ORDER BY seq")
             while not stop.is_set() and (rows := cursor.fetchmany(chunk)):
                 chunks.put(rows)
@@ -423,6 +526,10 @@ def _stream(engine: Engine, chunk: int) -> Iterator[tuple]:
     fetcher = threading.Thread(target=fetch, name="audit-verify-fetch", daemon=True)
     fetcher.start()
     try:
+        first = chunks.get()
+        if isinstance(first, BaseException):
+            raise first
+        yield first
         while (rows := chunks.get()) is not None:
             if isinstance(rows, BaseException):
                 raise rows
@@ -435,41 +542,81 @@ def _stream(engine: Engine, chunk: int) -> Iterator[tuple]:
         fetcher.join()
 
 
+def _read_snapshot(cursor: Any, postgres: bool) -> Snapshot:
+    mark = "%s" if postgres else "?"
+    cursor.execute("SELECT seq, hash FROM audit_head WHERE id = 1")
+    head = cursor.fetchone()
+    cursor.execute("SELECT seq, hash, created_at, key_id, signature FROM audit_checkpoint ORDER BY seq")
+    checkpoints = [Checkpoint(*row) for row in cursor.fetchall()]
+    cursor.execute("SELECT output_json FROM audit_record WHERE action = 'audit.purged'")
+    purged = set()
+    for (output,) in cursor.fetchall():
+        with contextlib.suppress(msgspec.DecodeError, TypeError, AttributeError):
+            through = msgspec.json.decode(output).get("through_seq")
+            if isinstance(through, int):
+                purged.add(through)
+    last = checkpoints[-1].seq if checkpoints else 0
+    cursor.execute(f"SELECT seq, created_at FROM audit_record WHERE seq > {mark} ORDER BY seq LIMIT 1", (last,))
+    tail = cursor.fetchone()
+    return Snapshot(head=tuple(head) if head else None, checkpoints=checkpoints, purged_through=frozenset(purged),
+                    tail_start=tuple(tail) if tail else None, taken_at=utc_now())
+
+
 _SEQ, _ID, _PREV, _HASH = (COLUMNS.index(name) for name in ("seq", "id", "prev_hash", "hash"))
 _sorted_values = operator.itemgetter(*(COLUMNS.index(name) for name in sorted(HASHED_FIELDS)))
 
 
-def verify_rows(rows: Iterable[tuple], head: tuple[int, str] | None, checkpoints: list[Checkpoint] = (),
-                public_key: str | None = None) -> Verification:
+def verify_rows(rows: Iterable[tuple], head: tuple[int, str] | None, checkpoints: Iterable[Checkpoint] = (),
+                keyring: KeyRing | None = None, *, purged_through: frozenset[int] | None = None,
+                coverage: Coverage | None = None, tail_start: tuple[int, str] | None = None, now: str | None = None,
+                external: list[Checkpoint] = ()) -> Verification:
     """The chain check over rows in COLUMNS order. Records before the first one must be anchored by a
-    signed checkpoint (after a purge); with a `head`, the table must end where the head says."""
-    signed, bad = _signed(checkpoints, public_key)
-    if bad is not None:
-        return bad
-    beyond_head = head[0] if head is not None else None
-    walked = _walk(iter(rows), signed, beyond_head)
+    signed checkpoint and, given `purged_through`, by the audit.purged record that removed them; with a
+    `head`, the table must end where the head says; with `coverage`, checkpoints must be dense enough."""
+    signed, bad = signed_checkpoints(checkpoints, keyring)
+    published, bad_published = signed_checkpoints(external, keyring)
+    if bad or bad_published:
+        return bad or bad_published
+    for seq, chain_hash in published.items():
+        if signed.get(seq, chain_hash) != chain_hash:
+            return Verification(intact=False, records=0, first_broken=Broken(
+                id=None, seq=seq, reason=f"the checkpoint published outside the database at record {seq} differs "
+                "from the database's own (the chain or its checkpoints were rewritten)"))
+    signed.update(published)
+    found = dict(checkpoints=len(signed), external_checkpoints=len(published), head=head[0] if head else None)
+    walked = _walk(iter(rows), signed, head[0] if head is not None else None)
     if isinstance(walked, Verification):
-        return walked
-    count, end = walked
-    return _check_end(count, end, head, signed) or Verification(intact=True, records=count, first_broken=None,
-                                                                checkpoints=len(signed))
+        return msgspec.structs.replace(walked, **found)
+    count, start, end = walked
+    problem = (_check_end(count, end, head, signed)
+               or _check_purge(count, start, purged_through)
+               or _check_coverage(count, start, end, signed, coverage, tail_start, now))
+    if problem is not None:
+        return msgspec.structs.replace(problem, **found)
+    return Verification(intact=True, records=count, first_broken=None, **found)
 
 
-def _signed(checkpoints: Iterable[Checkpoint], public_key: str | None) -> tuple[dict[int, str], Verification | None]:
+def signed_checkpoints(checkpoints: Iterable[Checkpoint],
+                       keyring: KeyRing | None) -> tuple[dict[int, str], Verification | None]:
+    """seq -> chain hash of checkpoints whose signature verifies with `keyring` (None: not checked), or the first
+    that does not, as a broken Verification."""
     signed = {}
     for cp in checkpoints:
-        if public_key is not None and not signature_valid(public_key, cp.seq, cp.hash, cp.created_at, cp.signature):
+        if keyring is not None and not keyring.checkpoint_valid(cp.key_id, cp.seq, cp.hash, cp.created_at,
+                                                                cp.signature):
+            why = ("an invalid signature" if cp.key_id in keyring.keys
+                   else f"a signature by key {cp.key_id}, which is neither the current nor a retired key")
             return {}, Verification(intact=False, records=0, first_broken=Broken(
-                id=None, seq=cp.seq, reason=f"checkpoint at {cp.seq} has an invalid signature"))
+                id=None, seq=cp.seq, reason=f"checkpoint at {cp.seq} has {why}"))
         signed[cp.seq] = cp.hash
     return signed, None
 
 
 def _walk(rows: Iterator[tuple], signed: dict[int, str],
-          head_seq: int | None = None) -> tuple[int, tuple[int, str] | None] | Verification:
+          head_seq: int | None = None) -> tuple[int, int, tuple[int, str] | None] | Verification:
     first = next(rows, None)
     if first is None:
-        return 0, None
+        return 0, 1, None
     if first[_SEQ] != 1 and signed.get(first[_SEQ] - 1) != first[_PREV]:
         return _broken(0, first, f"records before {first[_SEQ]} are missing and no signed checkpoint anchors "
                        "this record (records were deleted from the start)")
@@ -484,7 +631,7 @@ def _walk(rows: Iterator[tuple], signed: dict[int, str],
             return _broken(count, row, f"record {seq} lies past the chain head ({head_seq}): it was inserted "
                            "without the service's writer")
         prev, expected, count, last = own, seq + 1, count + 1, row
-    return count, (last[_SEQ], last[_HASH])
+    return count, first[_SEQ], (last[_SEQ], last[_HASH])
 
 
 def _diagnose(row: tuple, expected: int, prev: str, signed: dict[int, str]) -> str:
@@ -499,18 +646,60 @@ def _diagnose(row: tuple, expected: int, prev: str, signed: dict[int, str]) -> s
 
 def _check_end(count: int, end: tuple[int, str] | None, head: tuple[int, str] | None,
                signed: dict[int, str]) -> Verification | None:
-    if head is None:
-        return None
-    if head != (end or (0, GENESIS_HASH)) and not (end is None and head[0] in signed):
+    beyond = [s for s in signed if s > (end[0] if end is not None else 0)]
+    if end is None and head is not None and head[0] in signed and head[0] == max(signed, default=0):
+        beyond = []  # every record purged: the head's checkpoint anchors an empty table
+    if head is not None and head != (end or (0, GENESIS_HASH)) and not (end is None and head[0] in signed):
         return Verification(intact=False, records=count, first_broken=Broken(
             id=None, seq=head[0], reason=f"chain head says record {head[0]} ends the trail, the table ends at "
             f"{end[0] if end else 0} (records were removed from the end)"))
-    beyond = [s for s in signed if end is not None and s > end[0]]
     if beyond:
         return Verification(intact=False, records=count, first_broken=Broken(
             id=None, seq=min(beyond), reason=f"a signed checkpoint covers record {min(beyond)}, past the end of "
-            "the table (records were removed from the end)"))
+            "the trail (records were removed from the end)"))
     return None
+
+
+def _check_purge(count: int, start: int, purged_through: frozenset[int] | None) -> Verification | None:
+    """A missing prefix is a retention purge only if the trail holds the audit.purged record that made it."""
+    if purged_through is None or start == 1 or start - 1 in purged_through:
+        return None
+    return Verification(intact=False, records=count, first_broken=Broken(
+        id=None, seq=start - 1, reason=f"records 1 to {start - 1} are missing and no audit.purged record accounts "
+        "for them (they were deleted without the audited purge)"))
+
+
+def _check_coverage(count: int, start: int, end: tuple[int, str] | None, signed: dict[int, str],
+                    coverage: Coverage | None, tail_start: tuple[int, str] | None,
+                    now: str | None) -> Verification | None:
+    """Signed checkpoints at most `every` records apart from the start (genesis or the purge anchor) to the
+    head, and the unsigned tail no older than `minutes`."""
+    if coverage is None or end is None:
+        return None
+    points = [start - 1, *sorted(s for s in signed if start - 1 < s <= end[0])]
+    for a, b in itertools.pairwise([*points, end[0]]):
+        if b - a > coverage.every:
+            return Verification(intact=False, records=count, first_broken=Broken(
+                id=None, seq=a + 1, reason=f"records {a + 1} to {b} hold no signed checkpoint, which the service "
+                f"signs every {coverage.every} records (checkpoints were removed)"))
+    last = points[-1]
+    if last < end[0] and tail_start is not None and tail_start[0] == last + 1 and now is not None:
+        age = _seconds_between(tail_start[1], now)
+        if age > coverage.minutes * 60:
+            return Verification(intact=False, records=count, first_broken=Broken(
+                id=None, seq=last + 1, reason=f"records {last + 1} to {end[0]} have waited {_duration(age)} "
+                f"for a signed checkpoint, which the service signs within {coverage.minutes:g} (it was stopped "
+                "before its next checkpoint: start it, then verify again; or checkpoints were removed)"))
+    return None
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} seconds" if seconds < 120 else f"{seconds / 60:.0f} minutes"
+
+
+def _seconds_between(earlier: str, later: str) -> float:
+    parse = datetime.fromisoformat
+    return (parse(later.replace("Z", "+00:00")) - parse(earlier.replace("Z", "+00:00"))).total_seconds()
 
 
 def _broken(count: int, row: tuple, reason: str) -> Verification:

@@ -56,10 +56,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 @contextlib.contextmanager
-def raw_transaction(engine: Engine) -> Iterator[Any]:
+def raw_transaction(engine: Engine, checkpoints: Any = None) -> Iterator[Any]:
     """A DBAPI cursor in one transaction, committed on success and rolled back on any failure: for the
-    few writes that chain audit records with other rows under the chain's lock."""
+    few writes that chain audit records with other rows under the chain's lock. The checkpoints signed in it
+    (`checkpoints`: an infra.signing.Checkpointer) reach the external sink once it has committed, never before."""
     raw = engine.raw_connection()
+    if checkpoints is not None:
+        checkpoints.begin()
     try:
         yield raw.cursor()
         raw.commit()
@@ -69,6 +72,8 @@ def raw_transaction(engine: Engine) -> Iterator[Any]:
         raise
     finally:
         raw.close()
+    if checkpoints is not None:
+        checkpoints.publish()
 
 
 def placeholder(engine: Engine) -> str:

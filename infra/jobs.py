@@ -417,7 +417,7 @@ def commit_chunk(engine: Engine, job_id: str, outcomes: list[Outcome], checkpoin
     audit chain's lock: a line already stored (a redelivered chunk) is skipped, so every line ends with
     exactly one result and one audit record, whatever dies when. Returns (newly done, newly failed)."""
     dialect, mark = engine.dialect.name, placeholder(engine)
-    with raw_transaction(engine) as cursor:
+    with raw_transaction(engine, checkpoints) as cursor:
         head = lock_head(cursor, dialect)  # serialises every writer of results and audit records
         lines = [o.line for o in outcomes]
         cursor.execute(f"SELECT line FROM bulk_result WHERE job_id = {mark} AND line BETWEEN {mark} AND {mark}",

@@ -100,7 +100,7 @@ def store_rendered(engine: Engine, report: ReportRow, pdf: bytes, sha256: str, p
         rule_ids=(), guideline_version=version.GUIDELINE_VERSION, engine_version=version.ENGINE_VERSION,
         rules_version=version.RULES_VERSION, job_id=report.job_id)
     dialect, mark = engine.dialect.name, placeholder(engine)
-    with raw_transaction(engine) as cursor:
+    with raw_transaction(engine, checkpoints) as cursor:
         append_chained(cursor, dialect, lock_head(cursor, dialect), [entry], checkpoints)
         cursor.execute(f"UPDATE report SET status = 'ready', pdf = {mark}, sha256 = {mark}, finished_at = {mark} "
                        f"WHERE id = {mark}", (pdf, sha256, now(), report.id))

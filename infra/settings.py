@@ -44,6 +44,10 @@ class Settings:
     reconcile_after_s: float = 120.0
     reconcile_interval_s: float = 30.0
     reconcile_max_requeues: int = 5
+    # the audit trail's key ring and its external checkpoints (issue 11)
+    audit_retired_public_keys: tuple[str, ...] = ()
+    audit_checkpoint_sink: str | None = None
+    migration_database_url: str | None = None  # the owner role's connection, for `bonemets migrate` only
 
     @property
     def public_key(self) -> str:
@@ -55,7 +59,20 @@ class Settings:
     def checkpointer(self):  # -> infra.signing.Checkpointer, one per writer
         from infra.signing import checkpointer_for
 
-        return checkpointer_for(self.audit_signing_key, self.checkpoint_every, self.checkpoint_minutes)
+        return checkpointer_for(self.audit_signing_key, self.checkpoint_every, self.checkpoint_minutes,
+                                self.audit_checkpoint_sink)
+
+    @property
+    def keyring(self):  # -> infra.signing.KeyRing: the current public key and every retired one
+        from infra.signing import KeyRing
+
+        return KeyRing.of([self.public_key, *self.audit_retired_public_keys])
+
+    @property
+    def coverage(self):  # -> infra.audit.Coverage: how densely verify requires the trail to be signed
+        from infra.audit import Coverage
+
+        return Coverage(every=self.checkpoint_every, minutes=self.checkpoint_minutes)
 
     @property
     def embedded(self) -> bool:
@@ -88,8 +105,11 @@ def load_settings(environ: Mapping[str, str] | None = None, *, install: bool = F
         visibility_timeout_s=_int(env, "BONEMETS_VISIBILITY_TIMEOUT_S", 300),
         unacked_restore_interval_s=float(env.get("BONEMETS_UNACKED_RESTORE_INTERVAL_S", "5")),
         audit_signing_key=_signing_key(env, var_dir, embedded=database_url.startswith("sqlite"), install=install),
-        checkpoint_every=_int(env, "BONEMETS_CHECKPOINT_EVERY", 1000),
-        checkpoint_minutes=float(env.get("BONEMETS_CHECKPOINT_MINUTES", "10")),
+        checkpoint_every=_at_least_one(env, "BONEMETS_CHECKPOINT_EVERY", 1000),
+        checkpoint_minutes=_positive(env, "BONEMETS_CHECKPOINT_MINUTES", 10.0, unit="minutes"),
+        audit_retired_public_keys=_retired_keys(env, var_dir),
+        audit_checkpoint_sink=_sink(env),
+        migration_database_url=env.get("BONEMETS_MIGRATION_DATABASE_URL") or None,
         audit_retention_days=_retention(env),
         auth_cache_ttl_s=_positive(env, "BONEMETS_AUTH_CACHE_TTL_S", 30.0),
         db_statement_timeout_s=_positive(env, "BONEMETS_DB_STATEMENT_TIMEOUT_S", 60.0),
@@ -162,14 +182,52 @@ def _retention(env: Mapping[str, str]) -> int:
     return days
 
 
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+def _positive(env: Mapping[str, str], name: str, default: float, unit: str = "seconds") -> float:
     try:
         value = float(env.get(name, default))
     except ValueError:
-        raise SettingsError(f"{name} must be a number of seconds") from None
-    if not value > 0:
-        raise SettingsError(f"{name} must be more than 0 seconds")
+        raise SettingsError(f"{name} must be a number of {unit}") from None
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(f"{name} must be a finite number of {unit}, more than 0")
     return value
+
+
+def _at_least_one(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1")
+    return value
+
+
+RETIRED_KEYS_FILE = "audit-retired-public-keys"
+
+
+def _retired_keys(env: Mapping[str, str], var_dir: Path) -> tuple[str, ...]:
+    """The public keys of retired signing keys: BONEMETS_AUDIT_RETIRED_PUBLIC_KEYS (hex, comma-separated), and
+    on the embedded default also var/audit-retired-public-keys, which `bonemets audit keys rotate` appends to."""
+    from infra.signing import is_public_key
+
+    given = [k.strip() for k in env.get("BONEMETS_AUDIT_RETIRED_PUBLIC_KEYS", "").split(",") if k.strip()]
+    path = var_dir / RETIRED_KEYS_FILE
+    if path.exists():
+        given += [k.strip() for k in path.read_text().splitlines() if k.strip()]
+    for key in given:
+        if not is_public_key(key):
+            raise SettingsError(f"BONEMETS_AUDIT_RETIRED_PUBLIC_KEYS: {key[:16]}... is not an Ed25519 public key "
+                                "(64 hexadecimal characters)")
+    return tuple(dict.fromkeys(given))
+
+
+def _sink(env: Mapping[str, str]) -> str | None:
+    from infra.signing import sink_for
+
+    spec = env.get("BONEMETS_AUDIT_CHECKPOINT_SINK", "").strip() or None
+    if spec is not None:
+        try:
+            sink_for(spec)
+        except ValueError as exc:
+            raise SettingsError(f"BONEMETS_AUDIT_CHECKPOINT_SINK: {exc}") from None
+    return spec
 
 
 def _stdout_is_tty() -> bool:

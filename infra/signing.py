@@ -1,22 +1,50 @@
-"""Ed25519 signatures of audit checkpoints: (sequence number, chain hash, time) signed by the service."""
+"""Ed25519 signatures of the audit trail: checkpoints (sequence number, chain hash, time) and export manifests,
+a key ring that verifies each signature by the key id it names, and the external sink that every checkpoint is
+also appended to, outside the database (issue 11: an insider with the database cannot rewrite what left it)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import os
+import socket
+import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
+import msgspec
+import structlog
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+log = structlog.get_logger("bonemets.audit")
+_canonical = msgspec.json.Encoder(order="sorted")
 
 
 def checkpoint_message(seq: int, chain_hash: str, created_at: str) -> bytes:
     return f"bonemets-audit-checkpoint:v1:{seq}:{chain_hash}:{created_at}".encode()
 
 
+def manifest_message(manifest: Mapping[str, Any]) -> bytes:
+    """What an export manifest's signature covers: its canonical encoding (keys sorted), signature excluded."""
+    return b"bonemets-audit-manifest:v1:" + _canonical.encode({k: v for k, v in manifest.items() if k != "signature"})
+
+
 def key_id_of(public_key_hex: str) -> str:
     return hashlib.sha256(bytes.fromhex(public_key_hex)).hexdigest()[:16]
+
+
+def is_public_key(value: str) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(value))
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -38,32 +66,184 @@ class Signer:
     def sign(self, seq: int, chain_hash: str, created_at: str) -> str:
         return self._key.sign(checkpoint_message(seq, chain_hash, created_at)).hex()
 
+    def sign_manifest(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        signed = {**manifest, "key_id": self.key_id}
+        return {**signed, "signature": self._key.sign(manifest_message(signed)).hex()}
+
 
 def signature_valid(public_key_hex: str, seq: int, chain_hash: str, created_at: str, signature: str) -> bool:
+    return _valid(public_key_hex, checkpoint_message(seq, chain_hash, created_at), signature)
+
+
+def _valid(public_key_hex: str, message: bytes, signature: str) -> bool:
     try:
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex)).verify(
-            bytes.fromhex(signature), checkpoint_message(seq, chain_hash, created_at))
-    except (InvalidSignature, ValueError):
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex)).verify(bytes.fromhex(signature), message)
+    except (InvalidSignature, ValueError, TypeError):
         return False
     return True
 
 
+@dataclass(frozen=True)
+class KeyRing:
+    """The public keys the trail's signatures are checked with, by key id: the current one and every retired one.
+    A signature names its key id; a key the ring does not hold verifies nothing."""
+
+    keys: Mapping[str, str]  # key id -> public key (hex)
+
+    @classmethod
+    def of(cls, public_keys: Iterable[str]) -> KeyRing:
+        return cls({key_id_of(k): k for k in public_keys})
+
+    def checkpoint_valid(self, key_id: str, seq: int, chain_hash: str, created_at: str, signature: str) -> bool:
+        key = self.keys.get(key_id)
+        return key is not None and signature_valid(key, seq, chain_hash, created_at, signature)
+
+    def manifest_valid(self, manifest: Mapping[str, Any]) -> bool:
+        key = self.keys.get(manifest.get("key_id", ""))
+        return key is not None and _valid(key, manifest_message(manifest), manifest.get("signature", ""))
+
+    def merged(self, other: KeyRing) -> KeyRing:
+        return KeyRing({**self.keys, **other.keys})
+
+
+class Sink(Protocol):
+    def append(self, lines: list[bytes]) -> None: ...
+
+
+class FileSink:
+    """Appends to a file, meant to be on other storage than the database (a WORM mount, a log shipper's input):
+    O_APPEND, an exclusive lock across processes, and fsync before a checkpoint counts as published."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def append(self, lines: list[bytes]) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, b"".join(lines))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class SyslogSink:
+    """RFC 5424-style lines to a syslog or SIEM collector, over UDP (`syslog://host:port`) or TCP
+    (`syslog+tcp://host:port`, one line per message, newline-framed)."""
+
+    def __init__(self, host: str, port: int, tcp: bool) -> None:
+        self.address, self.tcp = (host, port), tcp
+
+    def append(self, lines: list[bytes]) -> None:
+        hostname = socket.gethostname().encode()
+        messages = [b"<110>1 - " + hostname + b" bonemets - audit-checkpoint - " + line for line in lines]
+        kind = socket.SOCK_STREAM if self.tcp else socket.SOCK_DGRAM
+        with socket.socket(socket.AF_INET, kind) as sock:
+            sock.settimeout(3)
+            sock.connect(self.address)
+            for message in messages:
+                sock.sendall(message if self.tcp else message.rstrip(b"\n"))
+
+
+def sink_for(spec: str) -> Sink:
+    """BONEMETS_AUDIT_CHECKPOINT_SINK: a file path (or file:///path), syslog://host:port, syslog+tcp://host:port."""
+    parts = urlsplit(spec)
+    if parts.scheme in ("syslog", "syslog+tcp"):
+        if not parts.hostname or not parts.port:
+            raise ValueError("a syslog sink needs a host and a port: syslog://host:514")
+        return SyslogSink(parts.hostname, parts.port, tcp=parts.scheme == "syslog+tcp")
+    if parts.scheme in ("", "file"):
+        return FileSink(parts.path if parts.scheme == "file" else spec)
+    raise ValueError(f"unknown sink {parts.scheme!r}: use a file path, file://, syslog:// or syslog+tcp://")
+
+
+def sink_line(cp: tuple[int, str, str, str, str], public_key: str) -> bytes:
+    """One published checkpoint: everything needed to check it without the database or the server's word."""
+    seq, chain_hash, created_at, key_id, signature = cp
+    return msgspec.json.encode({"type": "checkpoint", "seq": seq, "hash": chain_hash, "created_at": created_at,
+                                "key_id": key_id, "signature": signature, "public_key": public_key}) + b"\n"
+
+
 @dataclass
 class Checkpointer:
-    """Decides when the writer signs the head: every `every` records, or after `minutes` without one."""
+    """Signs the chain head into a checkpoint at every `every`-th record, and after `minutes` without one.
+
+    Checkpoints signed inside a transaction wait in `pending` (reset whenever a new batch starts chaining)
+    and reach the external sink by `publish()`, which the caller runs once its transaction has committed:
+    a checkpoint the database rolled back is never published."""
 
     signer: Signer
     every: int = 1000
     minutes: float = 10.0
+    sink: Sink | None = None
     _last: float = field(default_factory=time.monotonic)
+    pending: list[tuple[int, str, str, str, str]] = field(default_factory=list)
+    _backlog: list[bytes] = field(default_factory=list)  # published lines a failing sink has not taken yet
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    sink_failed: bool = False
 
-    def due(self, old_seq: int, new_seq: int) -> bool:
-        return new_seq // self.every > old_seq // self.every or time.monotonic() - self._last > self.minutes * 60
+    @property
+    def waiting(self) -> int:
+        return len(self._backlog)
+
+    def begin(self) -> None:
+        self.pending = []
+
+    def at(self, seq: int) -> bool:
+        """A checkpoint belongs at record `seq` (every `every`-th record of the chain)."""
+        return seq % self.every == 0
+
+    def overdue(self) -> bool:
+        return time.monotonic() - self._last > self.minutes * 60
 
     def signed(self, seq: int, chain_hash: str, created_at: str) -> tuple[int, str, str, str, str]:
         self._last = time.monotonic()
-        return seq, chain_hash, created_at, self.signer.key_id, self.signer.sign(seq, chain_hash, created_at)
+        cp = (seq, chain_hash, created_at, self.signer.key_id, self.signer.sign(seq, chain_hash, created_at))
+        self.pending.append(cp)
+        return cp
+
+    def publish(self) -> None:
+        """Append the committed checkpoints to the sink; a sink that fails keeps them for the next publish and
+        is logged (the records themselves are committed: the service goes on)."""
+        committed, self.pending = self.pending, []
+        if self.sink is None or not (committed or self._backlog):
+            return
+        with self._lock:
+            lines = self._backlog + [sink_line(cp, self.signer.public_key_hex) for cp in committed]
+            try:
+                self.sink.append(lines)
+            except Exception as exc:
+                self._backlog = lines[-10_000:]
+                self.sink_failed = True
+                log.error("audit.checkpoint_sink_failed", error=type(exc).__name__, waiting=len(self._backlog))
+                return
+            self._backlog, self.sink_failed = [], False
 
 
-def checkpointer_for(seed: bytes, every: int, minutes: float) -> Checkpointer:
-    return Checkpointer(signer=Signer(seed), every=every, minutes=minutes)
+def checkpointer_for(seed: bytes, every: int, minutes: float, sink: str | None = None) -> Checkpointer:
+    return Checkpointer(signer=Signer(seed), every=every, minutes=minutes, sink=sink_for(sink) if sink else None)
+
+
+def read_sink(path: str) -> tuple[list[Any], KeyRing]:
+    """The checkpoints a file sink holds, and the keys published with them (each checked against its key id)."""
+    from infra.audit import Checkpoint
+
+    checkpoints, keys = [], {}
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                item = msgspec.json.decode(line)
+                cp = Checkpoint(seq=item["seq"], hash=item["hash"], created_at=item["created_at"],
+                                key_id=item["key_id"], signature=item["signature"])
+                public = item["public_key"]
+            except (msgspec.DecodeError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}, line {number}: not a published checkpoint ({exc})") from None
+            if not is_public_key(public) or key_id_of(public) != cp.key_id:
+                raise ValueError(f"{path}, line {number}: the public key does not match key id {cp.key_id}")
+            keys[cp.key_id] = public
+            checkpoints.append(cp)
+    with contextlib.suppress(Exception):
+        checkpoints.sort(key=lambda c: c.seq)
+    return checkpoints, KeyRing(keys)

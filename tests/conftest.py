@@ -80,9 +80,22 @@ def engine(database_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
+APP_ROLE = "bonemets_app"
+
+
+def as_app_role(url: str) -> str:
+    """The URL the service itself connects with: on PostgreSQL the application role the migrations made, with
+    only the rights the service needs (issue 11), so every API and worker test also proves they are enough."""
+    if not url.startswith("postgresql"):
+        return url
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(username=APP_ROLE, password=None).render_as_string(hide_password=False)
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    base = load_settings({"BONEMETS_DATABASE_URL": database_url, "BONEMETS_VAR_DIR": str(tmp_path / "var"),
+    base = load_settings({"BONEMETS_DATABASE_URL": as_app_role(database_url), "BONEMETS_VAR_DIR": str(tmp_path / "var"),
                           "BONEMETS_PSEUDONYM_KEY": PSEUDONYM_KEY, "BONEMETS_LOG_FORMAT": "json",
                           "BONEMETS_AUDIT_SIGNING_KEY": SIGNING_KEY})
     return replace(base, max_body_bytes=64 * 1024)
@@ -153,7 +166,8 @@ def bulk_env(postgres_server: str, redis_broker: str, tmp_path: Path) -> dict[st
     engine = make_engine(postgres_server)
     migrate(engine)
     engine.dispose()
-    return {"BONEMETS_DATABASE_URL": postgres_server, "BONEMETS_BROKER_URL": redis_broker,
+    return {"BONEMETS_DATABASE_URL": as_app_role(postgres_server), "BONEMETS_BROKER_URL": redis_broker,
+            "BONEMETS_MIGRATION_DATABASE_URL": postgres_server,
             "BONEMETS_PSEUDONYM_KEY": PSEUDONYM_KEY, "BONEMETS_VAR_DIR": str(tmp_path / "var"),
             "BONEMETS_AUDIT_SIGNING_KEY": SIGNING_KEY,
             "BONEMETS_LOG_FORMAT": "json", "BONEMETS_BULK_CHUNK_SIZE": "200",

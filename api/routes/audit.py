@@ -9,19 +9,22 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import os
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 import anyio.to_thread
 import msgspec
 from litestar import Request, Response, Router, get
 from litestar.exceptions import ClientException
 from litestar.params import QueryParameter
-from litestar.response import Stream
 
 from api.auth import requires
+from api.responses import TypedStream
 from domain import version
 from infra import audit, audit_review, fhir
 from infra.audit import AuditEntry, new_id, pseudonymise
+from infra.signing import Signer, key_id_of, read_sink
 
 Format = Literal["json", "ndjson", "csv", "fhir"]
 _encode = msgspec.json.Encoder(order="sorted").encode
@@ -83,52 +86,70 @@ async def record_query(request: Request, what: dict[str, Any], outcome: dict[str
     await anyio.to_thread.run_sync(request.app.state.audit_writer.append, entry)
 
 
+class Query(msgspec.Struct, frozen=True):
+    """The filters of a review as a client gives them (the patient reference still in clear)."""
+
+    since: str | None
+    until: str | None
+    client: str | None
+    patient_ref: str | None
+    rule_id: str | None
+    endpoint: str | None
+    action: str | None
+    job_id: str | None
+
+    def filters(self, key: bytes) -> audit_review.Filters:
+        for name, value in msgspec.structs.asdict(self).items():  # text a database cannot hold is no filter
+            if value is not None and ("\x00" in value or len(value) > 256):
+                raise ClientException(f"{name} must be text of at most 256 characters, without NUL")
+        return audit_review.Filters(
+            since=_instant(self.since, "since"), until=_instant(self.until, "until"), client=self.client,
+            patient_hash=pseudonymise(key, self.patient_ref), rule_id=self.rule_id, endpoint=self.endpoint,
+            action=self.action, job_id=self.job_id)
+
+    def given(self) -> bool:
+        return any(v is not None for v in msgspec.structs.asdict(self).values())
+
+
+Since = Annotated[str | None, QueryParameter(description="From this instant (ISO 8601), inclusive")]
+Until = Annotated[str | None, QueryParameter(description="Until this instant (ISO 8601), exclusive")]
+Client = Annotated[str | None, QueryParameter(description="The calling system")]
+PatientRef = Annotated[str | None, QueryParameter(description="Hashed with the service's key to search")]
+RuleId = Annotated[str | None, QueryParameter(description="A rule id fired, e.g. SP-3")]
+Endpoint = Annotated[str | None, QueryParameter(description="Prefix, e.g. 'POST /v1/scores'")]
+Action = Annotated[str | None, QueryParameter(description="e.g. score.computed, job.submitted")]
+JobId = Annotated[str | None, QueryParameter(description="A bulk job")]
+
+
 @get("/", summary="Audit records, filtered, cursor-paginated; ?format=ndjson|csv streams every match")
 async def query(
     request: Request,
     format: Annotated[Format, QueryParameter(description=FORMATS)] = "json",
-    since: Annotated[str | None, QueryParameter(description="From this instant (ISO 8601), inclusive")] = None,
-    until: Annotated[str | None, QueryParameter(description="Until this instant (ISO 8601), exclusive")] = None,
-    client: Annotated[str | None, QueryParameter(description="The calling system")] = None,
-    patient_ref: Annotated[str | None, QueryParameter(description="Hashed with the service's key to search")] = None,
-    rule_id: Annotated[str | None, QueryParameter(description="A rule id fired, e.g. SP-3")] = None,
-    endpoint: Annotated[str | None, QueryParameter(description="Prefix, e.g. 'POST /v1/scores'")] = None,
-    action: Annotated[str | None, QueryParameter(description="e.g. score.computed, job.submitted")] = None,
-    job_id: Annotated[str | None, QueryParameter(description="A bulk job")] = None,
+    since: Since = None, until: Until = None, client: Client = None, patient_ref: PatientRef = None,
+    rule_id: RuleId = None, endpoint: Endpoint = None, action: Action = None, job_id: JobId = None,
     cursor: Annotated[str | None, QueryParameter(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=audit_review.MAX_PAGE)] = 100,
 ) -> Any:
     state = request.app.state
-    given = {"since": since, "until": until, "client": client, "patient_ref": patient_ref, "rule_id": rule_id,
-             "endpoint": endpoint, "action": action, "job_id": job_id, "cursor": cursor}
-    for name, value in given.items():  # text a database cannot hold is no filter of ours (never a 500)
-        if value is not None and ("\x00" in value or len(value) > (2048 if name == "cursor" else 256)):
-            raise ClientException(f"{name} must be text of at most {2048 if name == 'cursor' else 256} characters, "
-                                  "without NUL")
-    filters = audit_review.Filters(
-        since=_instant(since, "since"), until=_instant(until, "until"), client=client,
-        patient_hash=pseudonymise(state.settings.pseudonym_key, patient_ref), rule_id=rule_id, endpoint=endpoint,
-        action=action, job_id=job_id)
+    asked = Query(since=since, until=until, client=client, patient_ref=patient_ref, rule_id=rule_id,
+                  endpoint=endpoint, action=action, job_id=job_id)
+    if cursor is not None and ("\x00" in cursor or len(cursor) > 2048):
+        raise ClientException("cursor must be text of at most 2048 characters, without NUL")
+    filters = asked.filters(state.settings.pseudonym_key)
     after = 0
     if cursor is not None:  # the cursor's own query: other filters or another limit beside it are refused
         page_of = _cursor(cursor, state.settings.pseudonym_key)
-        given_filters = any(v is not None for k, v in given.items() if k != "cursor")
-        if (given_filters and page_of.filters != filters) or (
+        if (asked.given() and page_of.filters != filters) or (
                 "limit" in request.query_params and page_of.limit != limit):
             raise ClientException("this cursor belongs to another query: send it alone (it carries its filters "
                                   "and limit), or the same filters and limit")
         filters, limit, after = page_of.filters, page_of.limit, page_of.after
-    asked = {**{k: v for k, v in msgspec.structs.asdict(filters).items() if v is not None}, "format": format}
+    recorded = {**{k: v for k, v in msgspec.structs.asdict(filters).items() if v is not None}, "format": format}
     if format in ("ndjson", "csv"):
-        await record_query(request, asked, {"streamed": True})
-        batches = audit_review.export(state.engine, filters)
-        lines = audit_review.ndjson_lines(batches) if format == "ndjson" else audit_review.csv_lines(batches)
-        media = "application/x-ndjson" if format == "ndjson" else "text/csv; charset=utf-8"
-        return Stream(lines, media_type=media,
-                      headers={"Content-Disposition": f'attachment; filename="bonemets-audit.{format}"'})
+        return await _export(request, filters, format, recorded)
     records, last = await anyio.to_thread.run_sync(
         lambda: audit_review.page(state.engine, filters, after=after, limit=limit))
-    await record_query(request, {**asked, "cursor": cursor}, {"records": len(records)})
+    await record_query(request, {**recorded, "cursor": cursor}, {"records": len(records)})
     token = _next(None if last is None else Page(after=last, filters=filters, limit=limit),
                   state.settings.pseudonym_key)
     if format == "fhir":
@@ -137,22 +158,82 @@ async def query(
     return {"records": records, "next_cursor": token}
 
 
-@get("/verify", summary="Walk the hash chain end to end and check every signed checkpoint")
+async def _export(request: Request, filters: audit_review.Filters, format: str, recorded: dict) -> TypedStream:
+    """Every match up to the head as it stands now, streamed in bounded memory; an NDJSON export ends with its
+    signed manifest, and both formats link to it (GET /v1/audit/manifest with the same filters)."""
+    state = request.app.state
+    through, _ = await anyio.to_thread.run_sync(audit_review.head_of, state.engine)
+    await record_query(request, {**recorded, "through_seq": through}, {"streamed": True})
+    builder = audit_review.ManifestBuilder(filters, through)
+    batches = (builder.add(records) for records in audit_review.export(state.engine, filters, through))
+    signer = Signer(state.settings.audit_signing_key)
+    if format == "ndjson":
+        lines = audit_review.ndjson_lines(
+            batches, lambda: audit_review.signed_manifest(state.engine, builder, signer))
+    else:
+        lines = audit_review.csv_lines(batches)
+    params = [(k, v) for k, v in request.query_params.items() if k not in ("format", "cursor", "limit")]
+    manifest = f"/v1/audit/manifest?{urlencode([*params, ('through_seq', through)])}"
+    media = "application/x-ndjson" if format == "ndjson" else "text/csv"  # Litestar adds "; charset=utf-8"
+    return TypedStream(lines, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="bonemets-audit-through-{through}.{format}"',
+        "Audit-Through-Seq": str(through), "Link": f'<{manifest}>; rel="describedby"'})
+
+
+@get("/manifest", summary="The signed manifest of an export: its filters, records, count, digest, checkpoints")
+async def manifest(
+    request: Request,
+    through_seq: Annotated[int, QueryParameter(ge=0, le=2**63 - 1,
+                                               description="The export's Audit-Through-Seq header")],
+    since: Since = None, until: Until = None, client: Client = None, patient_ref: PatientRef = None,
+    rule_id: RuleId = None, endpoint: Endpoint = None, action: Action = None, job_id: JobId = None,
+) -> dict[str, Any]:
+    state = request.app.state
+    filters = Query(since=since, until=until, client=client, patient_ref=patient_ref, rule_id=rule_id,
+                    endpoint=endpoint, action=action, job_id=job_id).filters(state.settings.pseudonym_key)
+    head, _ = await anyio.to_thread.run_sync(audit_review.head_of, state.engine)
+    if through_seq > head:
+        raise ClientException(f"through_seq {through_seq} is past the chain head ({head})")
+    signed = await anyio.to_thread.run_sync(
+        audit_review.manifest_for, state.engine, filters, through_seq, Signer(state.settings.audit_signing_key))
+    recorded = {k: v for k, v in msgspec.structs.asdict(filters).items() if v is not None}
+    await record_query(request, {**recorded, "manifest": True, "through_seq": through_seq},
+                       {"records": signed["count"], "digest": signed["digest"]})
+    return signed
+
+
+@get("/verify", summary="Walk the hash chain in one snapshot; check checkpoints, their density and the sink")
 async def verify(request: Request) -> audit.Verification:
     state = request.app.state
-    result = await anyio.to_thread.run_sync(audit.verify, state.engine, state.settings.public_key)
+    settings = state.settings
+    result = await anyio.to_thread.run_sync(_verify, state.engine, settings)
     await record_query(request, {"verify": True}, {"intact": result.intact, "records": result.records})
     return result
 
 
-@get("/checkpoints", summary="The signed checkpoints, and the public key that verifies them")
+def _verify(engine: Any, settings: Any) -> audit.Verification:
+    """The database's chain, and the checkpoints published to the file sink when there is one."""
+    keyring, external = settings.keyring, []
+    sink = settings.audit_checkpoint_sink
+    if sink and "://" not in sink.removeprefix("file://") and os.path.exists(sink.removeprefix("file://")):
+        external, published_keys = read_sink(sink.removeprefix("file://"))
+        keyring = keyring.merged(published_keys)
+    return audit.verify(engine, keyring, coverage=settings.coverage, external=external)
+
+
+@get("/checkpoints", summary="The signed checkpoints, and the current and retired keys that verify them")
 async def checkpoints(request: Request) -> dict[str, Any]:
     state = request.app.state
     found = await anyio.to_thread.run_sync(audit.checkpoints_of, state.engine)
     await record_query(request, {"checkpoints": True}, {"checkpoints": len(found)})
-    return {"public_key": state.settings.public_key, "algorithm": "Ed25519",
-            "message": "bonemets-audit-checkpoint:v1:{seq}:{hash}:{created_at}", "checkpoints": found}
+    current = state.settings.public_key
+    keys = [{"key_id": key_id_of(k), "public_key": k, "status": "current" if k == current else "retired"}
+            for k in dict.fromkeys([current, *state.settings.audit_retired_public_keys])]
+    return {"public_key": current, "keys": keys, "algorithm": "Ed25519",
+            "message": "bonemets-audit-checkpoint:v1:{seq}:{hash}:{created_at}", "checkpoints": found,
+            "trust": "the service's own word: check these keys against the ones your organisation pinned, or the "
+                     "checkpoints against the external sink's copy (bonemets audit verify --against-checkpoints)"}
 
 
-router = Router(path="/v1/audit", route_handlers=[query, verify, checkpoints], opt=requires("auditor"),
+router = Router(path="/v1/audit", route_handlers=[query, manifest, verify, checkpoints], opt=requires("auditor"),
                 tags=["audit"])

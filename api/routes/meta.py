@@ -42,10 +42,12 @@ async def ready(request: Request) -> Response[dict[str, Any]]:
     writer = state.audit_writer.health(state.settings.audit_timeout_s)
     checks["audit_writer"] = "ok" if writer is None else f"unavailable ({writer})"
     failing = [name for name, outcome in checks.items() if outcome != "ok"]
+    # the external checkpoint sink is reported, never a reason to stop answering: its checkpoints wait for it
+    notices = {"checkpoint_sink": state.audit_writer.sink_state()}
     if failing:
         return problem(503, f"Not ready: {', '.join(failing)}.", slug="not-ready", title="Not ready",
-                       extra={"checks": checks}, headers={"Retry-After": "5"})
-    return Response({"status": "ok", "checks": checks})
+                       extra={"checks": checks, "notices": notices}, headers={"Retry-After": "5"})
+    return Response({"status": "ok", "checks": checks, "notices": notices})
 
 
 @get("/v1/catalogue", opt=requires("scoring"), tags=["catalogue"],

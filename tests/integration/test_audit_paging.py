@@ -1,6 +1,6 @@
 """Every page of a filtered audit query stays inside its filters (issue 11, item 4): the cursor carries the
 query (signed, with the patient's keyed hash, never the reference), a FHIR `next` link is that cursor alone, and
-a cursor sent beside other filters or another limit is refused."""
+a cursor sent beside other filters or another limit is refused; other clients write between the pages."""
 
 from litestar.testing import TestClient
 
@@ -22,6 +22,8 @@ def test_filtered_pages_never_leave_their_filters_and_a_foreign_cursor_is_refuse
             seen, url, params = [], "/v1/audit", {"client": "hospital-a", "limit": 3, "format": fmt}
             while url:
                 body = client.get(url, params=params, headers=auditor).json()
+                # other clients write while the reviewer pages
+                client.post("/v1/scores/tomita", json=TOMITA, headers=Keys.header(other))
                 if fmt == "json":
                     seen += [r["client"] for r in body["records"]]
                     url = "/v1/audit" if body["next_cursor"] else None

@@ -138,7 +138,7 @@ def test_api_processes_recover_from_network_faults_and_lose_nothing(settings, en
         conn.execute(text("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE NOWAIT"))
         stored = {row[0] for row in conn.execute(text("SELECT id FROM audit_record"))}
     assert set(served) <= stored  # every 200 had its committed record
-    assert audit.verify(engine, settings.public_key).intact
+    assert audit.verify(engine, settings.keyring, coverage=settings.coverage).intact
 
 
 @pytest.mark.postgres

@@ -39,7 +39,7 @@ def finished(client, location, headers):
 @pytest.mark.redis
 def test_a_patient_reference_is_found_nowhere_but_as_its_keyed_hash(bulk_env, tmp_path):
     settings = load_settings(bulk_env)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.migration_database_url)  # the owner: every table is read below
     key = create_key(engine, "hospital-a", ("scoring", "registry", "auditor"))
     h = Keys.header(key)
     api_log = io.StringIO()

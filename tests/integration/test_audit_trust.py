@@ -1,0 +1,317 @@
+"""An audit trail a compliance officer can trust (issue 11), on SQLite and PostgreSQL:
+- verify judges one snapshot, so it never cries wolf while records are written;
+- the service's own database role cannot rewrite the trail, and the purge is the owner's audited function;
+- verify requires dense signed checkpoints and an audit.purged record behind any missing prefix;
+- checkpoints published outside the database catch what an insider with DDL and the signing key can do;
+- signing keys rotate without breaking history.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from infra import audit
+from infra.audit import GENESIS_HASH, AuditWriter, Coverage, checkpoint_head, record_hash, utc_now, write_batch
+from infra.audit_review import purge
+from infra.db import make_engine
+from infra.settings import load_settings
+from infra.signing import Checkpointer, FileSink, KeyRing, Signer, read_sink
+from tests.conftest import PSEUDONYM_KEY, SIGNING_KEY, Keys, as_app_role
+from tests.integration.test_audit_chain import execute
+from tests.integration.test_audit_review import SIGNER, entry
+
+RING = KeyRing.of([SIGNER.public_key_hex])
+EVERY = 10
+COVERAGE = Coverage(every=EVERY, minutes=60)
+VERSIONS = ("g", "e", "r")
+
+
+def cli(*args, env=None, database_url=None, tmp_path=None, extra=None):
+    base = {"PATH": os.environ.get("PATH", ""), "BONEMETS_LOG_FORMAT": "json"}
+    if database_url is not None:
+        base.update(BONEMETS_DATABASE_URL=database_url, BONEMETS_PSEUDONYM_KEY=PSEUDONYM_KEY,
+                    BONEMETS_AUDIT_SIGNING_KEY=SIGNING_KEY, BONEMETS_CHECKPOINT_EVERY=str(EVERY),
+                    BONEMETS_VAR_DIR=str(tmp_path / "var"))
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, timeout=120,
+                          env={**base, **(env or {}), **(extra or {})})
+
+
+def write(engine, count, start=0, checkpoints=None, batch=7):
+    checkpoints = checkpoints or Checkpointer(signer=SIGNER, every=EVERY, minutes=60)
+    raw = engine.raw_connection()
+    try:
+        for first in range(start, start + count, batch):
+            write_batch(raw, engine.dialect.name, [entry(i) for i in range(first, min(first + batch, start + count))],
+                        checkpoints)
+        checkpoint_head(raw, engine.dialect.name, checkpoints)  # as the writer's idle tick does
+    finally:
+        raw.close()
+
+
+def write_unsigned(engine, entries):
+    """Records written by no writer that signs (a crash before its next checkpoint)."""
+    raw = engine.raw_connection()
+    try:
+        write_batch(raw, engine.dialect.name, entries)
+    finally:
+        raw.close()
+
+
+def rows_from(engine, seq):
+    with engine.connect() as conn:
+        result = conn.execute(text(f"SELECT {', '.join(audit.COLUMNS)} FROM audit_record WHERE seq >= :s ORDER BY seq"),
+                              {"s": seq})
+        return [dict(zip(audit.COLUMNS, row, strict=True)) for row in result]
+
+
+def forge_from(engine, seq, resign=True):
+    """Rewrite every record from `seq` with another answer and recomputed hashes, move the head, and (with the
+    signing key, which the service's environment holds) sign fresh checkpoints over the forgery: what an insider
+    with DDL rights and the application's secrets can do inside the database."""
+    rows = rows_from(engine, seq)
+    prev = GENESIS_HASH if seq == 1 else rows_from(engine, seq - 1)[0]["hash"]
+    statements = [f"DELETE FROM audit_checkpoint WHERE seq >= {seq}"]
+    for row in rows:
+        row.update(output_json='{"total": 0, "band": "forged"}', prev_hash=prev)
+        row["hash"] = prev = record_hash(row)
+        statements.append(f"UPDATE audit_record SET output_json = '{row['output_json']}', prev_hash = "
+                          f"'{row['prev_hash']}', hash = '{row['hash']}' WHERE seq = {row['seq']}")
+        if resign and row["seq"] % EVERY == 0:
+            cp = (row["seq"], row["hash"], utc_now())
+            statements.append(f"INSERT INTO audit_checkpoint VALUES ({cp[0]}, '{cp[1]}', '{cp[2]}', "
+                              f"'{SIGNER.key_id}', '{SIGNER.sign(*cp)}')")
+    last = rows[-1]
+    statements.append(f"UPDATE audit_head SET seq = {last['seq']}, hash = '{last['hash']}'")
+    if resign:
+        cp = (last["seq"], last["hash"], utc_now())
+        statements.append(f"INSERT INTO audit_checkpoint VALUES ({cp[0]}, '{cp[1]}', '{cp[2]}', '{SIGNER.key_id}', "
+                          f"'{SIGNER.sign(*cp)}')")
+    execute(engine, *statements)
+
+
+# --- 1. one snapshot: no false alarm under writes -------------------------------------------------------------
+
+def test_verify_never_reports_a_false_break_during_a_write_burst_then_names_a_real_one(client, keys, engine):
+    writer = AuditWriter(engine, batch_max=40, checkpoints=Checkpointer(signer=SIGNER, every=EVERY, minutes=60))
+    writer.start()
+    stop, written = threading.Event(), [0]
+
+    def burst():
+        i = 0
+        while not stop.is_set():
+            futures = [writer.submit(entry(i + k)) for k in range(40)]
+            for future in futures:
+                future.result(30)
+            i, written[0] = i + 40, written[0] + 40
+
+    threads = [threading.Thread(target=burst) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        while written[0] < 200:
+            time.sleep(0.01)
+        verdicts = []
+        for run in range(20):  # half through the function (the CLI's path), half through the endpoint
+            if run % 2:
+                body = client.get("/v1/audit/verify", headers=Keys.header(keys.auditor)).json()
+                verdicts.append((body["intact"], body["head"], body["first_broken"]))
+            else:
+                result = audit.verify(engine, RING, coverage=COVERAGE)
+                verdicts.append((result.intact, result.head, result.first_broken))
+        before_stop = written[0]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        writer.stop()
+    assert [v[0] for v in verdicts] == [True] * 20, [v for v in verdicts if not v[0]][:1]
+    assert verdicts[-1][1] > verdicts[0][1] and before_stop > 200  # records really were written meanwhile
+    execute(engine, "UPDATE audit_record SET output_json = '{\"total\": 12}' WHERE seq = 123")
+    result = audit.verify(engine, RING, coverage=COVERAGE)
+    assert not result.intact and result.first_broken.seq == 123 and "modified" in result.first_broken.reason
+
+
+# --- 2. least privilege ---------------------------------------------------------------------------------------
+
+APP_REFUSED = {
+    "update a record": "UPDATE audit_record SET client = 'x' WHERE seq = 5",
+    "delete the tail": "DELETE FROM audit_record WHERE seq > 20",
+    "truncate the trail": "TRUNCATE audit_record",
+    "open the purge permit": "INSERT INTO audit_purge_permit (id) VALUES (1)",
+    "delete the checkpoints": "DELETE FROM audit_checkpoint",
+    "replace a checkpoint": "UPDATE audit_checkpoint SET hash = 'x' WHERE seq = 10",
+    "sign a record that is not there": "INSERT INTO audit_checkpoint VALUES (99, 'x', 't', 'k', 's')",
+    "move the head back": "UPDATE audit_head SET seq = 20, hash = (SELECT hash FROM audit_record WHERE seq = 20)",
+    "move the head past the chain": "UPDATE audit_head SET seq = 40, hash = 'x'",
+    "add a head": "INSERT INTO audit_head (id, seq, hash) VALUES (2, 0, 'x')",
+    "drop a trigger": "DROP TRIGGER audit_record_append_only ON audit_record",
+    "disable the triggers": "ALTER TABLE audit_record DISABLE TRIGGER ALL",
+    "replace the trigger's function": "CREATE OR REPLACE FUNCTION audit_record_append_only() RETURNS trigger AS "
+                                      "$$ BEGIN RETURN OLD; END; $$ LANGUAGE plpgsql",
+    "skip triggers for the session": "SET session_replication_role = replica",
+}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_services_role_cannot_rewrite_the_trail_and_purges_only_through_the_audited_function(database_url,
+                                                                                                   engine):
+    app = make_engine(as_app_role(database_url))
+    with app.connect() as conn:
+        assert conn.execute(text("SELECT current_user")).scalar_one() == "bonemets_app"
+    write(app, 20)  # the writer's path works with the service's role
+    cutoff = utc_now()
+    time.sleep(0.01)
+    write(app, 13, start=20)
+    for what, statement in APP_REFUSED.items():
+        with pytest.raises(DBAPIError) as refused, app.begin() as conn:
+            conn.execute(text(statement))
+        message = str(refused.value.orig)
+        assert "permission denied" in message or "refused" in message or "must be owner" in message, (what, message)
+    assert audit.verify(engine, RING, coverage=COVERAGE).intact
+    outcome = purge(app, cutoff, Checkpointer(signer=SIGNER, every=EVERY), who="operator:test", request_id="p-1",
+                    versions=VERSIONS)
+    assert (outcome["purged"], outcome["through_seq"]) == (20, 20)
+    result = audit.verify(engine, RING, coverage=COVERAGE)
+    assert result.intact and result.records == 14, result  # 21..33 and the purge's own record
+    purged = rows_from(engine, 34)[0]
+    assert purged["action"] == "audit.purged" and json.loads(purged["output_json"])["through_seq"] == 20
+    assert record_hash(purged) == purged["hash"]  # hashed in SQL exactly as in Python
+    app.dispose()
+
+
+def test_the_database_refuses_to_rewrite_checkpoints_or_move_the_head_back(engine):
+    """Without DDL (SQLite: anyone who can write the file can drop these triggers; the sink is the protection)."""
+    write(engine, 25)
+    for statement in ("DELETE FROM audit_checkpoint WHERE seq = 10", "UPDATE audit_checkpoint SET hash = 'x'",
+                      "INSERT INTO audit_checkpoint VALUES (99, 'x', 't', 'k', 's')",
+                      "UPDATE audit_head SET seq = 20, hash = (SELECT hash FROM audit_record WHERE seq = 20)",
+                      "DELETE FROM audit_head"):
+        with pytest.raises(DBAPIError) as refused, engine.begin() as conn:
+            conn.execute(text(statement))
+        assert "refused" in str(refused.value.orig), statement
+
+
+# --- 3. dense checkpoints and the audited purge ---------------------------------------------------------------
+
+def test_verify_requires_checkpoints_every_n_records_and_a_purge_record_behind_a_missing_prefix(engine):
+    write(engine, 35)
+    assert audit.verify(engine, RING, coverage=COVERAGE).intact
+    execute(engine, "DELETE FROM audit_checkpoint WHERE seq = 20")
+    result = audit.verify(engine, RING, coverage=COVERAGE)
+    assert not result.intact and result.first_broken.seq == 11 and "no signed checkpoint" in result.first_broken.reason
+    execute(engine, "DELETE FROM audit_record WHERE seq <= 10")  # a prefix ending at a checkpoint, no purge record
+    result = audit.verify(engine, RING)
+    assert not result.intact and "no audit.purged record" in result.first_broken.reason
+
+
+def test_an_unsigned_tail_is_signed_by_the_writers_tick_and_reported_when_nobody_signed_it(engine):
+    clock = Coverage(every=1000, minutes=0.004)  # 0.24 s
+    write_unsigned(engine, [entry(i) for i in range(3)])
+    time.sleep(0.5)
+    result = audit.verify(engine, RING, coverage=clock)
+    assert not result.intact and "waited" in result.first_broken.reason and result.first_broken.seq == 1
+    writer = AuditWriter(engine, checkpoints=Checkpointer(signer=SIGNER, every=1000, minutes=0.004))
+    writer.start()  # a writer that starts signs what a crash left unsigned, then keeps the head signed
+    writer.append(entry(3))
+    time.sleep(1.0)
+    try:
+        assert audit.verify(engine, RING, coverage=clock).intact
+    finally:
+        writer.stop()
+
+
+# --- 4. checkpoints outside the database ----------------------------------------------------------------------
+
+ATTACKS = {
+    # delete the tail with its checkpoints, move the head back: the published checkpoints reach past the end
+    "tail truncation": (lambda engine: execute(
+        engine, "DELETE FROM audit_record WHERE seq > 32", "DELETE FROM audit_checkpoint WHERE seq > 32",
+        f"UPDATE audit_head SET seq = 32, hash = '{rows_from(engine, 32)[0]['hash']}'"), "past the end"),
+    # a prefix ending at a checkpoint, without the audit.purged record
+    "unaudited purge": (lambda engine: execute(engine, "DELETE FROM audit_record WHERE seq <= 20"),
+                        "no audit.purged record"),
+    # the last records replaced with forged answers, hashes recomputed, the head re-signed with the service's key
+    "forged records": (lambda engine: forge_from(engine, 41), "differs from the database's own"),
+    # every checkpoint deleted, the whole chain rewritten from genesis and re-signed
+    "rewritten chain": (lambda engine: forge_from(engine, 1), "differs from the database's own"),
+}
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_published_checkpoints_catch_what_an_insider_does_inside_the_database(engine, database_url, tmp_path,
+                                                                             attack):
+    sink = tmp_path / "checkpoints.ndjson"
+    write(engine, 45, checkpoints=Checkpointer(signer=SIGNER, every=EVERY, minutes=60, sink=FileSink(str(sink))))
+    published, _ = read_sink(str(sink))
+    assert [cp.seq for cp in published] == [10, 20, 30, 40, 45]
+    ok = cli("audit", "verify", "--against-checkpoints", str(sink), database_url=database_url, tmp_path=tmp_path)
+    assert ok.returncode == 0 and "5 of them also published outside the database" in ok.stdout, ok.stdout + ok.stderr
+    tamper, caught = ATTACKS[attack]
+    tamper(engine)
+    found = cli("audit", "verify", "--against-checkpoints", str(sink), database_url=database_url, tmp_path=tmp_path)
+    assert found.returncode == 1 and caught in found.stdout, found.stdout + found.stderr
+
+
+def test_a_failing_sink_keeps_its_checkpoints_for_the_next_publish(engine, tmp_path):
+    sink = tmp_path / "missing-dir" / "checkpoints.ndjson"
+    checkpoints = Checkpointer(signer=SIGNER, every=EVERY, minutes=60, sink=FileSink(str(sink)))
+    write(engine, 12, checkpoints=checkpoints)  # the directory is not there: nothing published, nothing lost
+    assert checkpoints.sink_failed and audit.verify(engine, RING, coverage=COVERAGE).intact
+    sink.parent.mkdir()
+    write(engine, 9, start=12, checkpoints=checkpoints)
+    assert not checkpoints.sink_failed
+    assert [cp.seq for cp in read_sink(str(sink))[0]] == [10, 12, 20, 21]
+
+
+# --- 5. key rotation ------------------------------------------------------------------------------------------
+
+def test_rotating_the_signing_key_keeps_every_older_checkpoint_verifiable(tmp_path):
+    env = {"BONEMETS_VAR_DIR": str(tmp_path / "var"), "BONEMETS_CHECKPOINT_EVERY": str(EVERY)}
+    assert cli("migrate", env=env).returncode == 0  # the embedded default: keys in var/
+    first = load_settings(env)
+    engine = make_engine(first.database_url)
+    write(engine, 25, checkpoints=first.checkpointer())
+    write_unsigned(engine, [entry(25)])  # the head (26) left unsigned
+    rotated = cli("audit", "keys", "rotate", env=env)
+    assert rotated.returncode == 0 and "(record 26) is signed by the retiring key" in rotated.stdout, rotated.stderr
+    second = load_settings(env)
+    assert second.public_key != first.public_key and second.audit_retired_public_keys == (first.public_key,)
+    write(engine, 15, start=26, checkpoints=second.checkpointer())
+    key_ids = {cp.key_id for cp in audit.checkpoints_of(engine)}
+    assert key_ids == {Signer(first.audit_signing_key).key_id, Signer(second.audit_signing_key).key_id}
+    verified = cli("audit", "verify", env=env)
+    assert verified.returncode == 0 and "7 signed checkpoints" in verified.stdout, verified.stdout + verified.stderr
+    listed = cli("audit", "keys", "list", env=env).stdout
+    assert f"{first.public_key}  retired" in listed and f"{second.public_key}  current" in listed
+    (tmp_path / "var" / "audit-retired-public-keys").unlink()  # forget the retired key: its checkpoints are unproven
+    forgotten = cli("audit", "verify", env=env)
+    assert forgotten.returncode == 1 and "neither the current nor a retired key" in forgotten.stdout
+    engine.dispose()
+
+
+def test_rotation_with_keys_in_the_environment_prints_the_new_settings(engine, database_url, tmp_path):
+    write(engine, 12)
+    rotated = cli("audit", "keys", "rotate", database_url=database_url, tmp_path=tmp_path)
+    assert rotated.returncode == 0, rotated.stderr
+    new = dict(line.split("=", 1) for line in rotated.stdout.splitlines() if line.startswith("BONEMETS_"))
+    assert new["BONEMETS_AUDIT_RETIRED_PUBLIC_KEYS"] == SIGNER.public_key_hex
+    assert Signer(bytes.fromhex(new["BONEMETS_AUDIT_SIGNING_KEY"])).public_key_hex != SIGNER.public_key_hex
+    after = cli("audit", "verify", database_url=database_url, tmp_path=tmp_path, extra=new)
+    assert after.returncode == 0 and "2 signed checkpoints" in after.stdout, after.stdout + after.stderr
+    alone = cli("audit", "verify", database_url=database_url, tmp_path=tmp_path,
+                extra={"BONEMETS_AUDIT_SIGNING_KEY": new["BONEMETS_AUDIT_SIGNING_KEY"]})
+    assert alone.returncode == 1 and "neither the current nor a retired key" in alone.stdout
+
+
+def test_the_checkpoints_endpoint_lists_current_and_retired_keys(client, keys, settings):
+    body = client.get("/v1/audit/checkpoints", headers=Keys.header(keys.auditor)).json()
+    assert body["keys"] == [{"key_id": SIGNER.key_id, "public_key": SIGNER.public_key_hex, "status": "current"}]
+    assert "own word" in body["trust"]
