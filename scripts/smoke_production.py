@@ -62,13 +62,18 @@ def main() -> int:
     parser.add_argument("--bin", required=True, help="the bin/ of the production virtual environment")
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--broker-url", required=True)
+    parser.add_argument("--migration-database-url", help="the owner's connection for `bonemets migrate`; the service "
+                                                         "itself connects with --database-url (the application role)")
     args = parser.parse_args()
     bonemets = str(Path(args.bin) / "bonemets")
     workdir = Path(tempfile.mkdtemp(prefix="bonemets-smoke-"))
     env = {"PATH": os.environ.get("PATH", ""), "BONEMETS_DATABASE_URL": args.database_url,
            "BONEMETS_BROKER_URL": args.broker_url, "BONEMETS_PSEUDONYM_KEY": secrets.token_hex(32),
            "BONEMETS_AUDIT_SIGNING_KEY": secrets.token_hex(32), "BONEMETS_LOG_FORMAT": "json",
-           "BONEMETS_VAR_DIR": str(workdir / "var")}
+           "BONEMETS_VAR_DIR": str(workdir / "var"),
+           "BONEMETS_AUDIT_CHECKPOINT_SINK": str(workdir / "published-checkpoints.ndjson")}
+    if args.migration_database_url:
+        env["BONEMETS_MIGRATION_DATABASE_URL"] = args.migration_database_url
     subprocess.run([bonemets, "migrate"], env=env, check=True, cwd=workdir)
     created = subprocess.run([bonemets, "keys", "create", "--client", "smoke", "--roles", "scoring,registry"],
                              env=env, check=True, cwd=workdir, capture_output=True, text=True)
@@ -98,22 +103,29 @@ def main() -> int:
         wait_for(lambda: call("GET", base + report, key)[0] == 200, "the PDF report")
         status, headers, pdf = call("GET", base + report, key)
         assert headers["Content-Type"] == "application/pdf" and pdf.startswith(b"%PDF"), headers
-        print(f"smoke: production path ok (pip install ., PostgreSQL, Redis): 50-line bulk job, {len(pdf)}-byte "
-              "PDF report", flush=True)
-        return 0
     except BaseException:
         for name, log in logs.items():
             log.flush()
             print(f"--- {name} log ---\n{(workdir / f'{name}.log').read_text()[-4000:]}", file=sys.stderr)
+        stop(processes)
         raise
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    stop(processes)  # a writer that stops signs the head: every record is covered by a published checkpoint
+    verified = subprocess.run([bonemets, "audit", "verify", "--against-checkpoints", env[
+        "BONEMETS_AUDIT_CHECKPOINT_SINK"]], env=env, cwd=workdir, capture_output=True, text=True)
+    assert verified.returncode == 0 and "also published outside the database" in verified.stdout, verified
+    print(f"smoke: production path ok (pip install ., PostgreSQL, Redis, the application role): 50-line bulk job, "
+          f"{len(pdf)}-byte PDF report; {verified.stdout.strip()}", flush=True)
+    return 0
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 if __name__ == "__main__":
