@@ -88,15 +88,15 @@ def head_of(engine: Engine) -> tuple[int, str]:
 
 def export(engine: Engine, filters: Filters, through: int, batch: int = 2000) -> Iterator[list[dict]]:
     """Every record matching `filters` up to record `through` (the head when the export began: an export is one
-    fixed set, whatever is written while it streams), in batches of bounded size."""
-    after = 0
-    while True:
-        records, cursor = page(engine, filters, after=after, limit=batch, through=through)
-        if records:
-            yield records
-        if cursor is None:
-            return
-        after = cursor
+    fixed set, whatever is written while it streams), in batches of bounded size, from ONE query read through a
+    server-side cursor: no page re-planned per batch (a keyset page per batch on a freshly loaded table was
+    planned as a full scan each time: 2,000 records/s), no more than `batch` records in memory."""
+    columns = [getattr(AuditRecord, c) for c in COLUMNS]
+    query = _where(select(*columns), filters).where(AuditRecord.seq <= through).order_by(AuditRecord.seq)
+    with engine.connect() as conn:
+        result = conn.execution_options(yield_per=batch).execute(query)
+        for rows in result.partitions():
+            yield [dict(zip(COLUMNS, row, strict=True)) for row in rows]
 
 
 class ManifestBuilder:
