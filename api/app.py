@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.datastructures import State
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -14,7 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from swagger_ui_bundle import swagger_ui_path
 
-from api import errors
+from api import errors, openapi
 from api.auth import ApiKeyAuthentication
 from api.observability import ObservedLitestar
 from api.routes import audit, bulk_jobs, compute, meta, reports
@@ -48,7 +49,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
             writer_engine.dispose()
 
     assets = "/static/swagger-ui"
-    return ObservedLitestar(
+    app = ObservedLitestar(
         route_handlers=[*compute.ROUTES, *meta.ROUTES, *reports.ROUTES, bulk_jobs.router(settings), audit.router,
                         create_static_files_router(path=assets, directories=[swagger_ui_path],
                                                    include_in_schema=False, opt={"exclude_from_auth": True})],
@@ -78,6 +79,13 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
         ),
         debug=False,
     )
+    # the document served at /schema/openapi.json, corrected once before any request (issue 12)
+    plugin = app.plugins.get(OpenAPIPlugin)
+    document = openapi.polish(plugin.provide_openapi().to_schema(), openapi.EXTRA_RESPONSES,
+                              openapi.example_answers())
+    openapi.polish_request_bodies(document)
+    plugin._openapi_schema = document
+    return app
 
 
 __all__ = ["create_app"]

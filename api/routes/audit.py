@@ -20,6 +20,7 @@ from litestar.exceptions import ClientException
 from litestar.params import QueryParameter
 
 from api.auth import requires
+from api.openapi import problems
 from api.responses import TypedStream
 from domain import version
 from infra import audit, audit_review, fhir
@@ -121,7 +122,8 @@ Action = Annotated[str | None, QueryParameter(description="e.g. score.computed, 
 JobId = Annotated[str | None, QueryParameter(description="A bulk job")]
 
 
-@get("/", summary="Audit records, filtered, cursor-paginated; ?format=ndjson|csv streams every match")
+@get("/", summary="Audit records, filtered, cursor-paginated; ?format=ndjson|csv streams every match",
+     operation_id="audit_query", responses=problems(400, 401, 403, 503))
 async def query(
     request: Request,
     format: Annotated[Format, QueryParameter(description=FORMATS)] = "json",
@@ -180,7 +182,8 @@ async def _export(request: Request, filters: audit_review.Filters, format: str, 
         "Audit-Through-Seq": str(through), "Link": f'<{manifest}>; rel="describedby"'})
 
 
-@get("/manifest", summary="The signed manifest of an export: its filters, records, count, digest, checkpoints")
+@get("/manifest", summary="The signed manifest of an export: its filters, records, count, digest, checkpoints",
+     operation_id="audit_get_manifest", responses=problems(400, 401, 403, 503))
 async def manifest(
     request: Request,
     through_seq: Annotated[int, QueryParameter(ge=0, le=2**63 - 1,
@@ -202,7 +205,8 @@ async def manifest(
     return signed
 
 
-@get("/verify", summary="Walk the hash chain in one snapshot; check checkpoints, their density and the sink")
+@get("/verify", summary="Walk the hash chain in one snapshot; check checkpoints, their density and the sink",
+     operation_id="audit_verify", responses=problems(401, 403, 503))
 async def verify(request: Request) -> audit.Verification:
     state = request.app.state
     settings = state.settings
@@ -221,7 +225,8 @@ def _verify(engine: Any, settings: Any) -> audit.Verification:
     return audit.verify(engine, keyring, coverage=settings.coverage, external=external)
 
 
-@get("/checkpoints", summary="The signed checkpoints, and the current and retired keys that verify them")
+@get("/checkpoints", summary="The signed checkpoints, and the current and retired keys that verify them",
+     operation_id="audit_get_checkpoints", responses=problems(401, 403, 503))
 async def checkpoints(request: Request) -> dict[str, Any]:
     state = request.app.state
     found = await anyio.to_thread.run_sync(audit.checkpoints_of, state.engine)

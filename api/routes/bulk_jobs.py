@@ -18,6 +18,7 @@ from litestar.response import Stream
 from api.audited import language
 from api.auth import requires
 from api.errors import is_id, problem
+from api.openapi import problems
 from domain import version
 from infra import broker, jobs
 from infra.audit import AuditEntry, AuditUnavailable, new_id
@@ -133,20 +134,22 @@ async def audit_submission(request: Request, job: jobs.JobRow) -> None:
     await anyio.to_thread.run_sync(request.app.state.audit_writer.append, entry)
 
 
-@get("/{job_id:str}", summary="A bulk job's status, counts and progress")
+@get("/{job_id:str}", summary="A bulk job's status, counts and progress", operation_id="bulk_jobs_get",
+     responses=problems(401, 403, 404))
 async def job_status(request: Request, job_id: FromPath[str]) -> Response[JobStatus]:
     job = await owned_job(request, job_id)
     return Response(status_of(job), headers=progress_headers(job))
 
 
 @get("/{job_id:str}/results", summary="The results, one NDJSON line per input line, in input order",
-     media_type=NDJSON)
+     media_type=NDJSON, operation_id="bulk_jobs_get_results", responses=problems(401, 403, 404))
 async def job_results(request: Request, job_id: FromPath[str]) -> Stream:
     job = await owned_job(request, job_id)
     return Stream(jobs.results(request.app.state.engine, job.id), media_type=NDJSON, headers=progress_headers(job))
 
 
-@delete("/{job_id:str}", status_code=200, summary="Cancel a bulk job")
+@delete("/{job_id:str}", status_code=200, summary="Cancel a bulk job", operation_id="bulk_jobs_delete",
+        responses=problems(401, 403, 404, 409))
 async def cancel(request: Request, job_id: FromPath[str]) -> Response[Any]:
     job = await owned_job(request, job_id)
     if job.status in ("succeeded", "failed"):
@@ -157,6 +160,7 @@ async def cancel(request: Request, job_id: FromPath[str]) -> Response[Any]:
 
 def router(settings: Settings) -> Router:
     create = post("/", status_code=202, summary="Submit a bulk job (JSON array or NDJSON, streamed)",
-                  request_max_body_size=settings.bulk_max_bytes)(submit)
+                  request_max_body_size=settings.bulk_max_bytes, operation_id="bulk_jobs_create",
+                  responses=problems(400, 401, 403, 413, 415, 503))(submit)
     return Router(path="/v1/bulk-jobs", route_handlers=[create, job_status, job_results, cancel],
                   opt=requires("registry"), tags=["bulk jobs"])

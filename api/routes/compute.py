@@ -16,7 +16,8 @@ from litestar.params import Body
 
 from api.audited import audit, language
 from api.auth import requires
-from api.responses import PROBLEM_RESPONSES, RESPONSE_TYPES
+from api.openapi import problems
+from api.responses import RESPONSE_TYPES
 from domain.kinds import KINDS, Kind
 from domain.validation import top_level_patient_ref
 
@@ -27,6 +28,13 @@ def log_fields(result: Any) -> dict[str, Any]:
     if hasattr(result, "total"):
         return {"score": result.score, "total": result.total, "band": result.band}
     return {"rule_ids": list(result.rule_ids)}
+
+
+def summary_of(kind: Kind) -> str:
+    """What the operation does, from the first sentence of its module's documentation."""
+    first = kind.description.strip().split("\n\n")[0].replace("\n", " ")
+    sentence = first.split(". ")[0].rstrip(".")
+    return sentence if len(sentence) <= 160 else sentence[:160].rsplit(" ", 1)[0] + "…"
 
 
 def compute_route(kind: Kind) -> HTTPRouteHandler:
@@ -46,8 +54,8 @@ def compute_route(kind: Kind) -> HTTPRouteHandler:
     handler.__annotations__ = {"request": Request, "data": Annotated[kind.inputs, body],
                                "return": Response[response_type]}
     return post(kind.path, status_code=200, opt={"input_type": kind.inputs, **requires("scoring")},
-                operation_id=f"{TAGS[kind.action]}_{kind.name.replace('-', '_')}", summary=kind.path,
-                tags=[TAGS[kind.action]], responses=PROBLEM_RESPONSES,
+                operation_id=f"{TAGS[kind.action]}_{kind.name.replace('-', '_')}", summary=summary_of(kind),
+                tags=[TAGS[kind.action]], responses=problems(400, 401, 403, 413, 422, 503),
                 description=kind.description + "\n\nThe response is returned only after its audit record is "
                 "committed; its `audit_id` names that record.")(handler)
 

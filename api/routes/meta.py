@@ -12,16 +12,19 @@ from sqlalchemy import text
 from api.audited import language
 from api.auth import requires
 from api.errors import problem
+from api.openapi import AUTHENTICATED, problems
 from domain.catalogue import catalogue
 from infra import broker
 
 
-@get("/health/live", tags=["health"], summary="Liveness", exclude_from_auth=True)
+@get("/health/live", tags=["health"], summary="Liveness: the process answers", exclude_from_auth=True,
+     operation_id="health_live")
 async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/health/ready", tags=["health"], exclude_from_auth=True,
+@get("/health/ready", tags=["health"], exclude_from_auth=True, operation_id="health_ready",
+     responses=problems(503),
      summary="Readiness: the database answers, the audit writer can commit, the broker takes tasks")
 async def ready(request: Request) -> Response[dict[str, Any]]:
     """200 when every part can serve; 503 (problem+json, `checks` naming the failing part) otherwise."""
@@ -50,7 +53,8 @@ async def ready(request: Request) -> Response[dict[str, Any]]:
     return Response({"status": "ok", "checks": checks, "notices": notices})
 
 
-@get("/v1/catalogue", opt=requires("scoring"), tags=["catalogue"],
+@get("/v1/catalogue", opt=requires("scoring"), tags=["catalogue"], operation_id="catalogue_get",
+     responses=problems(*AUTHENTICATED),
      summary="Every score: inputs, allowed values, points, bands, rule ids, citations")
 async def get_catalogue(request: Request) -> dict[str, Any]:
     return catalogue(language(request))

@@ -14,6 +14,7 @@ from litestar.params import FromPath, JSONBody
 from api.audited import audit, language
 from api.auth import requires
 from api.errors import is_id, problem
+from api.openapi import problems
 from domain.evaluation import Case
 from domain.evaluation import evaluate as evaluate_case
 from domain.model import FieldProblem, InputRejected
@@ -60,6 +61,7 @@ async def queue_report(request: Request, **source: Any) -> Response[ReportStatus
 
 
 @post("/v1/reports", status_code=202, tags=["reports"], opt={"input_type": ReportRequest, **requires("scoring")},
+      operation_id="reports_create", responses=problems(400, 401, 403, 404, 413, 422, 503),
       summary="Ask for the PDF report of an audited answer or of a case")
 async def request_report(request: Request, data: JSONBody[ReportRequest]) -> Response[ReportStatus]:
     if (data.audit_id is None) == (data.case is None):
@@ -79,6 +81,7 @@ async def request_report(request: Request, data: JSONBody[ReportRequest]) -> Res
 
 
 @post("/v1/bulk-jobs/{job_id:str}/report", status_code=202, opt=requires("registry"), tags=["reports"],
+      operation_id="bulk_jobs_create_report", responses=problems(401, 403, 404, 409, 503),
       summary="Ask for the PDF summary of a finished bulk job")
 async def request_job_report(request: Request, job_id: FromPath[str]) -> Response[Any]:
     job = None if not is_id(job_id) else await anyio.to_thread.run_sync(
@@ -92,6 +95,7 @@ async def request_job_report(request: Request, job_id: FromPath[str]) -> Respons
 
 
 @get("/v1/reports/{report_id:str}", opt=requires("scoring", "registry"), tags=["reports"],
+     operation_id="reports_get", responses=problems(401, 403, 404),
      summary="The PDF when ready (application/pdf); its status while not", media_type="application/pdf")
 async def get_report(request: Request, report_id: FromPath[str]) -> Response[Any]:
     engine = request.app.state.engine

@@ -1,0 +1,186 @@
+"""The OpenAPI document, made to tell the truth (issue 12): every status code an operation can send with the problem
+document it sends, every media type, unique schema titles, `anyOf` where a value may match several branches,
+one operationId convention, real examples, and no security on the health and schema routes.
+
+Litestar generates the document from the routes; the routes declare their problem answers with `problems()`;
+`polish()` then adds what Litestar cannot express (several media types for one status, overlapping unions, the
+titles client generators name their classes after) to the generated document, once, before it is served.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+
+from api.responses import Problem
+
+PROBLEM_JSON = "application/problem+json"
+
+# What each status means here, and a real problem document this service sends for it.
+_PROBLEMS: dict[int, tuple[str, dict[str, Any]]] = {
+    400: ("Malformed JSON, a schema violation or a bad parameter: one entry per bad field, with what it accepts", {
+        "type": "/problems/invalid-input", "title": "Invalid request", "status": 400,
+        "detail": "The request does not match the input schema.", "instance": "/v1/scores/sins",
+        "errors": [{"field": "lesion", "message": "Invalid enum value 'osteolytic'",
+                    "allowed": ["lytic", "mixed", "blastic"]}]}),
+    401: ("No API key, or one that is unknown, revoked or expired", {
+        "type": "/problems/authentication-required", "title": "Authentication required", "status": 401,
+        "detail": "An API key is required: Authorization: Bearer <key>.", "instance": "/v1/scores/sins"}),
+    403: ("The key lacks the role this operation needs", {
+        "type": "/problems/forbidden", "title": "Forbidden", "status": 403,
+        "detail": "This endpoint needs the 'auditor' role; the key has scoring.", "instance": "/v1/audit"}),
+    404: ("No such resource for this client (another client's is not found either)", {
+        "type": "/problems/not-found", "title": "Not found", "status": 404,
+        "detail": "No bulk job 0b7e5c1e-6a7d-4a8e-9a53-0f4d2c1b9e11.",
+        "instance": "/v1/bulk-jobs/0b7e5c1e-6a7d-4a8e-9a53-0f4d2c1b9e11"}),
+    409: ("The resource is not in a state that allows this (yet)", {
+        "type": "/problems/conflict", "title": "Conflict", "status": 409,
+        "detail": "Job 0b7e5c1e-6a7d-4a8e-9a53-0f4d2c1b9e11 is running; its summary can be made once it has finished.",
+        "instance": "/v1/bulk-jobs/0b7e5c1e-6a7d-4a8e-9a53-0f4d2c1b9e11/report"}),
+    413: ("The body (or one bulk line) is larger than the configured limit", {
+        "type": "/problems/request-body-too-large", "title": "Request body too large", "status": 413,
+        "detail": "Request Entity Too Large", "instance": "/v1/evaluations"}),
+    415: ("The body's media type is not one this operation reads", {
+        "type": "/problems/unsupported-media-type", "title": "Unsupported media type", "status": 415,
+        "detail": "Send application/x-ndjson or application/json (an array), not text/plain.",
+        "instance": "/v1/bulk-jobs"}),
+    422: ("Values valid one by one that contradict each other", {
+        "type": "/problems/contradictory-input", "title": "Contradictory input", "status": 422,
+        "detail": "The values are each valid but contradict each other.", "instance": "/v1/scores/sins",
+        "errors": [{"field": "level", "message": "level L2 is not in the junctional location (C7-T2, T11-L1)",
+                    "allowed": ["C7", "T1", "T2", "T11", "T12", "L1"]}]}),
+    503: ("The audit trail, the database or the task queue cannot serve: nothing was given or kept; retry later", {
+        "type": "/problems/audit-unavailable", "title": "Service unavailable", "status": 503,
+        "detail": "The audit trail cannot be written; no recommendation is given. Retry later.",
+        "instance": "/v1/scores/sins"}),
+}
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """The problem answers an operation can send, each with its meaning and a real example."""
+    return {status: ResponseSpec(data_container=Problem, description=_PROBLEMS[status][0], media_type=PROBLEM_JSON,
+                                 examples=[Example(summary=_PROBLEMS[status][1]["title"],
+                                                   value=_PROBLEMS[status][1])])
+            for status in statuses}
+
+
+AUTHENTICATED = (401, 403)
+
+
+def _title(key: str) -> str:
+    """scores_sins_Inputs -> ScoresSinsInputs: the component's own name, unique, as generators want a title."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[_\-\s\[\],]+", key) if part)
+
+
+def _types(branches: list[dict]) -> set[str]:
+    return {b.get("type") for b in branches if isinstance(b.get("type"), str)}
+
+
+def _any_of(node: Any) -> None:
+    """oneOf -> anyOf where one value can match two branches (30.0 is an integer and a number)."""
+    if isinstance(node, dict):
+        branches = node.get("oneOf")
+        if isinstance(branches, list) and {"integer", "number"} <= _types(branches):
+            node["anyOf"] = node.pop("oneOf")
+        for value in node.values():
+            _any_of(value)
+    elif isinstance(node, list):
+        for value in node:
+            _any_of(value)
+
+
+def _content(schema: dict[str, Any], example: Any = None) -> dict[str, Any]:
+    return {"schema": schema, **({"example": example} if example is not None else {})}
+
+
+def polish(doc: dict[str, Any], extra_responses: dict[str, dict[str, dict[str, Any]]],
+           examples: dict[str, Any]) -> dict[str, Any]:
+    """The generated document, corrected. `extra_responses`: operationId -> status -> {media type: content} that
+    Litestar cannot declare; `examples`: operationId -> a real 200 answer."""
+    for key, schema in doc.get("components", {}).get("schemas", {}).items():
+        schema["title"] = _title(key)
+    _any_of(doc)
+    for item in doc.get("paths", {}).values():
+        for method, operation in item.items():
+            if method not in ("get", "post", "put", "delete", "patch"):
+                continue
+            if "health" in operation.get("tags", []):
+                operation["security"] = []  # probes call these without a key
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status.startswith(("4", "5")) and content and PROBLEM_JSON not in content:
+                    # Litestar's own 400 for parameters: what is sent is the problem document, like every error
+                    response["content"] = {PROBLEM_JSON: _content(_ref("Problem"), _PROBLEMS[400][1])}
+                    response["description"] = _PROBLEMS[400][0]
+            op_id = operation.get("operationId", "")
+            for status, contents in extra_responses.get(op_id, {}).items():
+                response = operation.setdefault("responses", {}).setdefault(status, {"description": ""})
+                if isinstance(contents, str):
+                    response["description"] = contents
+                    continue
+                response.setdefault("content", {}).update(contents)
+            if op_id in examples:
+                for content in operation["responses"].get("200", {}).get("content", {}).values():
+                    content["example"] = examples[op_id]
+    return doc
+
+
+def example_answers() -> dict[str, Any]:
+    """The real answer of every compute operation to its documented request example (with an audit id)."""
+    from domain.kinds import KINDS
+
+    tags = {"score.computed": "scores", "pathway.evaluated": "pathways", "evaluation.computed": "evaluations"}
+    answers = {}
+    for kind in KINDS.values():
+        result = kind.compute(msgspec.convert(kind.example, kind.inputs), "en")
+        answers[f"{tags[kind.action]}_{kind.name.replace('-', '_')}"] = {
+            **msgspec.to_builtins(result), "audit_id": "5f0c6b1e-2d4a-4c8e-9b1a-7e3d2c1f0a9b"}
+    return answers
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_TEXT = {"type": "string"}
+
+# What Litestar cannot declare: more than one media type for a status, and bodies read as a stream.
+EXTRA_RESPONSES: dict[str, dict[str, Any]] = {
+    "audit_query": {"200": {
+        "application/fhir+json": _content({"type": "object", "description": "format=fhir: a FHIR R4 Bundle "
+                                           "(searchset) of AuditEvent, with a `next` link carrying the cursor"}),
+        "application/x-ndjson": _content({**_TEXT, "description": "format=ndjson: one audit record per line, then "
+                                          "its signed manifest as the last line: {\"manifest\": {...}}"}),
+        "text/csv": _content({**_TEXT, "description": "format=csv: a header line, then one audit record per line; "
+                              "the signed manifest is at the Link header's URL"}),
+    }},
+    "reports_get": {
+        "200": {"application/pdf": _content({"type": "string", "format": "binary"}),
+                "application/json": _content(_ref("ReportStatus"))},
+        "202": {"application/json": _content(_ref("ReportStatus"))},
+    },
+    "bulk_jobs_create": {"202": {"application/json": _content(_ref("JobStatus"))}},
+}
+
+EXTRA_REQUEST_BODIES: dict[str, dict[str, Any]] = {
+    "bulk_jobs_create": {"required": True, "description": "The cases, each as its compute endpoint's body plus "
+                         "`kind` (a score, a pathway or `evaluation`) and an optional `line_id`; streamed, up to "
+                         "BONEMETS_BULK_MAX_BYTES.", "content": {
+                             "application/x-ndjson": {"schema": {**_TEXT, "description": "one case per line"},
+                                                      "example": '{"kind": "sins", "line_id": "A-1", "location": '
+                                                      '"junctional", "pain": "mechanical", "lesion": "lytic", '
+                                                      '"alignment": "normal", "collapse": "none", '
+                                                      '"posterolateral": "none"}\n'},
+                             "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}},
+}
+
+
+def polish_request_bodies(doc: dict[str, Any]) -> None:
+    for item in doc.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and operation.get("operationId") in EXTRA_REQUEST_BODIES:
+                operation["requestBody"] = EXTRA_REQUEST_BODIES[operation["operationId"]]
