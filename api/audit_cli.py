@@ -49,13 +49,13 @@ def cmd_audit(settings: Settings | None, args: argparse.Namespace) -> int:
     return cmd_keys_rotate(settings) if args.keys_command == "rotate" else cmd_keys_list(settings)
 
 
-def _report(result: Any, what: str) -> int:
+def _report(result: Any, what: str, subject: str = "audit trail") -> int:
     if result.intact:
         print(what)
         return 0
     broken = result.first_broken
-    print(f"audit trail BROKEN after {result.records} good records: record {broken.id} (seq {broken.seq}): "
-          f"{broken.reason}")
+    where = "" if broken.seq is None else f" at record {broken.seq}" + (f" (id {broken.id})" if broken.id else "")
+    print(f"{subject} BROKEN{where}: {broken.reason}")
     return 1
 
 
@@ -64,20 +64,19 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     from infra.db import make_engine
     from infra.signing import read_sink
 
-    keyring, external = settings.keyring, []
-    if args.against_checkpoints:
+    published = None
+    if args.against_checkpoints:  # judged with the keys this installation trusts, and those they handed over to
         try:
-            external, published_keys = read_sink(args.against_checkpoints)
+            published = read_sink(args.against_checkpoints, settings.keyring)
         except (OSError, ValueError) as exc:
             print(f"bonemets: {exc}", file=sys.stderr)
             return 2
-        keyring = keyring.merged(published_keys)
     engine = make_engine(settings.database_url)
     try:
-        result = verify(engine, keyring, coverage=settings.coverage, external=external)
+        result = verify(engine, settings.keyring, coverage=settings.coverage, published=published)
     finally:
         engine.dispose()
-    against = f", {result.external_checkpoints} of them also published outside the database" if external else ""
+    against = f", {result.external_checkpoints} of them also published outside the database" if published else ""
     return _report(result, f"audit trail intact: {result.records} records through the head at {result.head}, "
                            f"{result.checkpoints} signed checkpoints{against}")
 
@@ -98,10 +97,13 @@ def cmd_verify_file(args: argparse.Namespace) -> int:
         if args.checkpoints:
             with open(args.checkpoints, encoding="utf-8") as f:
                 checkpoints = [Checkpoint(**c) for c in json.load(f)["checkpoints"]]
-        if args.against_checkpoints:
-            published, published_keys = read_sink(args.against_checkpoints)
-            checkpoints += published
-            keyring = published_keys if keyring is None else keyring.merged(published_keys)
+        if args.against_checkpoints:  # only the keys you pinned, and those they handed over to, are trusted
+            published = read_sink(args.against_checkpoints, keyring or KeyRing({}))
+            if published.problem is not None:
+                print(f"export NOT verified: {published.problem[1]}")
+                return 1
+            checkpoints += published.checkpoints
+            keyring = published.keyring
         manifest = None
         if args.manifest:
             with open(args.manifest, encoding="utf-8") as f:
@@ -113,17 +115,27 @@ def cmd_verify_file(args: argparse.Namespace) -> int:
         print(f"bonemets: {why}", file=sys.stderr)
         return 2
     signed = manifest or export.manifest
-    if signed is None:
-        return _report(result, f"{result.records} records intact one by one, {result.checkpoints} signed checkpoints; "
-                               "completeness NOT proven: no manifest (pass --manifest, or export as NDJSON)")
-    if keyring is None:
+    if signed is not None and keyring is None:
         print("bonemets: the manifest's signature needs a trusted key: --public-key HEX (from your organisation's "
-              "records, or the external sink: --against-checkpoints SINK)", file=sys.stderr)
+              "records; repeat it for retired keys)", file=sys.stderr)
         return 2
-    scope = "the whole trail" if signed.get("full") else f"the records matching {json.dumps(signed.get('filters'))}"
-    return _report(result, f"export intact and complete: {result.records} records of {scope} through record "
-                           f"{signed.get('through_seq')}, as its signed manifest says; {result.checkpoints} signed "
-                           "checkpoints")
+    if not result.intact:
+        return _report(result, "", subject="export")
+    if signed is None:  # a script reading the exit code must not take a cut file for a whole one
+        print(f"export NOT proven complete: its {result.records} records are intact one by one, but it has no "
+              "manifest (pass --manifest, or export as NDJSON, which carries its own)")
+        return 1
+    first, last = signed.get("first_seq"), signed.get("last_seq")
+    if signed.get("full"):
+        scope = "of the whole trail" if first in (None, 1) else (
+            f"of the whole trail as it stands (records before {first} were purged: see the audit.purged record)")
+    else:
+        scope = f"matching {json.dumps(signed.get('filters'), ensure_ascii=False)}"
+    span = f", records {first} to {last}" if first is not None else ""
+    print(f"export intact and complete: {result.records} records {scope}{span}, up to the head at "
+          f"{signed.get('through_seq')} when it was exported, as its signed manifest says; "
+          f"{result.checkpoints} signed checkpoints")
+    return 0
 
 
 def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
@@ -141,7 +153,9 @@ def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
         print(f"bonemets: records after {cutoff} are within the {settings.audit_retention_days}-day retention "
               "period (BONEMETS_AUDIT_RETENTION_DAYS) and cannot be purged", file=sys.stderr)
         return 2
-    outcome = purge(make_engine(settings.database_url), f"{before.isoformat()}T00:00:00.000000Z",
+    # the owner's connection: on PostgreSQL only the owner may run the purge function
+    outcome = purge(make_engine(settings.migration_database_url or settings.database_url),
+                    f"{before.isoformat()}T00:00:00.000000Z",
                     settings.checkpointer(), who=f"operator:{getpass.getuser()}", request_id=uuid.uuid4().hex,
                     versions=(version.GUIDELINE_VERSION, version.ENGINE_VERSION, version.RULES_VERSION))
     print(f"purged {outcome['purged']} audit records before {before}; the first kept record is anchored by "
@@ -162,19 +176,25 @@ def cmd_keys_rotate(settings: Settings) -> int:
     """Close the old key's part of the trail with a checkpoint of the head signed by it, keep its public key in
     the ring, and make a new signing key. On the embedded default the key files in var/ are updated; with keys in
     the environment, the new values are printed for the operator's secret store."""
-    from infra.audit import checkpoint_head
+    from infra.audit import checkpoint_head, utc_now
     from infra.db import make_engine
     from infra.signing import Signer
 
     engine = make_engine(settings.database_url)
     raw = engine.raw_connection()
+    checkpoints = settings.checkpointer()
     try:
-        closed = checkpoint_head(raw, engine.dialect.name, settings.checkpointer())
+        closed = checkpoint_head(raw, engine.dialect.name, checkpoints)
     finally:
         raw.close()
         engine.dispose()
     old, new_seed = settings.public_key, secrets.token_hex(32)
     new = Signer(bytes.fromhex(new_seed))
+    # the retiring key vouches for its successor in the sink: a verifier who pinned the first key follows it
+    checkpoints.publish_lines([Signer(settings.audit_signing_key).handover(new.public_key_hex, utc_now())])
+    if checkpoints.sink is not None and checkpoints.sink_failed:
+        print("bonemets: the checkpoint sink cannot be written; nothing was rotated", file=sys.stderr)
+        return 1
     retired = list(dict.fromkeys([*settings.audit_retired_public_keys, old]))
     where = f" (record {closed[0]})" if closed else ""
     print(f"the head{where} is signed by the retiring key {Signer(settings.audit_signing_key).key_id}")

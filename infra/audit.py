@@ -29,7 +29,7 @@ import msgspec
 import structlog
 from sqlalchemy import Engine, select
 
-from infra.signing import Checkpointer, KeyRing
+from infra.signing import Checkpointer, KeyRing, Published
 from infra.tables import GENESIS_HASH, AuditCheckpoint
 
 log = structlog.get_logger("bonemets.audit")
@@ -471,19 +471,25 @@ def checkpoints_of(engine: Engine) -> list[Checkpoint]:
 
 
 def verify(engine: Engine, keyring: KeyRing | None = None, *, coverage: Coverage | None = None,
-           external: Iterable[Checkpoint] = (), chunk: int = 10000) -> Verification:
+           published: Published | None = None, chunk: int = 10000) -> Verification:
     """Walk the chain from its first record in ONE snapshot (the head, the checkpoints and the rows it covers:
     records committed meanwhile belong to the next run, never a false break): recompute each hash, check each
     link, the head, every signed checkpoint against its key in `keyring`, the audited purge behind a missing
     prefix, the checkpoints' density (`coverage`), and the `external` checkpoints published outside the
-    database."""
+    database (`published`: what the external sink holds, read with infra.signing.read_sink)."""
+    if published is not None and published.problem is not None:
+        return Verification(intact=False, records=0, first_broken=Broken(id=None, seq=published.problem[0],
+                                                                         reason=published.problem[1]))
+    if published is not None:
+        keyring = published.keyring if keyring is None else keyring.merged(published.keyring)
     reader = _snapshot(engine, chunk)
     try:
         snap = next(reader)
         assert isinstance(snap, Snapshot)
         return verify_rows(reader, head=snap.head, checkpoints=snap.checkpoints, keyring=keyring,
                            purged_through=snap.purged_through, coverage=coverage, tail_start=snap.tail_start,
-                           now=snap.taken_at, external=list(external))
+                           now=snap.taken_at, external=published.checkpoints if published else [],
+                           published_purges=published.purges if published else None)
     finally:
         reader.close()  # an early verdict leaves a server-side cursor open otherwise
 
@@ -569,7 +575,8 @@ _sorted_values = operator.itemgetter(*(COLUMNS.index(name) for name in sorted(HA
 def verify_rows(rows: Iterable[tuple], head: tuple[int, str] | None, checkpoints: Iterable[Checkpoint] = (),
                 keyring: KeyRing | None = None, *, purged_through: frozenset[int] | None = None,
                 coverage: Coverage | None = None, tail_start: tuple[int, str] | None = None, now: str | None = None,
-                external: list[Checkpoint] = ()) -> Verification:
+                external: list[Checkpoint] = (),
+                published_purges: dict[int, tuple[int, str]] | None = None) -> Verification:
     """The chain check over rows in COLUMNS order. Records before the first one must be anchored by a
     signed checkpoint and, given `purged_through`, by the audit.purged record that removed them; with a
     `head`, the table must end where the head says; with `coverage`, checkpoints must be dense enough."""
@@ -583,6 +590,11 @@ def verify_rows(rows: Iterable[tuple], head: tuple[int, str] | None, checkpoints
                 id=None, seq=seq, reason=f"the checkpoint published outside the database at record {seq} differs "
                 "from the database's own (the chain or its checkpoints were rewritten)"))
     signed.update(published)
+    for record_seq, record_hash in (published_purges or {}).values():  # each purge's own record, as published
+        if signed.setdefault(record_seq, record_hash) != record_hash:
+            return Verification(intact=False, records=0, first_broken=Broken(
+                id=None, seq=record_seq, reason=f"the audit.purged record {record_seq} differs from the one the "
+                "purge published (it was forged)"))
     found = dict(checkpoints=len(signed), external_checkpoints=len(published), head=head[0] if head else None)
     walked = _walk(iter(rows), signed, head[0] if head is not None else None)
     if isinstance(walked, Verification):
@@ -590,6 +602,7 @@ def verify_rows(rows: Iterable[tuple], head: tuple[int, str] | None, checkpoints
     count, start, end = walked
     problem = (_check_end(count, end, head, signed)
                or _check_purge(count, start, purged_through)
+               or _check_published_purge(count, start, published_purges)
                or _check_coverage(count, start, end, signed, coverage, tail_start, now))
     if problem is not None:
         return msgspec.structs.replace(problem, **found)
@@ -605,7 +618,8 @@ def signed_checkpoints(checkpoints: Iterable[Checkpoint],
         if keyring is not None and not keyring.checkpoint_valid(cp.key_id, cp.seq, cp.hash, cp.created_at,
                                                                 cp.signature):
             why = ("an invalid signature" if cp.key_id in keyring.keys
-                   else f"a signature by key {cp.key_id}, which is neither the current nor a retired key")
+                   else f"a signature by key {cp.key_id}, which is not among the trusted keys (this installation's "
+                   "current and retired keys, or those given with --public-key)")
             return {}, Verification(intact=False, records=0, first_broken=Broken(
                 id=None, seq=cp.seq, reason=f"checkpoint at {cp.seq} has {why}"))
         signed[cp.seq] = cp.hash
@@ -667,6 +681,17 @@ def _check_purge(count: int, start: int, purged_through: frozenset[int] | None) 
     return Verification(intact=False, records=count, first_broken=Broken(
         id=None, seq=start - 1, reason=f"records 1 to {start - 1} are missing and no audit.purged record accounts "
         "for them (they were deleted without the audited purge)"))
+
+
+def _check_published_purge(count: int, start: int,
+                           published_purges: dict[int, tuple[int, str]] | None) -> Verification | None:
+    """Against the sink, a missing prefix needs the purge the service signed and published when it ran: an
+    audit.purged record alone is only a hash, which anyone with the database can forge."""
+    if published_purges is None or start == 1 or start - 1 in published_purges:
+        return None
+    return Verification(intact=False, records=count, first_broken=Broken(
+        id=None, seq=start - 1, reason=f"records 1 to {start - 1} are missing and the checkpoint sink holds no purge "
+        "signed by the service for them (they were deleted without the audited purge)"))
 
 
 def _check_coverage(count: int, start: int, end: tuple[int, str] | None, signed: dict[int, str],

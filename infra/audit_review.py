@@ -341,6 +341,16 @@ def purge(engine: Engine, before: str, checkpoints: Checkpointer, *, who: str, r
     raw = engine.raw_connection()
     try:  # the purge's own record, signed at once
         checkpoint_head(raw, dialect, checkpoints)
+        if outcome["through_seq"] is not None and checkpoints.sink is not None:
+            cursor = raw.cursor()
+            cursor.execute("SELECT seq, hash FROM audit_record WHERE action = 'audit.purged' ORDER BY seq DESC "
+                           "LIMIT 1")
+            record_seq, record_hash = cursor.fetchone()
+            raw.rollback()
+            # published outside the database: a purge a verifier with the sink accepts, which no one with the
+            # database alone can forge
+            checkpoints.publish_lines([checkpoints.signer.purge_line(
+                outcome["through_seq"], outcome["anchor_checkpoint"]["hash"], record_seq, record_hash, utc_now())])
     finally:
         raw.close()
     return outcome

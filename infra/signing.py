@@ -4,7 +4,6 @@ also appended to, outside the database (issue 11: an insider with the database c
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import os
@@ -28,6 +27,14 @@ _canonical = msgspec.json.Encoder(order="sorted")
 
 def checkpoint_message(seq: int, chain_hash: str, created_at: str) -> bytes:
     return f"bonemets-audit-checkpoint:v1:{seq}:{chain_hash}:{created_at}".encode()
+
+
+def key_message(public_key: str, created_at: str) -> bytes:
+    return f"bonemets-audit-key:v1:{public_key}:{created_at}".encode()
+
+
+def purge_message(through_seq: int, anchor_hash: str, record_seq: int, record_hash: str, created_at: str) -> bytes:
+    return f"bonemets-audit-purge:v1:{through_seq}:{anchor_hash}:{record_seq}:{record_hash}:{created_at}".encode()
 
 
 def manifest_message(manifest: Mapping[str, Any]) -> bytes:
@@ -66,6 +73,25 @@ class Signer:
     def sign(self, seq: int, chain_hash: str, created_at: str) -> str:
         return self._key.sign(checkpoint_message(seq, chain_hash, created_at)).hex()
 
+    def sign_bytes(self, message: bytes) -> str:
+        return self._key.sign(message).hex()
+
+    def handover(self, new_public_key: str, created_at: str) -> bytes:
+        """The sink line by which this (retiring) key vouches for its successor: a verifier who trusts the first key
+        of an installation can follow every rotation in the sink, and trusts no key someone else appended."""
+        return msgspec.json.encode({
+            "type": "key", "public_key": new_public_key, "key_id": key_id_of(new_public_key), "created_at": created_at,
+            "signed_by": self.key_id, "signature": self.sign_bytes(key_message(new_public_key, created_at))}) + b"\n"
+
+    def purge_line(self, through_seq: int, anchor_hash: str, record_seq: int, record_hash: str,
+                   created_at: str) -> bytes:
+        """The sink line of a retention purge: which records it removed and which audit.purged record says so."""
+        return msgspec.json.encode({
+            "type": "purge", "through_seq": through_seq, "anchor_hash": anchor_hash, "record_seq": record_seq,
+            "record_hash": record_hash, "created_at": created_at, "key_id": self.key_id,
+            "signature": self.sign_bytes(purge_message(through_seq, anchor_hash, record_seq, record_hash,
+                                                       created_at))}) + b"\n"
+
     def sign_manifest(self, manifest: dict[str, Any]) -> dict[str, Any]:
         signed = {**manifest, "key_id": self.key_id}
         return {**signed, "signature": self._key.sign(manifest_message(signed)).hex()}
@@ -97,6 +123,10 @@ class KeyRing:
     def checkpoint_valid(self, key_id: str, seq: int, chain_hash: str, created_at: str, signature: str) -> bool:
         key = self.keys.get(key_id)
         return key is not None and signature_valid(key, seq, chain_hash, created_at, signature)
+
+    def valid(self, key_id: str, message: bytes, signature: str) -> bool:
+        key = self.keys.get(key_id)
+        return key is not None and _valid(key, message, signature)
 
     def manifest_valid(self, manifest: Mapping[str, Any]) -> bool:
         key = self.keys.get(manifest.get("key_id", ""))
@@ -202,6 +232,11 @@ class Checkpointer:
         self.pending.append(cp)
         return cp
 
+    def publish_lines(self, lines: list[bytes]) -> None:
+        """Other signed lines for the sink (a purge, a key handover), published like checkpoints."""
+        self._backlog.extend(lines)
+        self.publish()
+
     def publish(self) -> None:
         """Append the committed checkpoints to the sink; a sink that fails keeps them for the next publish and
         is logged (the records themselves are committed: the service goes on)."""
@@ -224,26 +259,84 @@ def checkpointer_for(seed: bytes, every: int, minutes: float, sink: str | None =
     return Checkpointer(signer=Signer(seed), every=every, minutes=minutes, sink=sink_for(sink) if sink else None)
 
 
-def read_sink(path: str) -> tuple[list[Any], KeyRing]:
-    """The checkpoints a file sink holds, and the keys published with them (each checked against its key id)."""
+@dataclass
+class Published:
+    """What a file sink holds, judged against the keys the verifier trusts: the checkpoints, the purges, the keys
+    handed over by a trusted key, and the first line that proves someone else wrote to the sink (a key nobody
+    trusted vouched for, a bad signature, two different checkpoints for one record)."""
+
+    checkpoints: list[Any]
+    purges: dict[int, tuple[int, str]]  # through_seq -> (seq, hash) of its audit.purged record
+    keyring: KeyRing
+    problem: tuple[int | None, str] | None = None
+
+
+def read_sink(path: str, trusted: KeyRing) -> Published:
     from infra.audit import Checkpoint
 
-    checkpoints, keys = [], {}
+    lines = []
     with open(path, "rb") as f:
         for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                item = msgspec.json.decode(line)
+            if line.strip():
+                try:
+                    item = msgspec.json.decode(line)
+                    if not isinstance(item, dict):
+                        raise TypeError
+                except (msgspec.DecodeError, TypeError):
+                    raise ValueError(f"{path}, line {number}: not a line of a bonemets checkpoint sink") from None
+                lines.append((number, item))
+    keys = dict(trusted.keys)
+    grew = True
+    while grew:  # follow the handovers from the trusted keys, in whatever order the lines stand
+        grew = False
+        for _, item in lines:
+            if item.get("type") == "key" and item.get("key_id") not in keys and item.get("signed_by") in keys:
+                public = item.get("public_key", "")
+                if (is_public_key(public) and key_id_of(public) == item.get("key_id")
+                        and _valid(keys[item["signed_by"]], key_message(public, str(item.get("created_at"))),
+                                   str(item.get("signature")))):
+                    keys[item["key_id"]], grew = public, True
+    ring = KeyRing(keys)
+    published = Published(checkpoints=[], purges={}, keyring=ring)
+    seen: dict[int, str] = {}
+    for number, item in lines:
+        kind = item.get("type")
+        try:
+            if kind == "key":
+                if item.get("key_id") not in keys:
+                    raise _Untrusted(None, f"line {number} announces key {item.get('key_id')} without a valid "
+                                     "signature by a trusted key")
+            elif kind == "checkpoint":
                 cp = Checkpoint(seq=item["seq"], hash=item["hash"], created_at=item["created_at"],
                                 key_id=item["key_id"], signature=item["signature"])
-                public = item["public_key"]
-            except (msgspec.DecodeError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}, line {number}: not a published checkpoint ({exc})") from None
-            if not is_public_key(public) or key_id_of(public) != cp.key_id:
-                raise ValueError(f"{path}, line {number}: the public key does not match key id {cp.key_id}")
-            keys[cp.key_id] = public
-            checkpoints.append(cp)
-    with contextlib.suppress(Exception):
-        checkpoints.sort(key=lambda c: c.seq)
-    return checkpoints, KeyRing(keys)
+                if not ring.checkpoint_valid(cp.key_id, cp.seq, cp.hash, cp.created_at, cp.signature):
+                    raise _Untrusted(cp.seq, f"line {number}: the checkpoint of record {cp.seq} is not signed by a "
+                                     "trusted key")
+                if seen.setdefault(cp.seq, cp.hash) != cp.hash:
+                    raise _Untrusted(cp.seq, f"line {number}: a second, different checkpoint of record {cp.seq}")
+                published.checkpoints.append(cp)
+            elif kind == "purge":
+                message = purge_message(item["through_seq"], item["anchor_hash"], item["record_seq"],
+                                        item["record_hash"], item["created_at"])
+                if not ring.valid(item["key_id"], message, item["signature"]):
+                    raise _Untrusted(item["through_seq"], f"line {number}: a purge not signed by a trusted key")
+                published.purges[item["through_seq"]] = (item["record_seq"], item["record_hash"])
+                if seen.setdefault(item["through_seq"], item["anchor_hash"]) != item["anchor_hash"]:
+                    raise _Untrusted(item["through_seq"], f"line {number}: the purge's anchor differs from the "
+                                     f"checkpoint of record {item['through_seq']}")
+            else:
+                raise _Untrusted(None, f"line {number} is of no kind this service writes")
+        except (KeyError, TypeError, ValueError):
+            published.problem = (None, f"line {number} of the sink is malformed")
+            break
+        except _Untrusted as untrusted:
+            published.problem = (untrusted.seq, f"the checkpoint sink was written by someone else: {untrusted}")
+            break
+    published.checkpoints.sort(key=lambda c: c.seq)
+    return published
+
+
+class _Untrusted(Exception):
+    def __init__(self, seq: int | None, message: str) -> None:
+        super().__init__(message)
+        self.seq = seq

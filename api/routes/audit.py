@@ -147,6 +147,9 @@ async def query(
                                   "and limit), or the same filters and limit")
         filters, limit, after = page_of.filters, page_of.limit, page_of.after
     recorded = {**{k: v for k, v in msgspec.structs.asdict(filters).items() if v is not None}, "format": format}
+    if format in ("ndjson", "csv") and cursor is not None:
+        raise ClientException("an export streams every match: send its filters, not a cursor (cursors page "
+                              "format=json and format=fhir)")
     if format in ("ndjson", "csv"):
         return await _export(request, filters, format, recorded)
     records, last = await anyio.to_thread.run_sync(
@@ -174,8 +177,9 @@ async def _export(request: Request, filters: audit_review.Filters, format: str, 
             batches, lambda: audit_review.signed_manifest(state.engine, builder, signer))
     else:
         lines = audit_review.csv_lines(batches)
-    params = [(k, v) for k, v in request.query_params.items() if k not in ("format", "cursor", "limit")]
-    manifest = f"/v1/audit/manifest?{urlencode([*params, ('through_seq', through)])}"
+    # the query as a signed token (the patient's keyed hash inside, never the reference in a URL)
+    query = _next(Page(after=0, filters=filters, limit=1), state.settings.pseudonym_key)
+    manifest = f"/v1/audit/manifest?{urlencode([('query', query), ('through_seq', through)])}"
     media = "application/x-ndjson" if format == "ndjson" else "text/csv"  # Litestar adds "; charset=utf-8"
     return TypedStream(lines, media_type=media, headers={
         "Content-Disposition": f'attachment; filename="bonemets-audit-through-{through}.{format}"',
@@ -188,12 +192,19 @@ async def manifest(
     request: Request,
     through_seq: Annotated[int, QueryParameter(ge=0, le=2**63 - 1,
                                                description="The export's Audit-Through-Seq header")],
+    token: Annotated[str | None, QueryParameter(name="query", max_length=2048, description="The export's query, as "
+                                           "its Link header gives it (instead of the filters)")] = None,
     since: Since = None, until: Until = None, client: Client = None, patient_ref: PatientRef = None,
     rule_id: RuleId = None, endpoint: Endpoint = None, action: Action = None, job_id: JobId = None,
 ) -> dict[str, Any]:
     state = request.app.state
-    filters = Query(since=since, until=until, client=client, patient_ref=patient_ref, rule_id=rule_id,
-                    endpoint=endpoint, action=action, job_id=job_id).filters(state.settings.pseudonym_key)
+    asked = Query(since=since, until=until, client=client, patient_ref=patient_ref, rule_id=rule_id,
+                  endpoint=endpoint, action=action, job_id=job_id)
+    filters = asked.filters(state.settings.pseudonym_key)
+    if token is not None:
+        if asked.given():
+            raise ClientException("send the export's query token or its filters, not both")
+        filters = _cursor(token, state.settings.pseudonym_key).filters
     head, _ = await anyio.to_thread.run_sync(audit_review.head_of, state.engine)
     if through_seq > head:
         raise ClientException(f"through_seq {through_seq} is past the chain head ({head})")
@@ -217,12 +228,11 @@ async def verify(request: Request) -> audit.Verification:
 
 def _verify(engine: Any, settings: Any) -> audit.Verification:
     """The database's chain, and the checkpoints published to the file sink when there is one."""
-    keyring, external = settings.keyring, []
+    published = None
     sink = settings.audit_checkpoint_sink
     if sink and "://" not in sink.removeprefix("file://") and os.path.exists(sink.removeprefix("file://")):
-        external, published_keys = read_sink(sink.removeprefix("file://"))
-        keyring = keyring.merged(published_keys)
-    return audit.verify(engine, keyring, coverage=settings.coverage, external=external)
+        published = read_sink(sink.removeprefix("file://"), settings.keyring)
+    return audit.verify(engine, settings.keyring, coverage=settings.coverage, published=published)
 
 
 @get("/checkpoints", summary="The signed checkpoints, and the current and retired keys that verify them",

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 
+import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -141,6 +142,8 @@ def test_verify_never_reports_a_false_break_during_a_write_burst_then_names_a_re
 # --- 2. least privilege ---------------------------------------------------------------------------------------
 
 APP_REFUSED = {
+    "purge through the owner's function": "SELECT bonemets_audit_purge('9999-12-31', 10, 'x', 'x', 'x', "
+                                          "'operator:root', 'r', 'g', 'e', 'r')",
     "update a record": "UPDATE audit_record SET client = 'x' WHERE seq = 5",
     "delete the tail": "DELETE FROM audit_record WHERE seq > 20",
     "truncate the trail": "TRUNCATE audit_record",
@@ -176,13 +179,24 @@ def test_the_services_role_cannot_rewrite_the_trail_and_purges_only_through_the_
         message = str(refused.value.orig)
         assert "permission denied" in message or "refused" in message or "must be owner" in message, (what, message)
     assert audit.verify(engine, RING, coverage=COVERAGE).intact
-    outcome = purge(app, cutoff, Checkpointer(signer=SIGNER, every=EVERY), who="operator:test", request_id="p-1",
-                    versions=VERSIONS)
+    with pytest.raises(psycopg.Error) as refused:  # the purge is the owner's: the service's role cannot run it
+        purge(app, cutoff, Checkpointer(signer=SIGNER, every=EVERY), who="operator:root", request_id="p-0",
+              versions=VERSIONS)
+    assert "permission denied for function bonemets_audit_purge" in str(refused.value)
+    with pytest.raises(psycopg.Error) as refused:  # nor can the owner cut inside the retention floor it keeps
+        purge(engine, cutoff, Checkpointer(signer=SIGNER, every=EVERY), who="operator:test", request_id="p-1",
+              versions=VERSIONS)
+    assert "3650-day retention period" in str(refused.value)
+    with engine.begin() as conn:  # the owner's decision, for this test
+        conn.execute(text("UPDATE audit_policy SET retention_days = 0"))
+    outcome = purge(engine, cutoff, Checkpointer(signer=SIGNER, every=EVERY), who="operator:test",
+                    request_id="p-1", versions=VERSIONS)
     assert (outcome["purged"], outcome["through_seq"]) == (20, 20)
     result = audit.verify(engine, RING, coverage=COVERAGE)
     assert result.intact and result.records == 14, result  # 21..33 and the purge's own record
     purged = rows_from(engine, 34)[0]
     assert purged["action"] == "audit.purged" and json.loads(purged["output_json"])["through_seq"] == 20
+    assert json.loads(purged["input_json"])["database_role"] == "postgres"  # who ran it, not only who it claims
     assert record_hash(purged) == purged["hash"]  # hashed in SQL exactly as in Python
     app.dispose()
 
@@ -230,18 +244,54 @@ def test_an_unsigned_tail_is_signed_by_the_writers_tick_and_reported_when_nobody
 
 # --- 4. checkpoints outside the database ----------------------------------------------------------------------
 
+def forge_purge(engine, sink, through=20):
+    """Delete a prefix with the superuser's rights, then append a forged audit.purged record (it is only a hash) and
+    let the service's writer sign the head as its idle tick would: the forgery is laundered into a checkpoint."""
+    rows = rows_from(engine, through + 1)
+    last = rows[-1]
+    record = {**last, "seq": last["seq"] + 1, "id": "f0f0f0f0-0000-4000-8000-000000000000", "action": "audit.purged",
+              "client": "operator:root", "endpoint": "bonemets audit purge", "input_json": "{}", "patient_hash": None,
+              "output_json": json.dumps({"through_seq": through}), "job_id": None, "prev_hash": last["hash"]}
+    record["hash"] = record_hash(record)
+    values = ", ".join("NULL" if record[c] is None else (str(record[c]) if c == "seq" else f"'{record[c]}'")
+                       for c in audit.COLUMNS)
+    execute(engine, f"DELETE FROM audit_record WHERE seq <= {through}",
+            f"INSERT INTO audit_record ({', '.join(audit.COLUMNS)}) VALUES ({values})",
+            f"UPDATE audit_head SET seq = {record['seq']}, hash = '{record['hash']}'")
+    write(engine, 0, checkpoints=Checkpointer(signer=SIGNER, every=EVERY, minutes=60, sink=FileSink(str(sink))))
+
+
+def append_to_sink(engine, sink):
+    """Rewrite the chain and append, to the append-only sink, checkpoints of the forgery signed by a new key."""
+    forge_from(engine, 1, resign=False)
+    intruder = Signer(b"\x09" * 32)
+    with open(sink, "ab") as f:
+        f.write(intruder.handover(intruder.public_key_hex, utc_now()))
+        for row in rows_from(engine, 1):
+            if row["seq"] % EVERY == 0 or row["seq"] == 45:
+                cp = (row["seq"], row["hash"], utc_now())
+                f.write(json.dumps({"type": "checkpoint", "seq": cp[0], "hash": cp[1], "created_at": cp[2],
+                                    "key_id": intruder.key_id, "signature": intruder.sign(*cp),
+                                    "public_key": intruder.public_key_hex}).encode() + b"\n")
+    execute(engine, "DELETE FROM audit_checkpoint")
+
+
 ATTACKS = {
     # delete the tail with its checkpoints, move the head back: the published checkpoints reach past the end
-    "tail truncation": (lambda engine: execute(
+    "tail truncation": (lambda engine, sink: execute(
         engine, "DELETE FROM audit_record WHERE seq > 32", "DELETE FROM audit_checkpoint WHERE seq > 32",
         f"UPDATE audit_head SET seq = 32, hash = '{rows_from(engine, 32)[0]['hash']}'"), "past the end"),
     # a prefix ending at a checkpoint, without the audit.purged record
-    "unaudited purge": (lambda engine: execute(engine, "DELETE FROM audit_record WHERE seq <= 20"),
+    "unaudited purge": (lambda engine, sink: execute(engine, "DELETE FROM audit_record WHERE seq <= 20"),
                         "no audit.purged record"),
+    # the same with a forged audit.purged record, which the service's next checkpoint then signs
+    "purge with a forged record": (forge_purge, "no purge signed by the service"),
     # the last records replaced with forged answers, hashes recomputed, the head re-signed with the service's key
-    "forged records": (lambda engine: forge_from(engine, 41), "differs from the database's own"),
+    "forged records": (lambda engine, sink: forge_from(engine, 41), "differs from the database's own"),
     # every checkpoint deleted, the whole chain rewritten from genesis and re-signed
-    "rewritten chain": (lambda engine: forge_from(engine, 1), "differs from the database's own"),
+    "rewritten chain": (lambda engine, sink: forge_from(engine, 1), "differs from the database's own"),
+    # the same, signed with the intruder's own key, whose checkpoints are appended to the sink
+    "rewritten chain, sink appended to": (append_to_sink, "written by someone else"),
 }
 
 
@@ -250,14 +300,30 @@ def test_published_checkpoints_catch_what_an_insider_does_inside_the_database(en
                                                                              attack):
     sink = tmp_path / "checkpoints.ndjson"
     write(engine, 45, checkpoints=Checkpointer(signer=SIGNER, every=EVERY, minutes=60, sink=FileSink(str(sink))))
-    published, _ = read_sink(str(sink))
-    assert [cp.seq for cp in published] == [10, 20, 30, 40, 45]
+    assert [cp.seq for cp in read_sink(str(sink), RING).checkpoints] == [10, 20, 30, 40, 45]
     ok = cli("audit", "verify", "--against-checkpoints", str(sink), database_url=database_url, tmp_path=tmp_path)
     assert ok.returncode == 0 and "5 of them also published outside the database" in ok.stdout, ok.stdout + ok.stderr
     tamper, caught = ATTACKS[attack]
-    tamper(engine)
+    tamper(engine, sink)
     found = cli("audit", "verify", "--against-checkpoints", str(sink), database_url=database_url, tmp_path=tmp_path)
     assert found.returncode == 1 and caught in found.stdout, found.stdout + found.stderr
+
+
+def test_an_audited_purge_is_published_and_verifies_against_the_sink(engine, database_url, tmp_path):
+    sink = tmp_path / "checkpoints.ndjson"
+    checkpoints = Checkpointer(signer=SIGNER, every=EVERY, minutes=60, sink=FileSink(str(sink)))
+    write(engine, 23, checkpoints=checkpoints)
+    cutoff = utc_now()
+    time.sleep(0.01)
+    write(engine, 9, start=23, checkpoints=checkpoints)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE audit_policy SET retention_days = 0"))
+    assert purge(engine, cutoff, checkpoints, who="operator:test", request_id="p", versions=VERSIONS)["purged"] == 23
+    published = read_sink(str(sink), RING)
+    assert published.problem is None and list(published.purges) == [23]
+    ok = cli("audit", "verify", "--against-checkpoints", str(sink), database_url=database_url, tmp_path=tmp_path)
+    assert ok.returncode == 0 and "intact: 10 records" in ok.stdout, ok.stdout + ok.stderr
 
 
 def test_a_failing_sink_keeps_its_checkpoints_for_the_next_publish(engine, tmp_path):
@@ -268,13 +334,15 @@ def test_a_failing_sink_keeps_its_checkpoints_for_the_next_publish(engine, tmp_p
     sink.parent.mkdir()
     write(engine, 9, start=12, checkpoints=checkpoints)
     assert not checkpoints.sink_failed
-    assert [cp.seq for cp in read_sink(str(sink))[0]] == [10, 12, 20, 21]
+    assert [cp.seq for cp in read_sink(str(sink), RING).checkpoints] == [10, 12, 20, 21]
 
 
 # --- 5. key rotation ------------------------------------------------------------------------------------------
 
 def test_rotating_the_signing_key_keeps_every_older_checkpoint_verifiable(tmp_path):
-    env = {"BONEMETS_VAR_DIR": str(tmp_path / "var"), "BONEMETS_CHECKPOINT_EVERY": str(EVERY)}
+    sink = tmp_path / "published.ndjson"
+    env = {"BONEMETS_VAR_DIR": str(tmp_path / "var"), "BONEMETS_CHECKPOINT_EVERY": str(EVERY),
+           "BONEMETS_AUDIT_CHECKPOINT_SINK": str(sink)}
     assert cli("migrate", env=env).returncode == 0  # the embedded default: keys in var/
     first = load_settings(env)
     engine = make_engine(first.database_url)
@@ -289,11 +357,17 @@ def test_rotating_the_signing_key_keeps_every_older_checkpoint_verifiable(tmp_pa
     assert key_ids == {Signer(first.audit_signing_key).key_id, Signer(second.audit_signing_key).key_id}
     verified = cli("audit", "verify", env=env)
     assert verified.returncode == 0 and "7 signed checkpoints" in verified.stdout, verified.stdout + verified.stderr
+    # a verifier who pinned only the first key follows the handover the retiring key signed into the sink
+    published = read_sink(str(sink), KeyRing.of([first.public_key]))
+    assert published.problem is None and second.public_key in published.keyring.keys.values()
+    assert len(published.checkpoints) == 7
+    against = cli("audit", "verify", "--against-checkpoints", str(sink), env=env)
+    assert against.returncode == 0 and "7 of them also published" in against.stdout, against.stdout
     listed = cli("audit", "keys", "list", env=env).stdout
     assert f"{first.public_key}  retired" in listed and f"{second.public_key}  current" in listed
     (tmp_path / "var" / "audit-retired-public-keys").unlink()  # forget the retired key: its checkpoints are unproven
     forgotten = cli("audit", "verify", env=env)
-    assert forgotten.returncode == 1 and "neither the current nor a retired key" in forgotten.stdout
+    assert forgotten.returncode == 1 and "not among the trusted keys" in forgotten.stdout
     engine.dispose()
 
 
@@ -308,7 +382,7 @@ def test_rotation_with_keys_in_the_environment_prints_the_new_settings(engine, d
     assert after.returncode == 0 and "2 signed checkpoints" in after.stdout, after.stdout + after.stderr
     alone = cli("audit", "verify", database_url=database_url, tmp_path=tmp_path,
                 extra={"BONEMETS_AUDIT_SIGNING_KEY": new["BONEMETS_AUDIT_SIGNING_KEY"]})
-    assert alone.returncode == 1 and "neither the current nor a retired key" in alone.stdout
+    assert alone.returncode == 1 and "not among the trusted keys" in alone.stdout
 
 
 def test_the_checkpoints_endpoint_lists_current_and_retired_keys(client, keys, settings):
