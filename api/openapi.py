@@ -53,6 +53,10 @@ _PROBLEMS: dict[int, tuple[str, dict[str, Any]]] = {
         "detail": "The values are each valid but contradict each other.", "instance": "/v1/scores/sins",
         "errors": [{"field": "level", "message": "level L2 is not in the junctional location (C7-T2, T11-L1)",
                     "allowed": ["C7", "T1", "T2", "T11", "T12", "L1"]}]}),
+    429: ("Polled faster than the documented interval: wait Retry-After seconds", {
+        "type": "/problems/too-many-requests", "title": "Too many requests", "status": 429,
+        "detail": "Poll this job at most every 2 s (Retry-After); it is running, 40.0% done.",
+        "instance": "/v1/bulk-jobs/0b7e5c1e-6a7d-4a8e-9a53-0f4d2c1b9e11"}),
     503: ("The audit trail, the database or the task queue cannot serve: nothing was given or kept; retry later", {
         "type": "/problems/audit-unavailable", "title": "Service unavailable", "status": 503,
         "detail": "The audit trail cannot be written; no recommendation is given. Retry later.",
@@ -164,6 +168,7 @@ EXTRA_RESPONSES: dict[str, dict[str, Any]] = {
         "202": {"application/json": _content(_ref("ReportStatus"))},
     },
     "bulk_jobs_create": {"202": {"application/json": _content(_ref("JobStatus"))}},
+    "bulk_jobs_get": {"202": {"application/json": _content(_ref("JobStatus"))}},
 }
 
 EXTRA_REQUEST_BODIES: dict[str, dict[str, Any]] = {

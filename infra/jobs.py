@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import struct
 import tempfile
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 import msgspec
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from domain.model import FieldProblem
@@ -149,6 +150,12 @@ class Spool:
         self._max = max_bytes
         self.size = 0
         self.count = 0
+        self._digest = hashlib.sha256()
+
+    @property
+    def sha256(self) -> str:
+        """The digest of the body's lines as split (an over-long line counts by its size)."""
+        return self._digest.hexdigest()
 
     def add(self, line: bytes | TooLong) -> None:
         size = line.size if isinstance(line, TooLong) else len(line)
@@ -157,8 +164,10 @@ class Spool:
             raise TooLarge(f"the body exceeds {self._max} bytes")
         if isinstance(line, TooLong):  # a marker in place of the line: its size, flagged by the top bit
             self._file.write(struct.pack(">Q", (1 << 63) | size))
+            self._digest.update(struct.pack(">Q", (1 << 63) | size))
         else:
             self._file.write(struct.pack(">Q", len(line)) + line)
+            self._digest.update(struct.pack(">Q", len(line)) + line)
         self.count += 1
 
     def lines(self) -> Iterator[bytes | TooLong]:
@@ -186,6 +195,7 @@ class JobRow(msgspec.Struct, frozen=True):
     finished_at: str | None
     requeued: int = 0
     error: str | None = None
+    body_sha256: str | None = None
 
     @property
     def progress(self) -> float:
@@ -233,9 +243,9 @@ def store_job(engine: Engine, *, job_id: str, client: str, spool: Spool, chunk_s
               request_id: str, idempotency_key: str | None, pseudonym_key: bytes) -> tuple[JobRow, bool]:
     """The job and all its lines in one transaction, each line pseudonymised (a line that cannot be evaluated
     is stored as its result at once). Returns (job, created): with an idempotency key already used by this
-    client, the existing job and False."""
+    client, the existing job and False; with that key and another body, IdempotencyConflict."""
     if idempotency_key is not None and (existing := find_by_key(engine, client, idempotency_key)):
-        return existing, False
+        return _same_body(existing, spool), False
     # On SQLite (one writer) the lines go in short transactions, so that an upload never holds the write lock
     # for long and clinical answers keep flowing; the job stays "receiving" (invisible to the workers, which
     # get its chunks only once it is whole) and goes if the upload fails. On PostgreSQL, one transaction.
@@ -245,7 +255,7 @@ def store_job(engine: Engine, *, job_id: str, client: str, spool: Spool, chunk_s
             step().execute(insert(BulkJob).values(
                 id=job_id, client=client, status="receiving" if chunked else "queued", total=spool.count, done=0,
                 failed=0, chunk_size=chunk_size, language=language, request_id=request_id,
-                idempotency_key=idempotency_key, created_at=now(), progress_at=now()))
+                idempotency_key=idempotency_key, created_at=now(), progress_at=now(), body_sha256=spool.sha256))
             lines, results, failed = [], [], 0
             for number, raw in enumerate(spool.lines(), start=1):
                 row, result = pseudonymised_line(number, raw, pseudonym_key)
@@ -264,7 +274,7 @@ def store_job(engine: Engine, *, job_id: str, client: str, spool: Spool, chunk_s
         if chunked:
             delete_job(engine, job_id)  # the same key, submitted concurrently: the other submission won
         if idempotency_key is not None and (existing := find_by_key(engine, client, idempotency_key)):
-            return existing, False
+            return _same_body(existing, spool), False
         raise
     except BaseException:
         if chunked:  # what the short transactions had committed goes with the failed upload
@@ -272,6 +282,34 @@ def store_job(engine: Engine, *, job_id: str, client: str, spool: Spool, chunk_s
                 delete_job(engine, job_id)
         raise
     return get_job(engine, job_id), True
+
+
+class IdempotencyConflict(ValueError):
+    """An Idempotency-Key this client already used, sent with another body."""
+
+
+def _same_body(existing: JobRow, spool: Spool) -> JobRow:
+    if existing.body_sha256 is not None and existing.body_sha256 != spool.sha256:
+        raise IdempotencyConflict(f"Idempotency-Key already used for job {existing.id}, with another body: send the "
+                                  "same body to get that job back, or a new key for a new job.")
+    return existing
+
+
+def list_jobs(engine: Engine, client: str, after: tuple[str, str] | None, limit: int) -> list[JobRow]:
+    """The client's jobs, oldest first, after the keyset (created_at, id)."""
+    query = select(BulkJob).where(BulkJob.client == client, BulkJob.status != "receiving")
+    if after is not None:
+        query = query.where(tuple_(BulkJob.created_at, BulkJob.id) > tuple_(*after))
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(BulkJob.created_at, BulkJob.id).limit(limit)).all()
+    return [_row(row._mapping) for row in rows]
+
+
+def expired_jobs(engine: Engine, before: str) -> list[str]:
+    """Jobs finished before `before`, whose outputs have expired (Expires)."""
+    with engine.connect() as conn:
+        return [r[0] for r in conn.execute(select(BulkJob.id).where(BulkJob.status.in_(FINISHED),
+                                                                     BulkJob.finished_at < before))]
 
 
 def _insert(conn: Any, lines: list[dict], results: list[dict]) -> None:
@@ -344,7 +382,8 @@ def fail_job(engine: Engine, job_id: str, reason: str) -> None:
 
 
 def delete_job(engine: Engine, job_id: str) -> None:
-    """Remove a job that could not be queued, with its lines and any result (none exist before it is queued)."""
+    """Remove a job with its lines and results: one that could not be queued, one its client deleted (a chunk
+    still running finds no job and stores nothing), one whose outputs expired."""
     with engine.begin() as conn:
         for table in (BulkResult, BulkLine):
             conn.execute(table.__table__.delete().where(table.job_id == job_id))
@@ -364,22 +403,25 @@ def chunks(job: JobRow) -> Iterator[tuple[int, int]]:
         yield start, min(start + job.chunk_size - 1, job.total)
 
 
-def result_bodies(engine: Engine, job_id: str, *, batch: int = 2000) -> Iterator[list[str]]:
-    """The stored result lines in input order, in batches (a job may have millions of lines)."""
+def result_bodies(engine: Engine, job_id: str, ok: bool | None = None, *, batch: int = 2000) -> Iterator[list[str]]:
+    """The stored result lines in input order, in batches (a job may have millions of lines); with `ok`, only the
+    lines that succeeded (True) or failed (False)."""
     last = 0
     while True:
+        query = select(BulkResult.line, BulkResult.body).where(BulkResult.job_id == job_id, BulkResult.line > last)
+        if ok is not None:
+            query = query.where(BulkResult.ok == ok)
         with engine.connect() as conn:
-            rows = conn.execute(select(BulkResult.line, BulkResult.body).where(
-                BulkResult.job_id == job_id, BulkResult.line > last).order_by(BulkResult.line).limit(batch)).all()
+            rows = conn.execute(query.order_by(BulkResult.line).limit(batch)).all()
         if not rows:
             return
         yield [body for _, body in rows]
         last = rows[-1][0]
 
 
-def results(engine: Engine, job_id: str) -> Iterator[bytes]:
+def results(engine: Engine, job_id: str, ok: bool | None = None) -> Iterator[bytes]:
     """The results as NDJSON."""
-    for bodies in result_bodies(engine, job_id):
+    for bodies in result_bodies(engine, job_id, ok):
         yield "".join(f"{body}\n" for body in bodies).encode()
 
 
@@ -419,6 +461,12 @@ def commit_chunk(engine: Engine, job_id: str, outcomes: list[Outcome], checkpoin
     dialect, mark = engine.dialect.name, placeholder(engine)
     with raw_transaction(engine, checkpoints) as cursor:
         head = lock_head(cursor, dialect)  # serialises every writer of results and audit records
+        # a job its client deleted or cancelled meanwhile gets nothing stored (and no record: no answer went out)
+        lock = " FOR UPDATE" if dialect == "postgresql" else ""
+        cursor.execute(f"SELECT status FROM bulk_job WHERE id = {mark}{lock}", (job_id,))
+        job = cursor.fetchone()
+        if job is None or job[0] in ("cancelled", "failed"):
+            return 0, 0
         lines = [o.line for o in outcomes]
         cursor.execute(f"SELECT line FROM bulk_result WHERE job_id = {mark} AND line BETWEEN {mark} AND {mark}",
                        (job_id, min(lines), max(lines)))

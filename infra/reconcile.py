@@ -17,6 +17,17 @@ from infra import broker, jobs
 log = structlog.get_logger("bonemets.reconcile")
 
 
+def expire(engine: Engine, days: int) -> int:
+    """Delete the jobs finished more than `days` ago, with their outputs (their manifest's Expires has passed);
+    their audit records stay. Returns how many went."""
+    before = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    gone = jobs.expired_jobs(engine, before)
+    for job_id in gone:
+        jobs.delete_job(engine, job_id)
+        log.info("job.expired", job_id=job_id)
+    return len(gone)
+
+
 def reconcile(engine: Engine, celery: Any, *, idle_s: float, max_requeues: int) -> dict[str, int]:
     """One pass: re-enqueue the missing chunks of every job idle for `idle_s`, or fail it past `max_requeues`."""
     before = (datetime.now(UTC) - timedelta(seconds=idle_s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -60,5 +71,6 @@ class Reconciler:
             try:
                 reconcile(self._engine, self._celery, idle_s=self._settings.reconcile_after_s,
                           max_requeues=self._settings.reconcile_max_requeues)
+                expire(self._engine, self._settings.bulk_results_days)
             except Exception as exc:  # the database or the broker away: the next pass tries again
                 log.warning("reconcile.failed", error=type(exc).__name__)

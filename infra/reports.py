@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import msgspec
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert, select, tuple_, update
 
 from domain import version
 from infra.audit import AuditEntry, append_chained, lock_head, new_id
@@ -52,6 +52,16 @@ def delete_report(engine: Engine, report_id: str) -> None:
     """Remove a report row that could not be queued (nothing was rendered or audited for it)."""
     with engine.begin() as conn:
         conn.execute(Report.__table__.delete().where(Report.id == report_id, Report.status == "queued"))
+
+
+def list_reports(engine: Engine, client: str, after: tuple[str, str] | None, limit: int) -> list[ReportRow]:
+    """The client's reports, oldest first, after the keyset (created_at, id); never their PDFs."""
+    query = select(*(getattr(Report, f) for f in ReportRow.__struct_fields__)).where(Report.client == client)
+    if after is not None:
+        query = query.where(tuple_(Report.created_at, Report.id) > tuple_(*after))
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(Report.created_at, Report.id).limit(limit)).all()
+    return [_row(row._mapping) for row in rows]
 
 
 def get_report(engine: Engine, report_id: str, client: str | None = None) -> ReportRow | None:

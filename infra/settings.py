@@ -48,6 +48,8 @@ class Settings:
     audit_retired_public_keys: tuple[str, ...] = ()
     audit_checkpoint_sink: str | None = None
     migration_database_url: str | None = None  # the owner role's connection, for `bonemets migrate` only
+    bulk_results_days: int = 30  # a finished job's outputs are kept this long (its manifest's Expires)
+    bulk_min_poll_s: float = 1.0  # a running job's status polled faster than this is 429 (0: no limit)
 
     @property
     def public_key(self) -> str:
@@ -110,6 +112,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, install: bool = F
         audit_retired_public_keys=_retired_keys(env, var_dir),
         audit_checkpoint_sink=_sink(env),
         migration_database_url=env.get("BONEMETS_MIGRATION_DATABASE_URL") or None,
+        bulk_results_days=_at_least_one(env, "BONEMETS_BULK_RESULTS_DAYS", 30),
+        bulk_min_poll_s=float(env.get("BONEMETS_BULK_MIN_POLL_S", "1")),
         audit_retention_days=_retention(env),
         auth_cache_ttl_s=_positive(env, "BONEMETS_AUTH_CACHE_TTL_S", 30.0),
         db_statement_timeout_s=_positive(env, "BONEMETS_DB_STATEMENT_TIMEOUT_S", 60.0),

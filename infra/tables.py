@@ -81,6 +81,8 @@ class BulkJob(SQLModel, table=True):
     progress_at: str | None = Field(default=None, max_length=32)
     requeued: int = Field(default=0)
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # SHA-256 of the body's lines (issue 12): an Idempotency-Key reused with another body is refused
+    body_sha256: str | None = Field(default=None, max_length=64)
 
 
 class BulkLine(SQLModel, table=True):

@@ -172,6 +172,7 @@ def bulk_env(postgres_server: str, redis_broker: str, tmp_path: Path) -> dict[st
             "BONEMETS_AUDIT_SIGNING_KEY": SIGNING_KEY,
             "BONEMETS_LOG_FORMAT": "json", "BONEMETS_BULK_CHUNK_SIZE": "200",
             "BONEMETS_VISIBILITY_TIMEOUT_S": "6", "BONEMETS_UNACKED_RESTORE_INTERVAL_S": "1",
+            "BONEMETS_BULK_MIN_POLL_S": "0",  # the tests poll fast; one test turns the limit on
             "PATH": os.environ.get("PATH", "")}
 
 

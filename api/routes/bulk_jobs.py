@@ -6,13 +6,18 @@ whole), the job and its lines are committed in one transaction, and only then ar
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+import collections
+import datetime as dt
+import email.utils
+import time
+from typing import Annotated, Any
 
 import anyio.to_thread
 import msgspec
 from litestar import Request, Response, Router, delete, get, post
 from litestar.exceptions import ClientException, NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
 from api.audited import language
@@ -20,6 +25,7 @@ from api.auth import requires
 from api.errors import is_id, problem
 from api.openapi import problems
 from domain import version
+from domain.model import FieldProblem, InputRejected
 from infra import broker, jobs
 from infra.audit import AuditEntry, AuditUnavailable, new_id
 from infra.settings import Settings
@@ -28,7 +34,18 @@ NDJSON = "application/x-ndjson"
 _encode = msgspec.json.Encoder().encode
 
 
+class OutputFile(msgspec.Struct):
+    """One file of a FHIR Bulk Data completion manifest."""
+
+    type: str
+    url: str
+    count: int
+
+
 class JobStatus(msgspec.Struct):
+    """A job's status; once it has finished, also a FHIR Bulk Data completion manifest (transactionTime, request,
+    requiresAccessToken, output, error), so Bulk Data clients read it as they read any export's."""
+
     id: str
     status: str
     total: int
@@ -39,19 +56,69 @@ class JobStatus(msgspec.Struct):
     started_at: str | None
     finished_at: str | None
     results: str
-    error: str | None = None  # why a failed job could not finish
+    failure: str | None = None  # why a failed job could not finish
+    transactionTime: str | None = None  # FHIR Bulk Data's names
+    request: str = "/v1/bulk-jobs"
+    requiresAccessToken: bool = True
+    output: list[OutputFile] = []
+    error: list[OutputFile] = []
+    expires: str | None = None
 
 
-def status_of(job: jobs.JobRow) -> JobStatus:
-    return JobStatus(id=job.id, status=job.status, total=job.total, done=job.done, failed=job.failed,
-                     progress=job.progress, created_at=job.created_at, started_at=job.started_at,
-                     finished_at=job.finished_at, results=f"/v1/bulk-jobs/{job.id}/results", error=job.error)
+POLL_INTERVAL_S = 2  # the documented polling interval (Retry-After)
 
 
-def progress_headers(job: jobs.JobRow) -> dict[str, str]:
-    headers = {"X-Progress": f"{job.progress:.4f}"}
+class PollClock:
+    """When each (client, job) was last answered, per API process, bounded: a client polling a running job
+    faster than BONEMETS_BULK_MIN_POLL_S gets 429 with Retry-After, as Bulk Data servers answer."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._last: collections.OrderedDict[tuple[str, str], float] = collections.OrderedDict()
+        self._size = size
+
+    def allow(self, key: tuple[str, str], min_interval_s: float) -> bool:
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < min_interval_s:
+            return False
+        self._last[key] = now
+        self._last.move_to_end(key)
+        while len(self._last) > self._size:
+            self._last.popitem(last=False)
+        return True
+
+
+POLLS = PollClock()
+
+
+def status_of(job: jobs.JobRow, settings: Settings | None = None) -> JobStatus:
+    results = f"/v1/bulk-jobs/{job.id}/results"
+    status = JobStatus(id=job.id, status=job.status, total=job.total, done=job.done, failed=job.failed,
+                       progress=job.progress, created_at=job.created_at, started_at=job.started_at,
+                       finished_at=job.finished_at, results=results, failure=job.error)
+    if job.status not in jobs.FINISHED or job.finished_at is None:
+        return status
+    return msgspec.structs.replace(
+        status, transactionTime=job.created_at, expires=expires_at(job, settings),
+        output=[OutputFile(type="BulkResult", url=f"{results}?ok=true", count=job.done)] if job.done else [],
+        error=[OutputFile(type="OperationOutcome", url=f"{results}?ok=false", count=job.failed)] if job.failed else [])
+
+
+def expires_at(job: jobs.JobRow, settings: Settings | None) -> str | None:
+    if job.finished_at is None or settings is None:
+        return None
+    finished = dt.datetime.fromisoformat(job.finished_at.replace("Z", "+00:00"))
+    return (finished + dt.timedelta(days=settings.bulk_results_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def progress_headers(job: jobs.JobRow, settings: Settings | None = None) -> dict[str, str]:
+    done = job.done + job.failed
+    headers = {"X-Progress": f"{job.progress * 100:.1f}% ({done} of {job.total} lines)"}
     if job.status not in jobs.FINISHED:
-        headers["Retry-After"] = "2"
+        headers["Retry-After"] = str(POLL_INTERVAL_S)
+    elif (expires := expires_at(job, settings)) is not None:
+        headers["Expires"] = email.utils.format_datetime(
+            dt.datetime.fromisoformat(expires.replace("Z", "+00:00")), usegmt=True)
     return headers
 
 
@@ -105,6 +172,8 @@ async def submit(request: Request) -> Response[Any]:
             state.engine, job_id=new_id(), client=request.user.client, spool=spool,
             chunk_size=settings.bulk_chunk_size, language=language(request), request_id=meta["request_id"],
             idempotency_key=key, pseudonym_key=settings.pseudonym_key))
+    except jobs.IdempotencyConflict as exc:
+        raise InputRejected([FieldProblem(field="Idempotency-Key", message=str(exc))], contradiction=True) from None
     finally:
         spool.close()
     try:
@@ -120,8 +189,8 @@ async def submit(request: Request) -> Response[Any]:
         raise
     meta["log"].update(job_id=job.id, lines=job.total, created=created)
     location = f"/v1/bulk-jobs/{job.id}"
-    return Response(status_of(job), status_code=202,
-                    headers={"Location": location, "Content-Location": location, **progress_headers(job)})
+    return Response(status_of(job, settings), status_code=202,
+                    headers={"Location": location, "Content-Location": location, **progress_headers(job, settings)})
 
 
 async def audit_submission(request: Request, job: jobs.JobRow) -> None:
@@ -134,33 +203,92 @@ async def audit_submission(request: Request, job: jobs.JobRow) -> None:
     await anyio.to_thread.run_sync(request.app.state.audit_writer.append, entry)
 
 
-@get("/{job_id:str}", summary="A bulk job's status, counts and progress", operation_id="bulk_jobs_get",
-     responses=problems(401, 403, 404))
+@get("/{job_id:str}", summary="A bulk job's status: 202 with X-Progress while it runs, 200 with its completion "
+     "manifest once finished", operation_id="bulk_jobs_get", responses=problems(401, 403, 404, 429))
 async def job_status(request: Request, job_id: FromPath[str]) -> Response[JobStatus]:
     job = await owned_job(request, job_id)
-    return Response(status_of(job), headers=progress_headers(job))
+    settings = request.app.state.settings
+    if job.status not in jobs.FINISHED and not POLLS.allow((request.user.client, job.id), settings.bulk_min_poll_s):
+        return problem(429, f"Poll this job at most every {POLL_INTERVAL_S} s (Retry-After); it is {job.status}, "
+                       f"{job.progress * 100:.1f}% done.", headers={"Retry-After": str(POLL_INTERVAL_S)},
+                       instance=request.url.path)
+    finished = job.status in jobs.FINISHED
+    return Response(status_of(job, settings), status_code=200 if finished else 202,
+                    headers=progress_headers(job, settings))
 
 
-@get("/{job_id:str}/results", summary="The results, one NDJSON line per input line, in input order",
-     media_type=NDJSON, operation_id="bulk_jobs_get_results", responses=problems(401, 403, 404))
-async def job_results(request: Request, job_id: FromPath[str]) -> Stream:
+@get("/{job_id:str}/results", summary="The results, one NDJSON line per input line, in input order, once the "
+     "job has finished (or partial=true)", media_type=NDJSON, operation_id="bulk_jobs_get_results",
+     responses=problems(400, 401, 403, 404, 409))
+async def job_results(
+    request: Request, job_id: FromPath[str],
+    partial: Annotated[bool, QueryParameter(description="the lines finished so far, while the job runs")] = False,
+    ok: Annotated[bool | None, QueryParameter(description="only the lines that succeeded (true) or failed (false): "
+                                              "the manifest's output and error files")] = None,
+) -> Any:
     job = await owned_job(request, job_id)
-    return Stream(jobs.results(request.app.state.engine, job.id), media_type=NDJSON, headers=progress_headers(job))
+    settings = request.app.state.settings
+    if job.status not in jobs.FINISHED and not partial:
+        return problem(409, f"Job {job_id} is {job.status}: its results are complete once it has finished (poll "
+                       f"its status), or ask for the lines finished so far with partial=true.",
+                       headers={"Retry-After": str(POLL_INTERVAL_S)}, instance=request.url.path)
+    return Stream(jobs.results(request.app.state.engine, job.id, ok), media_type=NDJSON,
+                  headers=progress_headers(job, settings))
 
 
-@delete("/{job_id:str}", status_code=200, summary="Cancel a bulk job", operation_id="bulk_jobs_delete",
-        responses=problems(401, 403, 404, 409))
-async def cancel(request: Request, job_id: FromPath[str]) -> Response[Any]:
+@delete("/{job_id:str}", status_code=202, summary="Delete a bulk job: cancel it if it runs, remove its results",
+        operation_id="bulk_jobs_delete", responses=problems(401, 403, 404))
+async def delete_job(request: Request, job_id: FromPath[str]) -> Response[None]:
+    """As FHIR Bulk Data's DELETE: the job stops (a chunk still running stores nothing) and its outputs go; its
+    status and results answer 404 from then on. Its audit records stay."""
     job = await owned_job(request, job_id)
-    if job.status in ("succeeded", "failed"):
-        return problem(409, f"Job {job_id} has already {job.status}.")
-    job = await anyio.to_thread.run_sync(jobs.cancel_job, request.app.state.engine, job_id, request.user.client)
-    return Response(status_of(job))
+    await anyio.to_thread.run_sync(jobs.delete_job, request.app.state.engine, job.id)
+    request.scope["bonemets"]["log"].update(job_id=job.id, deleted=True)
+    return Response(None, status_code=202)
+
+
+class JobList(msgspec.Struct):
+    jobs: list[JobStatus]
+    next_cursor: str | None
+
+
+@get("/", summary="The caller's bulk jobs, oldest first, cursor-paginated", operation_id="bulk_jobs_list",
+     responses=problems(400, 401, 403))
+async def list_jobs(
+    request: Request,
+    cursor: Annotated[str | None, QueryParameter(max_length=200, description="next_cursor of the previous page")]
+    = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+) -> JobList:
+    after = keyset(cursor)
+    found = await anyio.to_thread.run_sync(jobs.list_jobs, request.app.state.engine, request.user.client, after,
+                                           limit + 1)
+    settings = request.app.state.settings
+    page = found[:limit]
+    token = None if len(found) <= limit else next_keyset(page[-1].created_at, page[-1].id)
+    return JobList(jobs=[status_of(job, settings) for job in page], next_cursor=token)
+
+
+def next_keyset(created_at: str, item_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at}|{item_id}".encode()).decode()
+
+
+def keyset(cursor: str | None) -> tuple[str, str] | None:
+    """A listing cursor: (created_at, id) of the last item seen; anything else is a 400."""
+    if cursor is None:
+        return None
+    try:
+        created_at, item_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+    except (ValueError, UnicodeDecodeError):
+        raise ClientException("cursor is not one this service issued") from None
+    if not is_id(item_id) or len(created_at) != 27:
+        raise ClientException("cursor is not one this service issued")
+    return created_at, item_id
 
 
 def router(settings: Settings) -> Router:
     create = post("/", status_code=202, summary="Submit a bulk job (JSON array or NDJSON, streamed)",
                   request_max_body_size=settings.bulk_max_bytes, operation_id="bulk_jobs_create",
                   responses=problems(400, 401, 403, 413, 415, 503))(submit)
-    return Router(path="/v1/bulk-jobs", route_handlers=[create, job_status, job_results, cancel],
+    return Router(path="/v1/bulk-jobs", route_handlers=[create, list_jobs, job_status, job_results, delete_job],
                   opt=requires("registry"), tags=["bulk jobs"])

@@ -3,18 +3,19 @@ registry summary of a finished bulk job. Rendered by the workers; owned by the c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.audited import audit, language
 from api.auth import requires
 from api.errors import is_id, problem
 from api.openapi import problems
+from api.routes.bulk_jobs import keyset, next_keyset
 from domain.evaluation import Case
 from domain.evaluation import evaluate as evaluate_case
 from domain.model import FieldProblem, InputRejected
@@ -112,4 +113,24 @@ async def get_report(request: Request, report_id: FromPath[str]) -> Response[Any
         "ETag": f'"{report.sha256}"', "Content-Disposition": f'inline; filename="bonemets-{report.id}.pdf"'})
 
 
-ROUTES = [request_report, request_job_report, get_report]
+class ReportList(msgspec.Struct):
+    reports: list[ReportStatus]
+    next_cursor: str | None
+
+
+@get("/v1/reports", opt=requires("scoring", "registry"), tags=["reports"], operation_id="reports_list",
+     summary="The caller's reports, oldest first, cursor-paginated", responses=problems(400, 401, 403))
+async def list_reports(
+    request: Request,
+    cursor: Annotated[str | None, QueryParameter(max_length=200, description="next_cursor of the previous page")]
+    = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+) -> ReportList:
+    found = await anyio.to_thread.run_sync(reports.list_reports, request.app.state.engine, request.user.client,
+                                           keyset(cursor), limit + 1)
+    page = found[:limit]
+    token = None if len(found) <= limit else next_keyset(page[-1].created_at, page[-1].id)
+    return ReportList(reports=[status_of(r) for r in page], next_cursor=token)
+
+
+ROUTES = [request_report, request_job_report, list_reports, get_report]

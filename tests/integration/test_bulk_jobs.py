@@ -2,6 +2,7 @@
 
 import json
 import time
+from dataclasses import replace
 
 import msgspec
 import pytest
@@ -133,29 +134,66 @@ def test_a_json_array_body_is_accepted_like_ndjson_and_each_task_logs_one_line_w
     assert task["task_id"] and task["duration_ms"] >= 0
 
 
-def test_cancel_stops_a_job_and_another_client_sees_nothing(bulk_client):
+def test_a_running_job_answers_as_fhir_bulk_data_does_and_another_client_sees_nothing(bulk_client):
+    state = bulk_client.app.state
+    state.settings = replace(state.settings, bulk_min_poll_s=1.0)  # the production default
     r = submit(bulk_client, [{"kind": "tomita", **KINDS["tomita"].example}] * 1000)  # no worker: stays queued
     location = r.headers["location"]
-    assert bulk_client.get(location, headers=auth(bulk_client)).headers["retry-after"]
+    status = bulk_client.get(location, headers=auth(bulk_client))
+    # Bulk Data: 202 while in progress, X-Progress and Retry-After; a poll faster than that is 429
+    assert status.status_code == 202 and status.headers["retry-after"] == "2"
+    assert status.headers["x-progress"] == "0.0% (0 of 1000 lines)" and status.json()["output"] == []
+    too_soon = bulk_client.get(location, headers=auth(bulk_client))
+    assert too_soon.status_code == 429 and too_soon.headers["retry-after"] == "2"
+    early = bulk_client.get(f"{location}/results", headers=auth(bulk_client))
+    assert early.status_code == 409 and "partial=true" in early.json()["detail"]
+    partial = bulk_client.get(f"{location}/results", params={"partial": "true"}, headers=auth(bulk_client))
+    assert partial.status_code == 200 and partial.text == ""
     for method in ("get", "delete"):
         assert getattr(bulk_client, method)(location, headers=auth(bulk_client, "other")).status_code == 404
     assert bulk_client.get(f"{location}/results", headers=auth(bulk_client, "other")).status_code == 404
-    cancelled = bulk_client.delete(location, headers=auth(bulk_client))
-    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     assert bulk_client.post("/v1/bulk-jobs", content=b"{}", headers={**auth(bulk_client, "scoring"),
                                                                      **NDJSON}).status_code == 403
 
 
-def test_a_cancelled_job_is_not_evaluated_by_a_worker(bulk_client, bulk_env, tmp_path):
+def test_a_deleted_job_is_gone_and_not_evaluated_by_a_worker(bulk_client, bulk_env, tmp_path):
     r = submit(bulk_client, [{"kind": "tomita", **KINDS["tomita"].example}] * 500)
-    bulk_client.delete(r.headers["location"], headers=auth(bulk_client))
+    deleted = bulk_client.delete(r.headers["location"], headers=auth(bulk_client))
+    assert deleted.status_code == 202
     late = WorkerProcess(bulk_env, tmp_path / "late.log").start()
     try:
         time.sleep(3)
     finally:
         late.stop()
-    status = bulk_client.get(r.headers["location"], headers=auth(bulk_client)).json()
-    assert (status["status"], status["done"]) == ("cancelled", 0)
+    assert bulk_client.get(r.headers["location"], headers=auth(bulk_client)).status_code == 404
+    assert bulk_client.get(f"{r.headers['location']}/results", headers=auth(bulk_client)).status_code == 404
+    engine = make_engine(bulk_client.engine_url)
+    with engine.connect() as conn:  # nothing stored for it, by the late worker or anyone
+        assert conn.execute(text("SELECT count(*) FROM bulk_result WHERE job_id = :j"),
+                            {"j": r.json()["id"]}).scalar_one() == 0
+    engine.dispose()
+
+
+def test_a_finished_job_has_a_completion_manifest_and_delete_removes_its_outputs(bulk_client, worker):
+    records = [{"kind": "tomita", **KINDS["tomita"].example}] * 4 + [{"kind": "tomita", "growth": "x"}]
+    r = submit(bulk_client, records)
+    location = r.headers["location"]
+    wait_done(bulk_client, location)
+    done = bulk_client.get(location, headers=auth(bulk_client))
+    manifest = done.json()
+    assert done.status_code == 200 and "expires" in done.headers and manifest["requiresAccessToken"] is True
+    assert manifest["transactionTime"] == manifest["created_at"] and manifest["request"] == "/v1/bulk-jobs"
+    assert manifest["output"] == [{"type": "BulkResult", "url": f"{location}/results?ok=true", "count": 4}]
+    assert manifest["error"] == [{"type": "OperationOutcome", "url": f"{location}/results?ok=false", "count": 1}]
+    ok_lines = bulk_client.get(manifest["output"][0]["url"], headers=auth(bulk_client)).text.splitlines()
+    error_lines = bulk_client.get(manifest["error"][0]["url"], headers=auth(bulk_client)).text.splitlines()
+    assert (len(ok_lines), len(error_lines)) == (4, 1) and not json.loads(error_lines[0])["ok"]
+    listed = bulk_client.get("/v1/bulk-jobs", headers=auth(bulk_client)).json()
+    assert [j["id"] for j in listed["jobs"]] == [manifest["id"]] and listed["next_cursor"] is None
+    assert bulk_client.get("/v1/bulk-jobs", headers=auth(bulk_client, "other")).json()["jobs"] == []
+    assert bulk_client.delete(location, headers=auth(bulk_client)).status_code == 202
+    assert bulk_client.get(f"{location}/results", headers=auth(bulk_client)).status_code == 404
+    assert bulk_client.get("/v1/bulk-jobs", headers=auth(bulk_client)).json()["jobs"] == []
 
 
 def test_the_same_idempotency_key_returns_the_same_job(bulk_client):
@@ -164,6 +202,8 @@ def test_the_same_idempotency_key_returns_the_same_job(bulk_client):
     again = submit(bulk_client, records, headers={"Idempotency-Key": "registry-export-2025-06"})
     other = submit(bulk_client, records, headers={"Idempotency-Key": "registry-export-2025-07"})
     assert first.json()["id"] == again.json()["id"] != other.json()["id"]
+    changed = submit(bulk_client, records[:9], headers={"Idempotency-Key": "registry-export-2025-06"})
+    assert changed.status_code == 422 and changed.json()["errors"][0]["field"] == "Idempotency-Key"
     engine = make_engine(bulk_client.engine_url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM bulk_line WHERE job_id = :j"),
