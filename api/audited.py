@@ -16,8 +16,12 @@ _encode = msgspec.json.Encoder().encode
 
 def language(request: Request) -> Language:
     """`fr` or `en` from Accept-Language, by quality; `en` when neither is asked for."""
+    return negotiate(request.headers.get("accept-language", ""))
+
+
+def negotiate(accept_language: str) -> Language:
     best, best_q = "en", -1.0
-    for part in request.headers.get("accept-language", "").split(","):
+    for part in accept_language.split(","):
         tag, _, params = part.strip().partition(";")
         primary = tag.strip().lower().split("-")[0]
         if primary not in ("en", "fr"):

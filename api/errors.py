@@ -11,6 +11,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from api.audited import negotiate
 from domain.model import FieldProblem, InputRejected
 from domain.validation import problems
 from infra.audit import AuditUnavailable
@@ -20,19 +21,46 @@ from infra.problems import problem_body
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("bonemets.api")
 
+# The service's own fixed details, in French (the field messages stay as the validator writes them).
+DETAILS_FR = {
+    "The request does not match the input schema.": "La requête ne respecte pas le schéma d'entrée.",
+    "The values are each valid but contradict each other.":
+        "Chaque valeur est valide, mais elles se contredisent.",
+    "The audit trail cannot be written; no recommendation is given. Retry later.":
+        "La piste d'audit ne peut pas être écrite ; aucune recommandation n'est donnée. Réessayez plus tard.",
+    "The task queue cannot be reached; nothing was queued and nothing was kept. Retry later.":
+        "La file de tâches est injoignable ; rien n'a été mis en file ni conservé. Réessayez plus tard.",
+    "An unexpected error occurred; it has been logged.": "Une erreur inattendue s'est produite ; elle est journalisée.",
+    "The request body cannot be read.": "Le corps de la requête est illisible.",
+    "An API key is required: Authorization: Bearer <key>.":
+        "Une clé d'API est requise : Authorization: Bearer <clé>.",
+    "The API key is unknown, revoked or expired.": "La clé d'API est inconnue, révoquée ou expirée.",
+    "Not Found": "Introuvable",
+    "Request Entity Too Large": "Corps de requête trop volumineux",
+}
+
+
 def problem(status: int, detail: str, *, errors: list[FieldProblem] | None = None,
             headers: dict[str, str] | None = None, instance: str | None = None, slug: str | None = None,
-            title: str | None = None, extra: dict[str, Any] | None = None) -> Response[dict[str, Any]]:
-    body = problem_body(status, detail, errors=errors, instance=instance, slug=slug, title=title)
+            title: str | None = None, extra: dict[str, Any] | None = None,
+            language: str = "en") -> Response[dict[str, Any]]:
+    """A problem document in `language` (fr/en): its title, and its detail when it is one of the service's own."""
+    if language == "fr":
+        detail = DETAILS_FR.get(detail, detail)
+    body = problem_body(status, detail, errors=errors, instance=instance, slug=slug, title=title, language=language)
     return Response({**body, **(extra or {})}, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _lang(request: Request) -> str:
+    return negotiate(request.headers.get("accept-language", ""))
 
 
 def on_input_rejected(request: Request, exc: InputRejected) -> Response:
     if exc.contradiction:
         return problem(422, "The values are each valid but contradict each other.", errors=exc.problems,
-                       instance=request.url.path)
+                       instance=request.url.path, language=_lang(request))
     return problem(400, "The request does not match the input schema.", errors=exc.problems,
-                   instance=request.url.path)
+                   instance=request.url.path, language=_lang(request))
 
 
 def on_validation(request: Request, exc: ValidationException) -> Response:
@@ -43,12 +71,12 @@ def on_validation(request: Request, exc: ValidationException) -> Response:
         found = problems(body, kind)
         if found:
             return problem(400, "The request does not match the input schema.", errors=found,
-                           instance=request.url.path)
+                           instance=request.url.path, language=_lang(request))
     messages = exc.extra if isinstance(exc.extra, list) else []
     errors = [FieldProblem(field=str(m.get("key", "$")), message=str(m.get("message", exc.detail)))
               for m in messages if isinstance(m, dict)]
     return problem(400, exc.detail or "Invalid request.", errors=errors or [FieldProblem(field="$",
-                   message="the body is not valid JSON")], instance=request.url.path)
+                   message="the body is not valid JSON")], instance=request.url.path, language=_lang(request))
 
 
 def on_http(request: Request, exc: HTTPException) -> Response:
@@ -56,13 +84,13 @@ def on_http(request: Request, exc: HTTPException) -> Response:
     # A 400 that Litestar raised itself (the body is not JSON at all) still lists what was wrong.
     errors = [FieldProblem(field="$", message=str(exc.detail))] if exc.status_code == 400 else None
     return problem(exc.status_code, str(exc.detail), errors=errors, headers=headers or None,
-                   instance=request.url.path)
+                   instance=request.url.path, language=_lang(request))
 
 
 def on_audit_unavailable(request: Request, exc: AuditUnavailable) -> Response:
     log.error("audit.unavailable", path=request.url.path)
     return problem(503, "The audit trail cannot be written; no recommendation is given. Retry later.",
-                   headers={"Retry-After": "5"}, instance=request.url.path)
+                   headers={"Retry-After": "5"}, instance=request.url.path, language=_lang(request))
 
 
 def on_broker_unavailable(request: Request, exc: BrokerUnavailable) -> Response:
@@ -81,7 +109,7 @@ def frames(exc: BaseException) -> list[str]:
 def on_unexpected(request: Request, exc: Exception) -> Response:
     log.error("request.unexpected_error", path=request.url.path, error=type(exc).__name__, where=frames(exc))
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "An unexpected error occurred; it has been logged.",
-                   instance=request.url.path)
+                   instance=request.url.path, language=_lang(request))
 
 
 def on_undecodable(request: Request, exc: Exception) -> Response:
@@ -89,7 +117,7 @@ def on_undecodable(request: Request, exc: Exception) -> Response:
     message = ("the body is nested too deeply" if isinstance(exc, RecursionError)
                else "the body is not valid UTF-8 text")
     return problem(400, "The request body cannot be read.", errors=[FieldProblem(field="$", message=message)],
-                   instance=request.url.path)
+                   instance=request.url.path, language=_lang(request))
 
 
 # Identifiers this service issues (jobs, reports, audit records): anything else is unknown (404) or invalid,

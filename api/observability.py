@@ -10,6 +10,8 @@ from typing import Any
 import structlog
 from litestar import Litestar
 
+from api.audited import negotiate
+
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -21,6 +23,24 @@ def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
                 return text
             break
     return uuid.uuid4().hex
+
+
+# Routes whose text is in no one language of the request's: the audit trail holds what was answered, in the
+# language of each answer; the schema and the probes carry no clinical text.
+WITHOUT_LANGUAGE = ("/v1/audit", "/schema", "/static", "/health")
+
+
+def language_headers(scope: Any, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Content-Language (the language negotiated from Accept-Language, unless the route set the language of what
+    it returns, e.g. a stored report's) and Vary: Accept-Language, on every answer that carries text."""
+    if scope["path"].startswith(WITHOUT_LANGUAGE):
+        return []
+    names = {name.lower() for name, _ in headers}
+    added = [(b"vary", b"Accept-Language")] if b"vary" not in names else []
+    if b"content-language" not in names:
+        accept = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"accept-language"), "")
+        added.append((b"content-language", negotiate(accept).encode()))
+    return added
 
 
 class ObservedLitestar(Litestar):
@@ -45,7 +65,8 @@ class ObservedLitestar(Litestar):
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode()),
+                                      *language_headers(scope, message.get("headers", []))]
             await send(message)
 
         async def watched_receive() -> dict[str, Any]:

@@ -233,7 +233,7 @@ async def job_results(
                        f"its status), or ask for the lines finished so far with partial=true.",
                        headers={"Retry-After": str(POLL_INTERVAL_S)}, instance=request.url.path)
     return Stream(jobs.results(request.app.state.engine, job.id, ok), media_type=NDJSON,
-                  headers=progress_headers(job, settings))
+                  headers={**progress_headers(job, settings), "Content-Language": job.language})
 
 
 @delete("/{job_id:str}", status_code=202, summary="Delete a bulk job: cancel it if it runs, remove its results",

@@ -110,7 +110,8 @@ async def get_report(request: Request, report_id: FromPath[str]) -> Response[Any
                         headers={"Retry-After": "1"} if status == 202 else None)
     pdf = await anyio.to_thread.run_sync(reports.report_pdf, engine, report_id)
     return Response(pdf, media_type="application/pdf", headers={
-        "ETag": f'"{report.sha256}"', "Content-Disposition": f'inline; filename="bonemets-{report.id}.pdf"'})
+        "ETag": f'"{report.sha256}"', "Content-Disposition": f'inline; filename="bonemets-{report.id}.pdf"',
+        "Content-Language": report.language})
 
 
 class ReportList(msgspec.Struct):
