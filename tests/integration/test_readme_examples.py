@@ -15,10 +15,15 @@ def commands() -> list[str]:
     found = []
     for block in blocks:
         joined = re.sub(r"\\\n\s*", " ", block)  # continuation lines
+        command = ""
         for line in joined.splitlines():
-            line = re.sub(r"\s+#[^'\"]*$", "", line).strip()  # a trailing comment
-            if line.startswith("curl ") and "localhost:8000" in line:
-                found.append(line)
+            command = f"{command} {line.strip()}" if command else line.strip()
+            if command.count("'") % 2:  # a quoted body that goes on on the next line, as the shell reads it
+                continue
+            command = re.sub(r"\s+#[^'\"]*$", "", command).strip()  # a trailing comment
+            if command.startswith("curl ") and "localhost:8000" in command:
+                found.append(command)
+            command = ""
     return found
 
 
