@@ -13,6 +13,7 @@ from domain.evaluation import Case
 from domain.model import Language
 from domain.pathways import PATHWAYS
 from domain.scores import SCORES, frankel
+from domain.texts import labels
 from domain.texts.pathways import PATHWAY_TEXTS
 
 
@@ -24,9 +25,15 @@ def score_entry(module: Any, lang: Language) -> dict[str, Any]:
         "citations": list(module.CITATIONS),
         "total_range": list(module.TOTAL_RANGE),
         "inputs": msgspec.json.schema(module.Inputs),
-        "items": {item: [{"value": str(v), "points": p} for v, p in table.items()]
+        "items": {item: [{"value": str(v), "points": p, "label": labels.VALUES[module.NAME, item, str(v)][lang],
+                          "labels": labels.VALUES[module.NAME, item, str(v)]} for v, p in table.items()]
                   for item, table in module.ITEM_POINTS.items()},
-        "bands": [{"code": b.code, "low": b.low, "high": b.high, "rule_id": b.rule_id, "action": b.action,
+        # the display label of each item, in the language asked and in both (one table: domain/texts/labels.py)
+        "item_labels": {item: {"label": labels.ITEMS[module.NAME, item][lang],
+                               "labels": labels.ITEMS[module.NAME, item]} for item in module.ITEM_POINTS},
+        "bands": [{"code": b.code, "label": labels.BANDS[module.NAME, b.code][lang],
+                   "labels": labels.BANDS[module.NAME, b.code], "low": b.low, "high": b.high, "rule_id": b.rule_id,
+                   "action": b.action,
                    "meaning": texts.band_meaning(module.NAME, b.code, lang),
                    "recommendation": texts.recommendation_text(b.rule_id, b.action, lang),
                    "urgency": safety.band_urgency(module.NAME, b.code, b.rule_id),

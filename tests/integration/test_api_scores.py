@@ -161,7 +161,9 @@ def test_catalogue_lists_every_score_with_inputs_bands_and_rule_ids(client, keys
     scores = {s["score"]: s for s in r.json()["scores"]}
     assert set(scores) == set(SCORES)
     assert [b["code"] for b in scores["sins"]["bands"]] == ["stable", "potentially_unstable", "unstable"]
-    assert {"value": "junctional", "points": 3} in scores["sins"]["items"]["location"]
+    junctional = scores["sins"]["items"]["location"][0]
+    assert (junctional["value"], junctional["points"], junctional["labels"]["fr"][:13]) == ("junctional", 3,
+                                                                                          "Jonctionnelle")
     assert scores["mirels"]["bands"][1]["rule_id"] == "LB-3"
 
 

@@ -113,3 +113,24 @@ def test_domain_imports_only_the_standard_library_msgspec_and_itself():
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for name in names:
                 assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
+
+
+def test_every_item_value_and_band_of_every_score_has_french_and_english_labels():
+    """One label table for the forms, the catalogue and the reports (issue 12): complete, and never blank."""
+    from domain.catalogue import catalogue
+    from domain.scores import SCORES
+    from domain.texts import labels
+
+    for name, module in SCORES.items():
+        for item, table in module.ITEM_POINTS.items():
+            assert set(labels.ITEMS[name, item]) == {"fr", "en"}, (name, item)
+            for value in table:
+                assert all(labels.VALUES[name, item, str(value)].values()), (name, item, value)
+        for band in module.BANDS:
+            assert all(labels.BANDS[name, band.code].values()), (name, band.code)
+    expected = {(s, i) for s, m in SCORES.items() for i in m.ITEM_POINTS}
+    assert set(labels.ITEMS) == expected  # and no label for an item that is not there
+    french = {entry["score"]: entry for entry in catalogue("fr")["scores"]}
+    assert french["sins"]["item_labels"]["collapse"]["label"] == "Tassement du corps vertébral"
+    assert french["mirels"]["items"]["site"][2]["label"] == "Région pertrochantérienne"
+    assert [b["label"] for b in french["sins"]["bands"]] == ["Stable", "Potentiellement instable", "Instable"]
