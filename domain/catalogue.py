@@ -89,6 +89,12 @@ def catalogue(lang: Language) -> dict[str, Any]:
                     "values": [{"grade": g.value, "deficit": frankel.DEFICIT[g].value,
                                 "description": frankel.DESCRIPTIONS[g][lang]} for g in frankel.Grade]}],
         "warnings": sorted(texts.WARNINGS),
+        # every warning code with its text in the language asked and in both; the values of the pathways' and
+        # the whole case's enumerations with their labels (domain/texts/labels.py)
+        "warning_texts": {code: {"text": text[lang], "texts": text} for code, text in sorted(texts.WARNINGS.items())},
+        "value_labels": {name: {value: {"label": label[lang], "labels": label}
+                                for (enum_name, value), label in labels.ENUMS.items() if enum_name == name}
+                         for name in dict.fromkeys(enum_name for enum_name, _ in labels.ENUMS)},
         # Section 4 of clinical-rules.md: urgencies (SAFE-7), the rules that withhold (SAFE-1/2/3), reason codes
         "urgencies": {"levels": [u.value for u in safety.Urgency], "by_rule_id": dict(safety.RULE_URGENCY),
                       "urgent_bands": sorted(f"{score}:{band}" for score, band in safety.URGENT_BANDS),

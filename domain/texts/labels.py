@@ -141,3 +141,52 @@ BANDS: dict[tuple[str, str], Label] = {
     ("tomita", "palliative_surgery"): _l("Chirurgie palliative", "Palliative surgery"),
     ("tomita", "supportive_care"): _l("Soins de support, sans chirurgie", "Supportive care, no surgery"),
 }
+
+# The values of the pathways' and the whole case's own enumerations, by enumeration (the scores' are above).
+ENUMS: dict[tuple[str, str], Label] = {
+    ("LesionKind", "long_bone"): _l("Os long", "Long bone"),
+    ("LesionKind", "spine"): _l("Rachis", "Spine"),
+    ("CreatinineUnit", "mg_dl"): _l("mg/dL", "mg/dL"),
+    ("CreatinineUnit", "umol_l"): _l("µmol/L", "µmol/L"),
+    ("Sex", "female"): _l("Femme", "Female"),
+    ("Sex", "male"): _l("Homme", "Male"),
+    ("CtChange", "more_osteolysis"): _l("Ostéolyse accrue", "More osteolysis"),
+    ("CtChange", "soft_tissue_invasion"): _l("Envahissement des parties molles", "Soft-tissue invasion"),
+    ("CtChange", "sclerosis_in_lytic_zone"): _l("Condensation d'une zone lytique", "Sclerosis of a lytic zone"),
+    ("CtChange", "less_soft_tissue"): _l("Régression des parties molles", "Less soft tissue"),
+    ("CtChange", "sclerosis_in_normal_zone"): _l("Condensation d'une zone saine", "Sclerosis of a normal zone"),
+    ("LongBoneLesion", "lytic"): _l("Lytique", "Lytic"),
+    ("LongBoneLesion", "mixed"): _l("Mixte", "Mixed"),
+    ("LongBoneLesion", "blastic"): _l("Condensante", "Blastic"),
+    ("LongBoneLocation", "humerus"): _l("Humérus", "Humerus"),
+    ("LongBoneLocation", "forearm"): _l("Avant-bras", "Forearm"),
+    ("LongBoneLocation", "femoral_neck"): _l("Col du fémur", "Femoral neck"),
+    ("LongBoneLocation", "trochanteric"): _l("Région trochantérienne", "Trochanteric region"),
+    ("LongBoneLocation", "femoral_shaft"): _l("Diaphyse fémorale", "Femoral shaft"),
+    ("LongBoneLocation", "distal_femur"): _l("Fémur distal", "Distal femur"),
+    ("LongBoneLocation", "tibia_fibula"): _l("Tibia et fibula", "Tibia and fibula"),
+    ("LongBoneLocation", "pelvis"): _l("Bassin", "Pelvis"),
+    ("LongBoneLocation", "acetabulum"): _l("Cotyle", "Acetabulum"),
+    ("OperatedSite", "long_bone"): _l("Os long", "Long bone"),
+    ("OperatedSite", "spine"): _l("Rachis", "Spine"),
+    ("FrankelMotor", "none"): _l("Aucune motricité", "No motor function"),
+    ("FrankelMotor", "useless"): _l("Motricité non fonctionnelle", "Motor function, not useful"),
+    ("FrankelMotor", "useful"): _l("Motricité fonctionnelle", "Useful motor function"),
+    ("FrankelMotor", "normal"): _l("Motricité normale", "Normal motor function"),
+    ("FrankelSensory", "none"): _l("Aucune sensibilité", "No sensation"),
+    ("FrankelSensory", "preserved"): _l("Sensibilité conservée", "Sensation preserved"),
+    ("FrankelSensory", "normal"): _l("Sensibilité normale", "Normal sensation"),
+}
+
+# Where each of those enumerations is defined: (module, class) -> the name it is labelled under above.
+ENUM_NAMES = {
+    ("domain.evaluation", "LesionKind"): "LesionKind",
+    ("domain.pathways.antiresorptive", "CreatinineUnit"): "CreatinineUnit",
+    ("domain.pathways.antiresorptive", "Sex"): "Sex",
+    ("domain.pathways.imaging", "CtChange"): "CtChange",
+    ("domain.pathways.long_bone", "Lesion"): "LongBoneLesion",
+    ("domain.pathways.long_bone", "Location"): "LongBoneLocation",
+    ("domain.pathways.radiotherapy", "OperatedSite"): "OperatedSite",
+    ("domain.scores.frankel", "Motor"): "FrankelMotor",
+    ("domain.scores.frankel", "Sensory"): "FrankelSensory",
+}
