@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Stream
 
 from domain.evaluation import EvaluationResult
@@ -45,19 +44,6 @@ class Problem(msgspec.Struct):
 RESPONSE_TYPES = {"score.computed": ScoreResponse, "pathway.evaluated": PathwayResponse,
                   "evaluation.computed": EvaluationResponse}
 
-
-
-PROBLEM_RESPONSES = {
-    status: ResponseSpec(data_container=Problem, description=description, media_type="application/problem+json")
-    for status, description in {
-        400: "Malformed JSON or a schema violation: one entry per bad field, with the allowed values",
-        401: "No API key, or an unknown one",
-        403: "The key lacks the role this endpoint needs",
-        413: "The body is larger than the configured limit",
-        422: "Values valid one by one that contradict each other",
-        503: "The audit trail cannot be written: no recommendation is given",
-    }.items()
-}
 
 
 class TypedStream(Stream):

@@ -175,6 +175,14 @@ class SyslogSink:
                 sock.sendall(message if self.tcp else message.rstrip(b"\n"))
 
 
+def file_path(spec: str | None) -> str | None:
+    """The path of a file sink (a path or file:///path), None for any other sink or none."""
+    if not spec:
+        return None
+    parts = urlsplit(spec)
+    return spec if parts.scheme == "" else parts.path if parts.scheme == "file" else None
+
+
 def sink_for(spec: str) -> Sink:
     """BONEMETS_AUDIT_CHECKPOINT_SINK: a file path (or file:///path), syslog://host:port, syslog+tcp://host:port."""
     parts = urlsplit(spec)
@@ -182,8 +190,8 @@ def sink_for(spec: str) -> Sink:
         if not parts.hostname or not parts.port:
             raise ValueError("a syslog sink needs a host and a port: syslog://host:514")
         return SyslogSink(parts.hostname, parts.port, tcp=parts.scheme == "syslog+tcp")
-    if parts.scheme in ("", "file"):
-        return FileSink(parts.path if parts.scheme == "file" else spec)
+    if (path := file_path(spec)) is not None:
+        return FileSink(path)
     raise ValueError(f"unknown sink {parts.scheme!r}: use a file path, file://, syslog:// or syslog+tcp://")
 
 

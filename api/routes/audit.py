@@ -25,7 +25,7 @@ from api.responses import TypedStream
 from domain import version
 from infra import audit, audit_review, fhir
 from infra.audit import AuditEntry, new_id, pseudonymise
-from infra.signing import Signer, key_id_of, read_sink
+from infra.signing import Signer, file_path, key_id_of, read_sink
 
 Format = Literal["json", "ndjson", "csv", "fhir"]
 _encode = msgspec.json.Encoder(order="sorted").encode
@@ -228,10 +228,8 @@ async def verify(request: Request) -> audit.Verification:
 
 def _verify(engine: Any, settings: Any) -> audit.Verification:
     """The database's chain, and the checkpoints published to the file sink when there is one."""
-    published = None
-    sink = settings.audit_checkpoint_sink
-    if sink and "://" not in sink.removeprefix("file://") and os.path.exists(sink.removeprefix("file://")):
-        published = read_sink(sink.removeprefix("file://"), settings.keyring)
+    path = file_path(settings.audit_checkpoint_sink)
+    published = read_sink(path, settings.keyring) if path is not None and os.path.exists(path) else None
     return audit.verify(engine, settings.keyring, coverage=settings.coverage, published=published)
 
 
