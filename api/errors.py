@@ -21,32 +21,11 @@ from infra.problems import problem_body
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("bonemets.api")
 
-# The service's own fixed details, in French (the field messages stay as the validator writes them).
-DETAILS_FR = {
-    "The request does not match the input schema.": "La requête ne respecte pas le schéma d'entrée.",
-    "The values are each valid but contradict each other.":
-        "Chaque valeur est valide, mais elles se contredisent.",
-    "The audit trail cannot be written; no recommendation is given. Retry later.":
-        "La piste d'audit ne peut pas être écrite ; aucune recommandation n'est donnée. Réessayez plus tard.",
-    "The task queue cannot be reached; nothing was queued and nothing was kept. Retry later.":
-        "La file de tâches est injoignable ; rien n'a été mis en file ni conservé. Réessayez plus tard.",
-    "An unexpected error occurred; it has been logged.": "Une erreur inattendue s'est produite ; elle est journalisée.",
-    "The request body cannot be read.": "Le corps de la requête est illisible.",
-    "An API key is required: Authorization: Bearer <key>.":
-        "Une clé d'API est requise : Authorization: Bearer <clé>.",
-    "The API key is unknown, revoked or expired.": "La clé d'API est inconnue, révoquée ou expirée.",
-    "Not Found": "Introuvable",
-    "Request Entity Too Large": "Corps de requête trop volumineux",
-}
-
-
 def problem(status: int, detail: str, *, errors: list[FieldProblem] | None = None,
             headers: dict[str, str] | None = None, instance: str | None = None, slug: str | None = None,
             title: str | None = None, extra: dict[str, Any] | None = None,
             language: str = "en") -> Response[dict[str, Any]]:
-    """A problem document in `language` (fr/en): its title, and its detail when it is one of the service's own."""
-    if language == "fr":
-        detail = DETAILS_FR.get(detail, detail)
+    """A problem document in `language` (fr/en): its title, detail and field messages (infra.problems)."""
     body = problem_body(status, detail, errors=errors, instance=instance, slug=slug, title=title, language=language)
     return Response({**body, **(extra or {})}, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -97,7 +76,8 @@ def on_broker_unavailable(request: Request, exc: BrokerUnavailable) -> Response:
     log.error("broker.unavailable", path=request.url.path, error=exc.cause)
     return problem(503, "The task queue cannot be reached; nothing was queued and nothing was kept. Retry later.",
                    headers={"Retry-After": "5"}, instance=request.url.path, slug="broker-unavailable",
-                   title="Task queue unavailable")
+                   title="Task queue unavailable" if _lang(request) == "en" else "File de tâches indisponible",
+                   language=_lang(request))
 
 
 def frames(exc: BaseException) -> list[str]:

@@ -210,32 +210,33 @@ _decode_line = msgspec.json.Decoder().decode
 _encode_line = msgspec.json.Encoder().encode
 
 
-def pseudonymised_line(number: int, raw: bytes | TooLong,
-                       key: bytes) -> tuple[dict[str, Any] | None, str | None]:
+def pseudonymised_line(number: int, raw: bytes | TooLong, key: bytes,
+                       language: str = "en") -> tuple[dict[str, Any] | None, str | None]:
     """A line as it may be stored: (its BulkLine row with the patient reference replaced by its keyed hash, None),
     or (None, its result line) when it cannot be evaluated at all (over the per-line limit, not JSON, not an
     object, a malformed reference): such a line is answered at once, and nothing of it is kept."""
     if isinstance(raw, TooLong):
         problem = problem_body(413, f"This line is {raw.size} bytes, over the per-line limit (BONEMETS_BULK_MAX_"
-                               "LINE_BYTES); nothing of it was kept.")
+                               "LINE_BYTES); nothing of it was kept.", language=language)
         return None, _encode_line({"line": number, "line_id": None, "ok": False, "error": problem}).decode()
     try:
         data = _decode_line(raw)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         message = "malformed JSON" if isinstance(exc, msgspec.DecodeError) else "unreadable line"
         return None, error_line(number, None, "$", f"{message}: {str(exc)[:120]}" if
-                                isinstance(exc, msgspec.DecodeError) else message)
+                                isinstance(exc, msgspec.DecodeError) else message, language)
     if not isinstance(data, dict):
-        return None, error_line(number, None, "$", "expected a JSON object")
+        return None, error_line(number, None, "$", "expected a JSON object", language)
     line_id = data.get("line_id") if isinstance(data.get("line_id"), str | int) else None
     ref = data.pop("patient_ref", None)
     if ref is not None and not (isinstance(ref, str) and 1 <= len(ref) <= 256):
-        return None, error_line(number, line_id, "patient_ref", "a string of 1 to 256 characters")
+        return None, error_line(number, line_id, "patient_ref", "a string of 1 to 256 characters", language)
     return {"line": number, "payload": _encode_line(data).decode(), "patient_hash": pseudonymise(key, ref)}, None
 
 
-def error_line(number: int, line_id: Any, field: str, message: str) -> str:
-    problem = problem_body(400, "This line cannot be evaluated.", errors=[FieldProblem(field=field, message=message)])
+def error_line(number: int, line_id: Any, field: str, message: str, language: str = "en") -> str:
+    problem = problem_body(400, "This line cannot be evaluated.", errors=[FieldProblem(field=field, message=message)],
+                           language=language)
     return _encode_line({"line": number, "line_id": line_id, "ok": False, "error": problem}).decode()
 
 
@@ -258,7 +259,7 @@ def store_job(engine: Engine, *, job_id: str, client: str, spool: Spool, chunk_s
                 idempotency_key=idempotency_key, created_at=now(), progress_at=now(), body_sha256=spool.sha256))
             lines, results, failed = [], [], 0
             for number, raw in enumerate(spool.lines(), start=1):
-                row, result = pseudonymised_line(number, raw, pseudonym_key)
+                row, result = pseudonymised_line(number, raw, pseudonym_key, language)
                 if row is not None:
                     lines.append({"job_id": job_id, **row})
                 else:

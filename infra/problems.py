@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.model import FieldProblem
+from domain.texts.messages import localise
 
 TITLES = {
     400: "Invalid request", 401: "Authentication required", 403: "Forbidden", 404: "Not found",
@@ -23,13 +24,15 @@ SLUGS = {400: "invalid-input", 422: "contradictory-input", 503: "audit-unavailab
 def problem_body(status: int, detail: str, *, errors: list[FieldProblem] | None = None,
                  instance: str | None = None, slug: str | None = None, title: str | None = None,
                  language: str = "en") -> dict[str, Any]:
-    """The problem document; its `type` is the same in every language, its title in `language` (fr/en)."""
+    """The problem document; its `type` is the same in every language, its title, detail and field messages in
+    `language` (fr/en; domain/texts/messages.py)."""
     slug = slug or SLUGS.get(status, TITLES.get(status, "error").lower().replace(" ", "-"))
     titles = TITLES_FR if language == "fr" else TITLES
     body: dict[str, Any] = {"type": f"/problems/{slug}", "title": title or titles.get(status, "Error"),
-                            "status": status, "detail": detail}
+                            "status": status, "detail": localise(detail, language)}
     if instance:
         body["instance"] = instance
     if errors is not None:
-        body["errors"] = [{"field": e.field, "message": e.message, "allowed": e.allowed} for e in errors]
+        body["errors"] = [{"field": e.field, "message": localise(e.message, language), "allowed": e.allowed}
+                          for e in errors]
     return body

@@ -85,12 +85,12 @@ def outcome(job: jobs.JobRow, number: int, payload: str, settings: Settings,
     except Exception as exc:  # a defect of ours on this line: that line fails, never the job
         log.error("line.unexpected_error", job_id=job.id, line=number, error=type(exc).__name__)
         body = problem_body(500, "This line could not be evaluated because of an internal error; it has been "
-                            "logged.")
+                            "logged.", language=job.language)
         return jobs.Outcome(line=number, ok=False, audit=None,
                             body=_line(number, None, ok=False, key="error", value=body))
     if not isinstance(evaluated, Evaluated):
         status = 422 if evaluated.contradiction else 400
-        body = problem_body(status, "This line cannot be evaluated.", errors=evaluated.problems)
+        body = problem_body(status, "This line cannot be evaluated.", errors=evaluated.problems, language=job.language)
         return jobs.Outcome(line=number, ok=False, audit=None,
                             body=_line(number, evaluated.line_id, ok=False, key="error", value=body))
     entry = audit_entry(job, evaluated, patient_hash)

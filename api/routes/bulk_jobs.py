@@ -211,7 +211,7 @@ async def job_status(request: Request, job_id: FromPath[str]) -> Response[JobSta
     if job.status not in jobs.FINISHED and not POLLS.allow((request.user.client, job.id), settings.bulk_min_poll_s):
         return problem(429, f"Poll this job at most every {POLL_INTERVAL_S} s (Retry-After); it is {job.status}, "
                        f"{job.progress * 100:.1f}% done.", headers={"Retry-After": str(POLL_INTERVAL_S)},
-                       instance=request.url.path)
+                       instance=request.url.path, language=language(request))
     finished = job.status in jobs.FINISHED
     return Response(status_of(job, settings), status_code=200 if finished else 202,
                     headers=progress_headers(job, settings))
@@ -231,7 +231,8 @@ async def job_results(
     if job.status not in jobs.FINISHED and not partial:
         return problem(409, f"Job {job_id} is {job.status}: its results are complete once it has finished (poll "
                        f"its status), or ask for the lines finished so far with partial=true.",
-                       headers={"Retry-After": str(POLL_INTERVAL_S)}, instance=request.url.path)
+                       headers={"Retry-After": str(POLL_INTERVAL_S)}, instance=request.url.path,
+                       language=language(request))
     return Stream(jobs.results(request.app.state.engine, job.id, ok), media_type=NDJSON,
                   headers={**progress_headers(job, settings), "Content-Language": job.language})
 

@@ -91,7 +91,7 @@ async def request_job_report(request: Request, job_id: FromPath[str]) -> Respons
         raise NotFoundException(f"No bulk job {job_id}.")
     if job.status not in jobs.FINISHED:
         return problem(409, f"Job {job_id} is {job.status}; its summary can be made once it has finished.",
-                       headers={"Retry-After": "5"})
+                       headers={"Retry-After": "5"}, language=language(request))
     return await queue_report(request, kind="registry", job_id=job_id)
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from domain.kinds import KINDS
+from domain.texts.messages import translate
 from infra import audit
 from infra.db import make_engine
 from tests.conftest import Keys
@@ -121,6 +122,14 @@ def test_malformed_lines_are_per_line_errors_at_their_line_numbers(bulk_client, 
     assert lines[3]["error"]["errors"][0]["field"] == "kind" and "tomita" in lines[3]["error"]["errors"][0]["allowed"]
     assert {e["field"] for e in lines[4]["error"]["errors"]} >= {"pain", "lesion"}
     assert lines[7]["error"]["status"] == 422
+    # the same job asked in French: each line's problem in French, field by field (what the API would say)
+    french = submit(bulk_client, records, headers={"Accept-Language": "fr"})
+    assert wait_done(bulk_client, french.headers["location"])["failed"] == 5
+    for line, line_fr in zip(lines, results(bulk_client, french.headers["location"]), strict=True):
+        if not line["ok"]:
+            english = [line["error"]["detail"], *(e["message"] for e in line["error"]["errors"])]
+            assert [line_fr["error"]["detail"], *(e["message"] for e in line_fr["error"]["errors"])] == [
+                translate(m) for m in english]
 
 
 def test_a_json_array_body_is_accepted_like_ndjson_and_each_task_logs_one_line_with_context(bulk_client, worker):
@@ -147,6 +156,11 @@ def test_a_running_job_answers_as_fhir_bulk_data_does_and_another_client_sees_no
     assert too_soon.status_code == 429 and too_soon.headers["retry-after"] == "2"
     early = bulk_client.get(f"{location}/results", headers=auth(bulk_client))
     assert early.status_code == 409 and "partial=true" in early.json()["detail"]
+    # the same refusals, in French when French is asked
+    too_soon_fr = bulk_client.get(location, headers={**auth(bulk_client), "Accept-Language": "fr"})
+    assert too_soon_fr.status_code == 429 and too_soon_fr.json()["detail"] == translate(too_soon.json()["detail"])
+    early_fr = bulk_client.get(f"{location}/results", headers={**auth(bulk_client), "Accept-Language": "fr"})
+    assert early_fr.json()["detail"] == translate(early.json()["detail"]) and "partial=true" in early_fr.text
     partial = bulk_client.get(f"{location}/results", params={"partial": "true"}, headers=auth(bulk_client))
     assert partial.status_code == 200 and partial.text == ""
     for method in ("get", "delete"):

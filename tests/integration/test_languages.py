@@ -1,6 +1,7 @@
 """Every answer that carries text says its language (issue 12): Content-Language with Vary: Accept-Language, and
 problem details in French or English like the recommendations."""
 
+from domain.texts.messages import translate
 from tests.cases import VALID
 from tests.conftest import Keys
 
@@ -23,3 +24,60 @@ def test_answers_and_problems_say_their_language(client, keys):
     # the audit trail holds each answer in its own language: no one Content-Language for it
     audit = client.get("/v1/audit", headers={**Keys.header(keys.auditor), "Accept-Language": "fr"})
     assert audit.status_code == 200 and "content-language" not in audit.headers
+
+
+def _problems(response) -> list[str]:
+    body = response.json()
+    return [body["detail"], *(e["message"] for e in body.get("errors") or [])]
+
+
+def _asked_in_both(client, method: str, url: str, **kwargs):
+    headers = kwargs.pop("headers", {})
+    en = getattr(client, method)(url, headers={**headers, "Accept-Language": "en"}, **kwargs)
+    fr = getattr(client, method)(url, headers={**headers, "Accept-Language": "fr"}, **kwargs)
+    return en, fr
+
+
+def test_every_problem_the_service_sends_is_in_french_when_french_is_asked(client, keys):
+    """The same request in English and in French: the French problem is the English one translated, message by
+    message, and no message is left in English (domain/texts/messages.py)."""
+    scoring, registry, auditor = (Keys.header(k) for k in (keys.scoring, keys.registry, keys.auditor))
+    missing = "0c1d2e3f-0000-4000-8000-000000000000"
+    requests = [
+        ("post", "/v1/scores/sins", {"json": {**VALID["sins"], "lesion": "osteolytic", "pain": 3, "zzz": 1},
+                                     "headers": scoring}),
+        ("post", "/v1/scores/sins", {"json": {**VALID["sins"], "level": "T6"}, "headers": scoring}),
+        ("post", "/v1/scores/tokuhashi", {"json": {**VALID["tokuhashi"], "karnofsky": 55}, "headers": scoring}),
+        ("post", "/v1/pathways/spine", {"json": {"cord_compression": True, "cord_threat": False},
+                                        "headers": scoring}),
+        ("post", "/v1/pathways/antiresorptive", {"json": {"creatinine": {"value": 10, "unit": "umol_l"}},
+                                                 "headers": scoring}),
+        ("post", "/v1/evaluations", {"json": {"lesions": [{"id": "a", "kind": "spine"}] * 2}, "headers": scoring}),
+        ("post", "/v1/scores/sins", {"content": b"{not json", "headers": {**scoring, "content-type":
+                                                                              "application/json"}}),
+        ("get", "/v1/catalogue", {}),
+        ("get", "/v1/catalogue", {"headers": {"Authorization": "Bearer nope"}}),
+        ("get", "/v1/audit", {"headers": scoring}),
+        ("get", f"/v1/bulk-jobs/{missing}", {"headers": registry}),
+        ("get", f"/v1/reports/{missing}", {"headers": scoring}),
+        ("post", "/v1/bulk-jobs", {"content": b"x", "headers": {**registry, "content-type": "text/plain"}}),
+        ("post", "/v1/bulk-jobs", {"content": b"[{}", "headers": {**registry, "content-type": "application/json"}}),
+        ("post", "/v1/bulk-jobs", {"content": b"{}", "headers": {**registry, "content-type": "application/x-ndjson",
+                                                                  "Idempotency-Key": "k" * 200}}),
+        ("post", "/v1/scores/sins", {"content": b" " * 70_000 + b"{}", "headers": {
+            **scoring, "content-type": "application/json"}}),
+        ("get", "/v1/audit", {"params": {"cursor": "forged"}, "headers": auditor}),
+        ("get", "/v1/audit", {"params": {"since": "yesterday"}, "headers": auditor}),
+        ("get", "/v1/nowhere", {"headers": scoring}),
+    ]
+    statuses = set()
+    for method, url, kwargs in requests:
+        en, fr = _asked_in_both(client, method, url, **kwargs)
+        assert en.status_code == fr.status_code and en.status_code >= 400, (url, en.status_code, en.text)
+        statuses.add(en.status_code)
+        assert fr.headers["content-type"].startswith("application/problem+json")
+        english, french = _problems(en), _problems(fr)
+        assert len(english) == len(french)
+        for text_en, text_fr in zip(english, french, strict=True):
+            assert translate(text_en) == text_fr, (url, text_en, text_fr)
+    assert statuses >= {400, 401, 403, 404, 413, 415, 422}
