@@ -4,6 +4,7 @@ tables themselves, so that forms built from it can never drift from what the eng
 from __future__ import annotations
 
 import functools
+import typing
 from typing import Any
 
 import msgspec
@@ -15,6 +16,36 @@ from domain.pathways import PATHWAYS
 from domain.scores import SCORES, frankel
 from domain.texts import labels
 from domain.texts.pathways import PATHWAY_TEXTS
+
+
+def field_names(kind: Any, seen: set[type] | None = None) -> list[str]:
+    """Every field name of a Struct, of the Structs nested in it (through Optional, Annotated, lists...), in
+    order of first appearance, each once: a form's fields, flat by name."""
+    seen = set() if seen is None else seen
+    names: list[str] = []
+    if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
+        if kind in seen:
+            return names
+        seen.add(kind)
+        for field in msgspec.structs.fields(kind):
+            names.append(field.name)
+            names.extend(field_names(field.type, seen))
+    for inner in typing.get_args(kind):
+        names.extend(field_names(inner, seen))
+    return list(dict.fromkeys(names))
+
+
+def field_labels(kind: Any, lang: Language) -> dict[str, dict[str, Any]]:
+    """The display label of every field an input takes, nested blocks' fields included, in the language asked
+    and in both, with its unit when it has one (one table: domain/texts/labels.py)."""
+    entries: dict[str, dict[str, Any]] = {}
+    for name in field_names(kind):
+        entry: dict[str, Any] = {"label": labels.field_label(name, lang),
+                                 "labels": {"fr": labels.FIELDS[name]["fr"], "en": labels.FIELDS[name]["en"]}}
+        if (unit := labels.unit(name, lang)) is not None:
+            entry["unit"] = unit
+        entries[name] = entry
+    return entries
 
 
 def score_entry(module: Any, lang: Language) -> dict[str, Any]:
@@ -31,9 +62,11 @@ def score_entry(module: Any, lang: Language) -> dict[str, Any]:
         # the display label of each item, in the language asked and in both (one table: domain/texts/labels.py)
         "item_labels": {item: {"label": labels.ITEMS[module.NAME, item][lang],
                                "labels": labels.ITEMS[module.NAME, item]} for item in module.ITEM_POINTS},
+        "field_labels": field_labels(module.Inputs, lang),
         "bands": [{"code": b.code, "label": labels.BANDS[module.NAME, b.code][lang],
                    "labels": labels.BANDS[module.NAME, b.code], "low": b.low, "high": b.high, "rule_id": b.rule_id,
-                   "action": b.action,
+                   "action": b.action, "action_label": labels.action_label(b.action, lang),
+                   "action_labels": labels.ACTIONS[b.action],
                    "meaning": texts.band_meaning(module.NAME, b.code, lang),
                    "recommendation": texts.recommendation_text(b.rule_id, b.action, lang),
                    "urgency": safety.band_urgency(module.NAME, b.code, b.rule_id),
@@ -45,7 +78,9 @@ def score_entry(module: Any, lang: Language) -> dict[str, Any]:
 def pathway_entry(module: Any, lang: Language) -> dict[str, Any]:
     """A pathway's rules and every action they can answer with (the score bands' ones included)."""
     texts_of = {**texts.RECOMMENDATIONS, **PATHWAY_TEXTS}
-    actions = [{"rule_id": rule, "action": action, "text": text[lang], "urgency": safety.base_urgency(rule),
+    actions = [{"rule_id": rule, "action": action, "text": text[lang],
+                "action_label": labels.action_label(action, lang), "action_labels": labels.ACTIONS[action],
+                "urgency": safety.base_urgency(rule),
                 "rcp_required": safety.rcp_required(rule, action),
                 "negative": (rule, action) in safety.NEGATIVE_ACTIONS,
                 "surgical": (rule, action) in safety.SURGICAL}
@@ -57,6 +92,7 @@ def pathway_entry(module: Any, lang: Language) -> dict[str, Any]:
         "rule_ids": list(module.RULE_IDS),
         "actions": actions,
         "inputs": msgspec.json.schema(module.Inputs),
+        "field_labels": field_labels(module.Inputs, lang),
     }
 
 
@@ -84,7 +120,8 @@ def catalogue(lang: Language) -> dict[str, Any]:
         "engine_version": version.ENGINE_VERSION,
         "scores": [score_entry(m, lang) for m in SCORES.values()],
         "pathways": [pathway_entry(m, lang) for m in PATHWAYS.values()],
-        "evaluation": {"endpoint": "/v1/evaluations", "inputs": msgspec.json.schema(Case)},
+        "evaluation": {"endpoint": "/v1/evaluations", "inputs": msgspec.json.schema(Case),
+                       "field_labels": field_labels(Case, lang)},
         "grades": [{"grade": "frankel", "citations": list(frankel.CITATIONS),
                     "values": [{"grade": g.value, "deficit": frankel.DEFICIT[g].value,
                                 "description": frankel.DESCRIPTIONS[g][lang]} for g in frankel.Grade]}],

@@ -8,11 +8,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from domain.model import Language, Struct
+from domain.scores import SCORES
+from domain.texts import labels as words
 from domain.texts.report import labels
 
 
 class ItemRow(Struct):
-    item: str
+    item: str  # the code, kept for the record
+    label: str  # the item and its value, in the report's language (domain/texts/labels.py)
     value: str
     points: int
 
@@ -21,6 +24,7 @@ class ScoreBlock(Struct):
     score: str
     total: int
     band: str
+    band_label: str
     band_meaning: str
     items: tuple[ItemRow, ...]
     warnings: tuple[str, ...]
@@ -32,6 +36,7 @@ class ScoreBlock(Struct):
 class RecommendationLine(Struct):
     rule_id: str
     action: str
+    action_label: str
     text: str
     rcp_required: bool
     urgency: str
@@ -44,6 +49,7 @@ class WithheldLine(Struct):
 
     rule_id: str
     action: str
+    action_label: str
     text: str
     urgency: str
     withheld_by: str
@@ -75,49 +81,89 @@ class PatientReport(Struct):
     document_date: str  # the evaluation's date: the PDF's own date, so the same input gives the same bytes
 
 
-def _score_block(score: dict[str, Any], lesion: str | None) -> ScoreBlock:
+def _number(value: float, lang: Language) -> str:
+    text = f"{value:g}"
+    return text.replace(".", ",") if lang == "fr" else text
+
+
+def _plain(value: Any, lang: Language) -> str:
+    """A value that is not a code: yes/no, a number in the language's notation, or the text as given."""
+    if isinstance(value, bool):
+        return {"fr": "Oui", "en": "Yes"}[lang] if value else {"fr": "Non", "en": "No"}[lang]
+    if isinstance(value, int | float):
+        return _number(value, lang)
+    return str(value)
+
+
+def _derived(item: str, derived: Any, lang: Language) -> str:
+    """What an item's value was read from, shown beside it: a vertebral level, a percentage, Frankel findings."""
+    if isinstance(derived, dict):  # Frankel findings
+        return ", ".join(words.ENUMS[(f"Frankel{part.title()}", derived[part])][lang] for part in ("motor", "sensory")
+                         if part in derived)
+    if item == "size":  # a fraction of the bone's diameter
+        return f"{_number(round(derived * 100, 1), lang)} %"
+    if item == "collapse":
+        return f"{_number(derived, lang)} %"
+    return _plain(derived, lang)
+
+
+def _item_row(score: str, item: dict[str, Any], lang: Language) -> ItemRow:
+    name, value = item["item"], item["value"]
+    label = (words.ITEMS.get((score, name)) or words.FIELDS[name])[lang]
+    shown = words.VALUES[(score, name, value)][lang] if (score, name, value) in words.VALUES else _plain(value, lang)
+    unit = words.unit(name, lang)
+    if unit and isinstance(value, int | float) and not isinstance(value, bool):
+        shown = f"{shown} {unit}"
+    if item.get("derived_from") is not None:
+        shown = f"{shown} ({_derived(name, item['derived_from'], lang)})"
+    return ItemRow(item=name, label=label, value=shown, points=item["points"])
+
+
+def _score_block(score: dict[str, Any], lesion: str | None, lang: Language) -> ScoreBlock:
     return ScoreBlock(
-        score=score["score"], total=score["total"], band=score["band"], band_meaning=score["band_meaning"],
-        items=tuple(ItemRow(item=i["item"], value=str(i["value"]) + (f" ({i['derived_from']})"
-                                                                      if "derived_from" in i else ""),
-                            points=i["points"]) for i in score["items"]),
+        score=score["score"], total=score["total"], band=score["band"],
+        band_label=words.BANDS[(score["score"], score["band"])][lang], band_meaning=score["band_meaning"],
+        items=tuple(_item_row(score["score"], i, lang) for i in score["items"]),
         warnings=tuple(w["message"] for w in score["warnings"]), rule_id=score["recommendation"]["rule_id"],
         lesion=lesion, withheld_by=score["recommendation"].get("withheld_by"))
 
 
-def _scores_with_lesions(output: dict[str, Any]) -> tuple[ScoreBlock, ...]:
+def _scores_with_lesions(output: dict[str, Any], lang: Language) -> tuple[ScoreBlock, ...]:
     """Every score of a pathway or evaluation, each lesion's own first, under its lesion's id."""
     remaining = list(output["scores"])
     blocks = []
     for lesion in output.get("lesions", []):
         for score in lesion["scores"]:
-            blocks.append(_score_block(score, lesion["id"]))
+            blocks.append(_score_block(score, lesion["id"], lang))
             remaining.remove(score)
-    return (*blocks, *(_score_block(s, None) for s in remaining))
+    return (*blocks, *(_score_block(s, None, lang) for s in remaining))
 
 
 def patient_report(output: dict[str, Any], *, trace: Trace, endpoint: str, patient_hash: str | None,
                    lang: Language) -> PatientReport:
     """`output` is an audited answer as stored: a score, a pathway or a whole-case evaluation."""
     if "score" in output:  # one score
-        scores = (_score_block(output, None),)
+        scores = (_score_block(output, None, lang),)
         rec = output["recommendation"]
-        recommendations = (RecommendationLine(rule_id=rec["rule_id"], action=rec["action"], text=rec["text"],
+        recommendations = (RecommendationLine(rule_id=rec["rule_id"], action=rec["action"],
+                                              action_label=words.ACTIONS[rec["action"]][lang], text=rec["text"],
                                               rcp_required=rec.get("rcp_required", rec["action"] == "rcp_discussion"),
                                               urgency=rec.get("urgency", "routine"),
                                               citations=tuple(rec["citations"]), lesion=None),)
         warnings = tuple(w["message"] for w in output["warnings"])
         not_evaluable: tuple[str, ...] = ()
     else:  # a pathway or an evaluation
-        scores = _scores_with_lesions(output)
+        scores = _scores_with_lesions(output, lang)
         recommendations = tuple(RecommendationLine(
-            rule_id=r["rule_id"], action=r["action"], text=r["text"], rcp_required=r["rcp_required"],
+            rule_id=r["rule_id"], action=r["action"], action_label=words.ACTIONS[r["action"]][lang], text=r["text"],
+            rcp_required=r["rcp_required"],
             urgency=r.get("urgency", "routine"), citations=tuple(r["citations"]), lesion=r.get("lesion"))
             for r in output["recommendations"])
         warnings = tuple(w["message"] for w in output["warnings"])
         not_evaluable = tuple(f"{n['rule_id']}{' (' + n['lesion'] + ')' if n.get('lesion') else ''}: "
                               f"{', '.join(n['missing'])}" for n in output["not_evaluable"])
-    withheld = tuple(WithheldLine(rule_id=w["rule_id"], action=w["action"], text=w["text"], urgency=w["urgency"],
+    withheld = tuple(WithheldLine(rule_id=w["rule_id"], action=w["action"],
+                                  action_label=words.ACTIONS[w["action"]][lang], text=w["text"], urgency=w["urgency"],
                                   withheld_by=w["withheld_by"], reason=w["reason"]["text"], lesion=w.get("lesion"))
                      for w in output.get("withheld", ()))
     evaluation_date = output.get("evaluation_date")
@@ -168,7 +214,7 @@ MAX_ACTION_BARS = 20
 def registry_summary(job: dict[str, Any], result_lines: Iterable[dict[str, Any]], lang: Language) -> RegistrySummary:
     """Fold a job's result lines (one pass, constant memory but for the counters) into its summary."""
     bands: dict[str, Counter[str]] = {}
-    actions: Counter[str] = Counter()
+    actions: Counter[tuple[str, str]] = Counter()
     errors: list[ErrorLine] = []
     error_count = 0
     for line in result_lines:
@@ -185,13 +231,15 @@ def registry_summary(job: dict[str, Any], result_lines: Iterable[dict[str, Any]]
         for score in ([result] if "score" in result else result.get("scores", [])):
             bands.setdefault(score["score"], Counter())[score["band"]] += 1
         recs = [result["recommendation"]] if "score" in result else result.get("recommendations", [])
-        actions.update(f"{r['rule_id']} {r['action']}" for r in recs)
+        actions.update((r["rule_id"], r["action"]) for r in recs)
     return RegistrySummary(
         lang=lang, labels=labels(lang), job_id=job["id"], client=job["client"], total=job["total"], done=job["done"],
         failed=job["failed"], created_at=job["created_at"], finished_at=job["finished_at"],
-        band_charts=tuple(Chart(title=name, bars=tuple(Bar(label=b, count=c) for b, c in sorted(counter.items())))
-                          for name, counter in sorted(bands.items())),
-        action_chart=Chart(title="",
-                           bars=tuple(Bar(label=a, count=c) for a, c in actions.most_common(MAX_ACTION_BARS))),
+        band_charts=tuple(Chart(title=name, bars=tuple(
+            Bar(label=words.BANDS[(name, band.code)][lang], count=counter[band.code]) for band in SCORES[name].BANDS))
+            for name, counter in sorted(bands.items())),
+        action_chart=Chart(title="", bars=tuple(
+            Bar(label=f"{rule} — {words.ACTIONS[action][lang]}", count=c)
+            for (rule, action), c in actions.most_common(MAX_ACTION_BARS))),
         errors=tuple(errors), more_errors=error_count - len(errors),
         document_date=(job["finished_at"] or job["created_at"])[:10])

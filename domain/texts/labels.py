@@ -1,10 +1,17 @@
-"""Display labels, in French and English, for the scores' items, their values and their bands: one table, so
-that every form builder, the catalogue and the reports show the same words for the same codes (issue 12;
-issue 15's report reads them too). A test holds it complete: every item, value and band of every score."""
+"""Display labels, in French and English, for the scores' items, their values and their bands, for every input
+field of every score, pathway and whole case, and for every recommendation action: one table, so that every form
+builder, the catalogue and the reports show the same words for the same codes (issue 12; issue 15's report reads
+them too). Tests hold it complete: every item, value and band of every score, every field a request takes, every
+action a rule answers with."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from domain.model import Language
+
 Label = dict[str, str]  # {"fr": ..., "en": ...}
+FieldLabel = dict[str, Any]  # {"fr": ..., "en": ...} and, for a field with a unit, "unit": {"fr": ..., "en": ...}
 
 
 def _l(fr: str, en: str) -> Label:
@@ -190,3 +197,283 @@ ENUM_NAMES = {
     ("domain.scores.frankel", "Motor"): "FrankelMotor",
     ("domain.scores.frankel", "Sensory"): "FrankelSensory",
 }
+
+
+# Units: a word where the unit is one (mois / months), else the symbol, the same in both languages.
+_YEARS = _l("ans", "years")
+_MONTHS = _l("mois", "months")
+_WEEKS = _l("semaines", "weeks")
+_DAYS = _l("jours", "days")
+_HOURS = _l("h", "h")
+_PERCENT = _l("%", "%")
+_MM = _l("mm", "mm")
+_KG = _l("kg", "kg")
+
+
+def _f(fr: str, en: str, unit: Label | None = None) -> FieldLabel:
+    return {"fr": fr, "en": en} if unit is None else {"fr": fr, "en": en, "unit": unit}
+
+
+# Every field of every input a request takes (a score's, a pathway's, a whole case's, nested blocks included),
+# keyed by field name: a name means the same thing wherever it appears. Booleans read as the question answered.
+FIELDS: dict[str, FieldLabel] = {
+    "age": _f("Âge", "Age", _YEARS),
+    "alignment": _f("Alignement rachidien", "Spinal alignment"),
+    "analgesic_resistant": _f("Douleur résistante aux antalgiques", "Pain resistant to analgesics"),
+    "antiresorptive": _f("Inhibiteur de la résorption osseuse", "Bone-resorption inhibitor"),
+    "asa_class": _f("Score ASA", "ASA physical status"),
+    "baseline_creatinine": _f("Créatininémie de base (avant l'acide zolédronique)",
+                              "Baseline serum creatinine (before zoledronic acid)"),
+    "biopsy_for_molecular_testing": _f("Biopsie osseuse prévue pour analyse moléculaire",
+                                       "Bone biopsy planned for molecular testing"),
+    "body_involvement_over_50": _f("Atteinte de plus de 50 % du corps vertébral",
+                                   "More than 50% of the vertebral body involved"),
+    "bone_metastases": _f("Métastases osseuses", "Bone metastases"),
+    "bone_scan_considered": _f("Scintigraphie osseuse envisagée", "Bone scan considered"),
+    "canal_narrowing_percent": _f("Rétrécissement du canal médullaire", "Spinal canal narrowing", _PERCENT),
+    "coagulation_checked": _f("Coagulation vérifiée, anticoagulants et antiagrégants gérés",
+                              "Coagulation checked, anticoagulants and antiplatelet agents managed"),
+    "collapse": _f("Tassement du corps vertébral", "Vertebral body collapse"),
+    "collapse_percent": _f("Perte de hauteur du corps vertébral", "Vertebral body height lost", _PERCENT),
+    "compression_fracture": _f("Fracture-tassement vertébrale", "Vertebral compression fracture"),
+    "cord_compression": _f("Compression médullaire", "Spinal cord compression"),
+    "cord_distance_mm": _f("Distance tumeur–moelle", "Tumour–cord distance", _MM),
+    "cord_threat": _f("Menace médullaire", "Threat to the spinal cord"),
+    "cortical_destruction_fraction": _f("Part de la corticale détruite (0 à 1)",
+                                        "Share of the cortex destroyed (0 to 1)"),
+    "creatinine": _f("Créatininémie", "Serum creatinine"),
+    "ct_change": _f("Modification au scanner (fenêtre osseuse)", "Change on CT (bone window)"),
+    "deficit_hours": _f("Délai depuis le début du déficit neurologique", "Time since the neurological deficit began",
+                        _HOURS),
+    "deficit_onset_days": _f("Délai de survenue du déficit moteur avant la radiothérapie",
+                             "Time over which the motor deficit developed before radiotherapy", _DAYS),
+    "denosumab_months": _f("Durée du traitement par dénosumab", "Time on denosumab", _MONTHS),
+    "dental_assessment_done": _f("Bilan bucco-dentaire avec panoramique réalisé",
+                                 "Dental assessment with panoramic X-ray done"),
+    "dialysis": _f("Patient dialysé", "On dialysis"),
+    "disease": _f("Extension de la maladie", "Extent of the disease"),
+    "disease_stabilised": _f("Maladie stabilisée", "Stabilised disease"),
+    "early_discovery": _f("Découverte précoce de la métastase", "Metastasis discovered early"),
+    "effective_treatment_start": _f("Date de début du traitement efficace", "Start date of the effective treatment"),
+    "evaluation_date": _f("Date d'évaluation", "Evaluation date"),
+    "extraspinal_bone_metastases": _f("Nombre de métastases osseuses extra-rachidiennes",
+                                      "Number of extraspinal bone metastases"),
+    "follow_up": _f("Patient en cours de suivi", "Patient in follow-up"),
+    "frankel": _f("Grade de Frankel", "Frankel grade"),
+    "frankel_findings": _f("Examen neurologique (motricité et sensibilité)",
+                            "Neurological findings (motor and sensory)"),
+    "growth": _f("Vitesse de croissance tumorale", "Growth rate of the primary tumour"),
+    "id": _f("Identifiant de la lésion", "Lesion identifier"),
+    "imaging": _f("Imagerie", "Imaging"),
+    "inflammatory_pain": _f("Douleur inflammatoire", "Inflammatory pain"),
+    "initial_workup": _f("Bilan initial", "Initial work-up"),
+    "interval_months": _f("Intervalle entre le diagnostic de la tumeur et la compression médullaire",
+                          "Interval from tumour diagnosis to cord compression", _MONTHS),
+    "interventional": _f("Radiologie interventionnelle", "Interventional radiology"),
+    "ir_accessible": _f("Accessible à la radiologie interventionnelle", "Accessible to interventional radiology"),
+    "karnofsky": _f("Indice de Karnofsky", "Karnofsky performance status", _PERCENT),
+    "kind": _f("Catégorie de la lésion (os long ou rachis)", "Lesion category (long bone or spine)"),
+    "known_metastatic": _f("Tumeur déjà connue comme métastatique", "Tumour already known to be metastatic"),
+    "last_gcsf_date": _f("Date de la dernière dose de G-CSF", "Date of the last G-CSF dose"),
+    "lesion": _f("Type de lésion (lytique, mixte, condensante)", "Type of lesion (lytic, mixed, blastic)"),
+    "lesions": _f("Lésions osseuses", "Bone lesions"),
+    "level": _f("Niveau vertébral", "Vertebral level"),
+    "life_expectancy_months": _f("Espérance de vie estimée, en mois", "Estimated life expectancy, in months",
+                                 _MONTHS),
+    "life_expectancy_weeks": _f("Espérance de vie estimée, en semaines", "Estimated life expectancy, in weeks",
+                                _WEEKS),
+    "location": _f("Localisation de la lésion", "Location of the lesion"),
+    "long_bone": _f("Atteinte d'un os long", "Long-bone findings"),
+    "metabolic_radiotherapy": _f("Radiothérapie métabolique", "Metabolic (radionuclide) therapy"),
+    "metastatic_sites": _f("Nombre de sites métastatiques", "Number of metastatic sites"),
+    "mirels": _f("Score de Mirels", "Mirels score"),
+    "months_on_treatment": _f("Durée du traitement anti-résorbeur déjà reçu",
+                              "Time on the bone-resorption inhibitor so far", _MONTHS),
+    "more_uptake_or_new_foci": _f("Accentuation des fixations ou nouveaux foyers", "More uptake or new foci"),
+    "mostly_soft_tissue": _f("Extension surtout aux parties molles", "Mostly soft-tissue extension"),
+    "motor": _f("Motricité", "Motor function"),
+    "motor_function": _f("Fonction motrice avant la radiothérapie", "Motor function before radiotherapy"),
+    "new_bone_pain": _f("Nouvelle douleur osseuse", "New bone pain"),
+    "oligometastatic": _f("Maladie oligométastatique", "Oligometastatic disease"),
+    "on_immunotherapy_or_bisphosphonate": _f("Sous immunothérapie ou biphosphonate",
+                                             "On immunotherapy or a bisphosphonate"),
+    "operated": _f("Geste neurochirurgical de décompression réalisé", "Decompressive neurosurgery done"),
+    "operated_site": _f("Site opéré", "Operated site"),
+    "opioid_intolerance": _f("Complication ou mauvaise tolérance des opiacés", "Opioid complications or intolerance"),
+    "other_techniques_ineffective": _f("Autres techniques inefficaces ou non indiquées",
+                                       "Other techniques ineffective or not indicated"),
+    "pain": _f("Douleur", "Pain"),
+    "pain_poorly_controlled": _f("Douleur mal contrôlée par les antalgiques", "Pain poorly controlled by analgesics"),
+    "pain_score": _f("Intensité de la douleur sous antalgiques (0 à 10)", "Pain despite analgesics (0 to 10)"),
+    "pain_uncontrolled": _f("Douleur non contrôlée par les antalgiques", "Pain not controlled by analgesics"),
+    "painful": _f("Métastase douloureuse non compliquée", "Painful uncomplicated metastasis"),
+    "pathological_fracture": _f("Fracture pathologique", "Pathological fracture"),
+    "patient": _f("Données du patient", "Patient data"),
+    "patient_ref": _f("Référence du patient", "Patient reference"),
+    "pet_done": _f("TEP-FDG déjà réalisée", "PET-FDG already done"),
+    "planned_pet_date": _f("Date prévue de la TEP-FDG", "Planned PET-FDG date"),
+    "posterior_wall_retropulsion": _f("Recul du mur postérieur", "Posterior-wall retropulsion"),
+    "posterolateral": _f("Envahissement postéro-latéral du rachis", "Posterolateral involvement of the spine"),
+    "preventive_at_risk_zone": _f("Consolidation préventive en zone à risque",
+                                  "Preventive consolidation in an at-risk zone"),
+    "primary": _f("Cancer primitif", "Primary tumour"),
+    "prolonged_bone_remission": _f("Rémission osseuse prolongée", "Prolonged bone remission"),
+    "puncture_site_infection": _f("Infection au point de ponction", "Infection at the puncture site"),
+    "rades": _f("Score de Rades", "Rades score"),
+    "radiotherapy": _f("Radiothérapie", "Radiotherapy"),
+    "rt_other_site_within_3_months": _f("Radiothérapie d'un autre site depuis moins de 3 mois",
+                                        "Radiotherapy to another site within 3 months"),
+    "rt_same_site_within_3_months": _f("Radiothérapie de ce site depuis moins de 3 mois",
+                                       "Radiotherapy to this site within 3 months"),
+    "sbrt_sites": _f("Nombre de sites métastatiques (radiothérapie stéréotaxique)",
+                     "Number of metastatic sites (stereotactic radiotherapy)"),
+    "sensory": _f("Sensibilité", "Sensation"),
+    "sex": _f("Sexe", "Sex"),
+    "single_bone_lesion": _f("Lésion osseuse unique en TEP-TDM ou en scintigraphie",
+                             "Single bone lesion on PET-CT or bone scan"),
+    "sins": _f("Score SINS", "SINS score"),
+    "sins_total": _f("Total du score SINS", "SINS total"),
+    "site": _f("Siège de la lésion", "Site of the lesion"),
+    "size": _f("Taille de la lésion (part de la corticale détruite)", "Size of the lesion (share of the cortex)"),
+    "skin_healed": _f("Peau cicatrisée", "Skin healed"),
+    "spine": _f("Atteinte rachidienne", "Spinal findings"),
+    "stabilisation_instead_of_surgery": _f("Visée antalgique et de stabilisation, en alternative à la chirurgie",
+                                           "Analgesia and stabilisation instead of heavier surgery"),
+    "stopping_denosumab": _f("Arrêt du dénosumab en cours", "Denosumab being stopped"),
+    "surgery": _f("Chirurgie", "Surgery"),
+    "surgery_date": _f("Date de la chirurgie osseuse", "Date of the bone surgery"),
+    "symptomatic_cord_compression": _f("Compression médullaire symptomatique", "Symptomatic spinal cord compression"),
+    "tokuhashi": _f("Score de Tokuhashi révisé", "Revised Tokuhashi score"),
+    "tomita": _f("Score de Tomita", "Tomita score"),
+    "uncontrolled_sepsis": _f("Sepsis non contrôlé ou inexpliqué", "Uncontrolled or unexplained sepsis"),
+    "unit": _f("Unité", "Unit"),
+    "urgent": _f("Traitement urgent", "Urgent treatment"),
+    "value": _f("Valeur mesurée", "Measured value"),
+    "vertebral": _f("Lésion vertébrale", "Vertebral lesion"),
+    "vertebral_body_metastases": _f("Nombre de corps vertébraux métastatiques",
+                                    "Number of vertebral bodies with metastases"),
+    "vertebral_involvement": _f("Atteinte vertébrale", "Vertebral involvement"),
+    "very_large_lesion": _f("Lésion très volumineuse", "Very large lesion"),
+    "visceral_metastases": _f("Métastases viscérales", "Visceral metastases"),
+    "weight_bearing_long_bone": _f("Lésion d'un os long porteur", "Lesion of a weight-bearing long bone"),
+    "weight_kg": _f("Poids", "Body weight", _KG),
+    "well_delimited": _f("Lésion(s) bien délimitée(s) en imagerie", "Well-delimited lesion(s) on imaging"),
+    "zoledronic_withheld": _f("Acide zolédronique suspendu (élévation de la créatinine)",
+                              "Zoledronic acid withheld (creatinine rise)"),
+}
+
+# A short label for every action a rule answers with (domain/texts: RECOMMENDATIONS and PATHWAY_TEXTS hold the
+# full texts), keyed by action code; a negative action reads as a "no".
+ACTIONS: dict[str, Label] = {
+    "adjuvant_radiotherapy": _l("Radiothérapie adjuvante", "Adjuvant radiotherapy"),
+    "antiresorptive_not_indicated": _l("Pas d'indication d'inhibiteur de la résorption osseuse",
+                                       "Bone-resorption inhibitor not indicated"),
+    "bisphosphonate_relay": _l("Relais par biphosphonate", "Bisphosphonate relay"),
+    "bone_scan_not_indicated": _l("Scintigraphie osseuse non indiquée", "Bone scan not indicated"),
+    "bone_scan_optional": _l("Scintigraphie osseuse optionnelle", "Bone scan optional"),
+    "cannot_conclude": _l("Impossible de conclure (scanner)", "Cannot conclude (CT)"),
+    "cementoplasty": _l("Cimentoplastie indiquée", "Cementoplasty indicated"),
+    "cementoplasty_adjunct": _l("Cimentoplastie en complément d'un enclouage ou vissage",
+                                "Cementoplasty as an adjunct to nailing or screwing"),
+    "cementoplasty_contraindicated": _l("Cimentoplastie contre-indiquée", "Cementoplasty contraindicated"),
+    "cementoplasty_not_indicated": _l("Pas d'indication de cimentoplastie", "Cementoplasty not indicated"),
+    "cementoplasty_of_the_fracture": _l("Cimentoplastie de la fracture-tassement",
+                                        "Cementoplasty of the compression fracture"),
+    "conservative_treatment": _l("Traitement conservateur", "Conservative treatment"),
+    "consider_trial_inclusion": _l("Envisager l'inclusion dans l'essai", "Consider inclusion in the trial"),
+    "continue_treatment": _l("Poursuivre le traitement au moins 2 ans", "Continue treatment for at least 2 years"),
+    "denosumab": _l("Dénosumab 120 mg SC toutes les 4 semaines", "Denosumab 120 mg SC every 4 weeks"),
+    "discuss_stopping": _l("Discuter l'arrêt de l'anti-résorbeur", "Discuss stopping the bone-resorption inhibitor"),
+    "edta_decalcification": _l("Décalcification de la biopsie à l'EDTA", "EDTA decalcification of the biopsy"),
+    "emergency_radiotherapy": _l("Irradiation en urgence", "Emergency radiotherapy"),
+    "en_bloc_resection": _l("Résection en bloc", "En bloc resection"),
+    "excisional_surgery": _l("Chirurgie d'exérèse", "Excisional surgery"),
+    "exclusive_emergency_radiotherapy": _l("Irradiation exclusive en urgence", "Exclusive emergency radiotherapy"),
+    "exclusive_radiotherapy": _l("Radiothérapie exclusive", "Exclusive radiotherapy"),
+    "favourable_functional_prognosis": _l("Facteurs de meilleur pronostic fonctionnel",
+                                          "Factors of a better functional outcome"),
+    "flare_not_progression": _l("Flare, pas une progression", "Flare, not progression"),
+    "interpret_uptake_with_caution": _l("Interpréter l'hypermétabolisme avec prudence",
+                                        "Interpret uptake with caution"),
+    "intralesional_resection": _l("Résection intra-lésionnelle", "Intralesional resection"),
+    "local_treatment_options": _l("Traitements locaux utilisables", "Local treatments usable"),
+    "no_pet_at_initial_workup": _l("Pas de TEP-TDM au bilan initial", "No PET-CT at the initial work-up"),
+    "no_routine_bone_scan": _l("Pas de scintigraphie osseuse systématique", "No routine bone scan"),
+    "no_surgery": _l("Pas de bénéfice de la chirurgie", "No benefit of surgery"),
+    "not_eligible_ablation": _l("Non éligible à la thermo-ablation", "Not eligible for thermal ablation"),
+    "not_eligible_sbrt": _l("Non éligible à la radiothérapie stéréotaxique",
+                             "Not eligible for stereotactic radiotherapy"),
+    "palliative_radiotherapy": _l("Radiothérapie palliative", "Palliative radiotherapy"),
+    "palliative_surgery": _l("Chirurgie palliative", "Palliative surgery"),
+    "percutaneous_ablation_preferred": _l("Techniques ablatives percutanées préférables",
+                                          "Percutaneous ablation preferred"),
+    "percutaneous_fixation_option": _l("Option : enclouage ou vissage percutané",
+                                       "Option: percutaneous nailing or screwing"),
+    "percutaneous_fixation_option_without_cementoplasty": _l(
+        "Option : enclouage ou vissage percutané sans cimentoplastie",
+        "Option: percutaneous nailing or screwing, no cementoplasty"),
+    "percutaneous_screw_fixation": _l("Vissage percutané envisageable",
+                                      "Percutaneous screw fixation may be considered"),
+    "postoperative_radiotherapy": _l("Radiothérapie post-opératoire", "Post-operative radiotherapy"),
+    "postoperative_radiotherapy_wait": _l("Pas encore de radiothérapie post-opératoire",
+                                          "Post-operative radiotherapy not yet"),
+    "postpone_pet": _l("Reporter la TEP-FDG", "Postpone the PET-FDG"),
+    "pretreatment_checklist": _l("Bilan avant de débuter l'anti-résorbeur", "Checks before starting the inhibitor"),
+    "progression": _l("Progression métastatique", "Metastatic progression"),
+    "prophylactic_surgery": _l("Chirurgie prophylactique", "Prophylactic surgery"),
+    "radiotherapy": _l("Radiothérapie", "Radiotherapy"),
+    "radiotherapy_instead_of_surgery": _l("Radiothérapie plutôt que chirurgie", "Radiotherapy instead of surgery"),
+    "radiotherapy_instead_of_surgery_cord_compression": _l("Irradiation en urgence plutôt que chirurgie",
+                                                           "Emergency radiotherapy instead of surgery"),
+    "rcp_discussion": _l("Discussion en RCP", "Discuss in the multidisciplinary meeting"),
+    "relay_needs_specialist_opinion": _l("Avis spécialisé pour le relais du dénosumab",
+                                         "Specialist opinion for the denosumab relay"),
+    "renal_dosing_information": _l("Pour information : dose selon la clairance",
+                                   "For information: dose by clearance"),
+    "renal_dosing_information_under_30": _l("Pour information : clairance inférieure à 30 mL/min",
+                                            "For information: clearance under 30 mL/min"),
+    "resection_reconstruction": _l("Résection-reconstruction envisageable",
+                                   "Resection-reconstruction may be considered"),
+    "response": _l("Réponse au traitement", "Response to treatment"),
+    "resume_zoledronic_acid": _l("Reprise de l'acide zolédronique", "Resume zoledronic acid"),
+    "rt_20gy_5fr_or_30gy_10fr": _l("Radiothérapie 20 Gy/5 fr ou 30 Gy/10 fr", "Radiotherapy 20 Gy/5 fr or 30 Gy/10 fr"),
+    "rt_20gy_5fr_or_30gy_10fr_with_or_without_surgery": _l("Radiothérapie 20 Gy/5 fr ou 30 Gy/10 fr ± chirurgie",
+                                                           "Radiotherapy 20 Gy/5 fr or 30 Gy/10 fr ± surgery"),
+    "rt_8gy_1fr": _l("Radiothérapie 8 Gy en 1 fraction", "Radiotherapy 8 Gy in 1 fraction"),
+    "rt_surgical_bed": _l("Radiothérapie du lit opératoire", "Radiotherapy of the surgical bed"),
+    "rt_whole_operated_bone": _l("Radiothérapie de l'ensemble de l'os opéré",
+                                  "Radiotherapy of the whole operated bone"),
+    "sbrt_candidate": _l("Radiothérapie stéréotaxique envisageable", "Stereotactic radiotherapy may be considered"),
+    "stabilisation": _l("Chirurgie de stabilisation moins agressive", "Less aggressive stabilisation surgery"),
+    "start_after_dental_assessment": _l("Débuter après le bilan bucco-dentaire", "Start after the dental assessment"),
+    "start_antiresorptive": _l("Débuter un inhibiteur de la résorption osseuse", "Start a bone-resorption inhibitor"),
+    "supportive_care": _l("Soins de support", "Supportive care"),
+    "surgery_favoured": _l("Chirurgie à privilégier", "Surgery favoured"),
+    "surgery_then_adjuvant_radiotherapy": _l("Chirurgie de décompression puis radiothérapie adjuvante",
+                                             "Decompressive surgery then adjuvant radiotherapy"),
+    "surgery_then_adjuvant_rt": _l("Chirurgie puis radiothérapie adjuvante", "Surgery then adjuvant radiotherapy"),
+    "surgical_opinion": _l("Avis chirurgical", "Surgical opinion"),
+    "systemic_antiresorptive": _l("Inhibiteur systémique de la résorption osseuse",
+                                  "Systemic bone-resorption inhibitor"),
+    "targeted_mri_and_specialist_opinion": _l("IRM centrée et avis spécialisé", "Targeted MRI and specialist opinion"),
+    "thermal_ablation": _l("Thermo-ablation envisageable", "Thermal ablation may be proposed"),
+    "whole_spine_mri": _l("IRM du rachis complet", "Whole-spine MRI"),
+    "withhold_zoledronic_acid": _l("Suspendre l'acide zolédronique", "Withhold zoledronic acid"),
+    "zoledronic_acid": _l("Acide zolédronique IV toutes les 4 semaines", "Zoledronic acid IV every 4 weeks"),
+    "zoledronic_acid_not_dosed": _l("Acide zolédronique : pas de dose calculée", "Zoledronic acid: no dose calculated"),
+    "zoledronic_acid_not_given": _l("Pas d'acide zolédronique", "No zoledronic acid"),
+}
+
+
+def field_label(name: str, lang: Language) -> str:
+    return FIELDS[name][lang]
+
+
+def unit(name: str, lang: Language) -> str | None:
+    """A field's unit in the language asked, or None for a field without one (a count, a grade, a date...)."""
+    found = FIELDS[name].get("unit")
+    return None if found is None else found[lang]
+
+
+def action_label(code: str, lang: Language) -> str:
+    return ACTIONS[code][lang]

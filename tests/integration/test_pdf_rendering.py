@@ -6,6 +6,7 @@ import pytest
 
 from domain.evaluation import EXAMPLE, Case, evaluate
 from domain.report import Trace, patient_report, registry_summary
+from domain.texts import labels as words
 from infra.pdf import render_patient_report, render_registry_summary, sha256
 from tests.pdftools import ACCENT, filled_bars, non_white_share, pages, text_of
 
@@ -25,7 +26,18 @@ def test_patient_report_text_holds_every_total_band_rule_id_and_the_audit_id(lan
     output, report = case_report(lang)
     text = " ".join(text_of(render_patient_report(report), tmp_path).split())
     for score in output["scores"]:
-        assert score["score"].upper() in text and score["band"] in text and f"Total {score['total']}" in text
+        band = words.BANDS[(score["score"], score["band"])][lang]
+        assert score["score"].upper() in text and band in text and f"Total {score['total']}" in text
+        # items and values in words from the label table, never their codes (issue 12: one table for all)
+        for item in score["items"]:
+            assert (words.ITEMS.get((score["score"], item["item"])) or words.FIELDS[item["item"]])[lang] in text
+            if (score["score"], item["item"], item["value"]) in words.VALUES:
+                assert words.VALUES[(score["score"], item["item"], item["value"])][lang] in text
+                assert "_" not in item["value"] or item["value"] not in text  # a code such as one_to_two_thirds
+        assert "_" not in score["band"] or score["band"] not in text
+    for rec in output["recommendations"]:
+        assert words.ACTIONS[rec["action"]][lang] in text
+        assert "_" not in rec["action"] or rec["action"] not in text
     for rule_id in output["rule_ids"]:
         assert rule_id in text
     assert TRACE.audit_id in text and TRACE.audit_hash in text
@@ -66,7 +78,11 @@ def test_registry_summary_draws_a_chart_per_score_and_lists_the_lines_in_error(t
     text = " ".join(text_of(pdf, tmp_path).split())
     assert all(name in text for name in ("MIRELS", "SINS", "TOMITA")) and "pain: Invalid enum value" in text
     first_page = pages(pdf, tmp_path, dpi=72)[0]
-    expected = sum(len(c.bars) for c in summary.band_charts) + len(summary.action_chart.bars)
+    # every band of each score in its clinical order, in words; a bar drawn for each band some line fell in
+    assert [b.label for b in summary.band_charts[0].bars] == ["Low fracture risk", "Borderline fracture risk",
+                                                              "High fracture risk"]
+    assert all(words.ACTIONS[code]["en"] in text for code in ("cementoplasty", "whole_spine_mri"))
+    expected = sum(1 for c in (*summary.band_charts, summary.action_chart) for b in c.bars if b.count)
     assert filled_bars(first_page, ACCENT, below=0.12) >= expected  # each bar drawn, below the header band
 
 
@@ -90,4 +106,4 @@ def test_patient_report_prints_what_a_safety_rule_withheld_and_why(lang, heading
     text = " ".join(text_of(render_patient_report(report), tmp_path).split())
     assert heading in text and by in text and urgency in text
     for withheld in output["withheld"]:
-        assert withheld["reason"]["text"] in text and withheld["action"] in text
+        assert withheld["reason"]["text"] in text and words.ACTIONS[withheld["action"]][lang] in text

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from domain.kinds import KINDS
+from domain.texts import labels
 from infra.db import make_engine
 from tests.conftest import Keys
 from tests.integration.workers import wait_for
@@ -35,7 +36,8 @@ def test_a_patient_report_of_an_audited_score_is_rendered_by_a_worker(bulk_clien
     assert asked.status_code == 202 and asked.headers["location"] == asked.json()["location"]
     pdf = wait_pdf(bulk_client, asked.headers["location"])
     content = " ".join(text_of(pdf.content, tmp_path).split())
-    assert f"Total {scored['total']}" in content and scored["band"] in content
+    band = labels.BANDS[("sins", scored["band"])]["fr"]  # in words, from the catalogue's table
+    assert f"Total {scored['total']}" in content and band in content and scored["band"] not in content
     assert scored["recommendation"]["rule_id"] in content and scored["audit_id"] in content
     assert "Rapport" in content or "rapport" in content
     digest = hashlib.sha256(pdf.content).hexdigest()
