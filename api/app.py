@@ -18,16 +18,17 @@ from swagger_ui_bundle import swagger_ui_path
 from api import errors, openapi
 from api.auth import ApiKeyAuthentication
 from api.observability import ObservedLitestar
-from api.routes import audit, bulk_jobs, compute, meta, reports
+from api.routes import audit, bulk_jobs, cds_hooks, compute, fhir, meta, reports
 from domain import version
 from infra.audit import AuditWriter
 from infra.broker import create_client
+from infra.cds_auth import KeySets
 from infra.db import engine_for
 from infra.keys import KeyStore
 from infra.log import configure_logging
 from infra.settings import Settings
 
-UNAUTHENTICATED = ["^/health", "^/schema", "^/static"]
+UNAUTHENTICATED = ["^/health", "^/schema", "^/static", "^/fhir/"]
 
 
 def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
@@ -51,10 +52,12 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
     assets = "/static/swagger-ui"
     app = ObservedLitestar(
         route_handlers=[*compute.ROUTES, *meta.ROUTES, *reports.ROUTES, bulk_jobs.router(settings), audit.router,
+                        *cds_hooks.ROUTES, *fhir.ROUTES,
                         create_static_files_router(path=assets, directories=[swagger_ui_path],
                                                    include_in_schema=False, opt={"exclude_from_auth": True})],
         state=State({"settings": settings, "engine": engine, "audit_writer": writer, "celery": create_client(settings),
-                     "key_store": KeyStore(engine, settings.auth_cache_ttl_s)}),
+                     "key_store": KeyStore(engine, settings.auth_cache_ttl_s),
+                     "cds_key_sets": KeySets(settings.cds_issuers)}),
         middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=UNAUTHENTICATED)],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
@@ -74,6 +77,9 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
             )],
             components=Components(security_schemes={
                 "apiKey": SecurityScheme(type="http", scheme="bearer", description="bonemets API key"),
+                "cdsJwt": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT",
+                                         description="CDS Hooks: the EHR's JWT (ES384/RS384), from an allow-listed "
+                                                     "issuer, aud = the URL called"),
             }),
             security=[{"apiKey": []}],
         ),

@@ -51,11 +51,21 @@ class Audited(msgspec.Struct, frozen=True):
 async def audit(request: Request, *, action: str, inputs: Inputs, output: Any,
                 rule_ids: tuple[str, ...]) -> Audited:
     """Append the audit record of this response; return it once committed (AuditUnavailable if not)."""
+    output_json = _encode(output)
+    receipt_id = await record(request, action=action, input_json=_encode(msgspec.structs.replace(
+        inputs, patient_ref=None)), output_json=output_json, patient_ref=inputs.patient_ref, rule_ids=rule_ids,
+        versions=output)
+    return Audited(id=receipt_id, output_json=output_json)
+
+
+async def record(request: Request, *, action: str, input_json: bytes, output_json: bytes, patient_ref: str | None,
+                 rule_ids: tuple[str, ...], versions: Any) -> str:
+    """Append one audit record for this request (the patient reference stored as its keyed hash only) and wait
+    for its commit; its id. `versions` carries the guideline, engine and rules versions of the answer."""
     app_state = request.app.state
     writer: AuditWriter = app_state.audit_writer
     principal = request.user
     meta = request.scope.get("bonemets", {})
-    output_json = _encode(output)
     entry = AuditEntry(
         id=new_id(),
         client=principal.client,
@@ -63,13 +73,13 @@ async def audit(request: Request, *, action: str, inputs: Inputs, output: Any,
         endpoint=f"{request.method} {request.url.path}",
         action=action,
         request_id=meta.get("request_id", ""),
-        patient_hash=pseudonymise(app_state.settings.pseudonym_key, inputs.patient_ref),
-        input_json=_encode(msgspec.structs.replace(inputs, patient_ref=None)).decode(),
+        patient_hash=pseudonymise(app_state.settings.pseudonym_key, patient_ref),
+        input_json=input_json.decode(),
         output_json=output_json.decode(),
         rule_ids=rule_ids,
-        guideline_version=output.guideline_version,
-        engine_version=output.engine_version,
-        rules_version=output.rules_version,
+        guideline_version=versions.guideline_version,
+        engine_version=versions.engine_version,
+        rules_version=versions.rules_version,
     )
     try:
         receipt = await asyncio.wait_for(asyncio.wrap_future(writer.submit(entry)),
@@ -77,4 +87,4 @@ async def audit(request: Request, *, action: str, inputs: Inputs, output: Any,
     except TimeoutError:
         raise AuditUnavailable("audit commit timed out") from None
     meta.setdefault("log", {})["audit_id"] = receipt.id
-    return Audited(id=receipt.id, output_json=output_json)
+    return receipt.id

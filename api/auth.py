@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import anyio.to_thread
+import structlog
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from infra import cds_auth
 from infra.audit import AuditUnavailable
 from infra.keys import KeyStore, Principal
+
+log = structlog.get_logger("bonemets.auth")
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="bonemets"'}
 
 
 class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        if connection.scope["path"].startswith(CDS_PATH):
+            return await authenticate_cds(connection)
         header = connection.headers.get("authorization", "")
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
@@ -35,6 +41,43 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
 
 
 ROLE = "role"
+CDS_PATH = "/cds-services"
+CDS_REFUSED = "The CDS client's token is not accepted."
+CDS_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="bonemets-cds"'}
+
+
+def public_url(connection: ASGIConnection) -> str:
+    """The service's URL as its callers know it: BONEMETS_PUBLIC_URL, or the URL this request came to."""
+    configured = connection.app.state.settings.public_url
+    return configured.rstrip("/") if configured else str(connection.base_url).rstrip("/")
+
+
+async def authenticate_cds(connection: ASGIConnection) -> AuthenticationResult:
+    """The EHR's JWT, as CDS Hooks asks (infra.cds_auth); API keys are not accepted here. A refusal says only that
+    (the reason goes to the log, never the token)."""
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    state = connection.app.state
+    audience = public_url(connection) + connection.scope["path"]
+    try:
+        if scheme.lower() != "bearer" or not token.strip():
+            raise cds_auth.TokenRefused("no bearer token")
+        claims = await anyio.to_thread.run_sync(lambda: cds_auth.verify(
+            token.strip(), audience=audience, issuers=state.settings.cds_issuers, key_sets=state.cds_key_sets))
+        try:
+            await anyio.to_thread.run_sync(cds_auth.remember_jti, state.engine, claims["iss"], str(claims["jti"]),
+                                           claims["exp"])
+        except cds_auth.TokenRefused:
+            raise
+        except Exception as exc:  # the replay store is the database: unreachable means 503, not 401
+            raise AuditUnavailable("token store unavailable") from exc
+    except cds_auth.TokenRefused as refused:
+        log.warning("cds.token_refused", reason=refused.reason, path=connection.scope["path"])
+        raise NotAuthorizedException(CDS_REFUSED, headers=CDS_CHALLENGE) from None
+    tenant = f"#{claims['tenant']}" if isinstance(claims.get("tenant"), str) else ""
+    principal = Principal(key_id="cds-jwt", client=f"cds:{claims['iss']}{tenant}"[:256], roles=frozenset({"cds"}))
+    connection.scope.setdefault("bonemets", {})["client"] = principal.client
+    check_role(principal, connection.route_handler.opt.get(ROLE))
+    return AuthenticationResult(user=principal, auth=principal.key_id)
 
 
 def requires(*roles: str) -> dict[str, tuple[str, ...]]:

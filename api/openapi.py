@@ -19,6 +19,7 @@ from litestar.openapi.spec import Example
 from api.responses import Problem
 
 PROBLEM_JSON = "application/problem+json"
+FHIR_JSON = "application/fhir+json"
 
 # What each status means here, and a real problem document this service sends for it.
 _PROBLEMS: dict[int, tuple[str, dict[str, Any]]] = {
@@ -112,8 +113,16 @@ def polish(doc: dict[str, Any], extra_responses: dict[str, dict[str, dict[str, A
         for method, operation in item.items():
             if method not in ("get", "post", "put", "delete", "patch"):
                 continue
-            if "health" in operation.get("tags", []):
-                operation["security"] = []  # probes call these without a key
+            tags = operation.get("tags", [])
+            if "health" in tags or "fhir" in tags:
+                operation["security"] = []  # probes and terminology readers call these without a key
+            if "cds-hooks" in tags:
+                operation["security"] = [{"cdsJwt": []}]  # the EHR's signed JWT, never an API key
+            if {"scores", "pathways", "evaluations"} & set(tags) and "200" in operation.get("responses", {}):
+                operation["responses"]["200"].setdefault("content", {})[FHIR_JSON] = _content(
+                    {"type": "object", "description": "With Accept: application/fhir+json: a FHIR R4 Bundle "
+                     "(collection) of the score Observations, prognostic RiskAssessments and GuidanceResponses, "
+                     "coded with GET /fhir/CodeSystem/bonemets; `identifier` names the audit record"})
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 if status.startswith(("4", "5")) and content and PROBLEM_JSON not in content:
@@ -168,6 +177,9 @@ EXTRA_RESPONSES: dict[str, dict[str, Any]] = {
         "202": {"application/json": _content(_ref("ReportStatus"))},
     },
     "bulk_jobs_create": {"202": {"application/json": _content(_ref("JobStatus"))}},
+    "cds_hooks_call": {"412": {"application/fhir+json": _content(
+        {"type": "object", "description": "A FHIR OperationOutcome naming each prefetch key the service needs and "
+         "could not read (CDS Hooks 2.0.1: 412 Precondition Failed)"})}},
     "bulk_jobs_get": {"202": {"application/json": _content(_ref("JobStatus"))}},
 }
 

@@ -6,9 +6,9 @@ import contextlib
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 
 class SettingsError(ValueError):
@@ -50,6 +50,11 @@ class Settings:
     migration_database_url: str | None = None  # the owner role's connection, for `bonemets migrate` only
     bulk_results_days: int = 30  # a finished job's outputs are kept this long (its manifest's Expires)
     bulk_min_poll_s: float = 1.0  # a running job's status polled faster than this is 429 (0: no limit)
+    # CDS Hooks (issue 13): the EHRs allowed to call, by JWT issuer; the URL they call us by (the JWT's audience);
+    # the time zone whose calendar day is "today" for a call's evaluation
+    cds_issuers: Mapping[str, Any] = field(default_factory=dict)
+    public_url: str | None = None
+    timezone: str = "Europe/Paris"
 
     @property
     def public_key(self) -> str:
@@ -114,6 +119,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, install: bool = F
         migration_database_url=env.get("BONEMETS_MIGRATION_DATABASE_URL") or None,
         bulk_results_days=_at_least_one(env, "BONEMETS_BULK_RESULTS_DAYS", 30),
         bulk_min_poll_s=float(env.get("BONEMETS_BULK_MIN_POLL_S", "1")),
+        cds_issuers=_cds_issuers(env, var_dir),
+        public_url=(env.get("BONEMETS_PUBLIC_URL") or "").rstrip("/") or None,
+        timezone=_timezone(env),
         audit_retention_days=_retention(env),
         auth_cache_ttl_s=_positive(env, "BONEMETS_AUTH_CACHE_TTL_S", 30.0),
         db_statement_timeout_s=_positive(env, "BONEMETS_DB_STATEMENT_TIMEOUT_S", 60.0),
@@ -123,6 +131,26 @@ def load_settings(environ: Mapping[str, str] | None = None, *, install: bool = F
         reconcile_interval_s=_positive(env, "BONEMETS_RECONCILE_INTERVAL_S", 30.0),
         reconcile_max_requeues=_int(env, "BONEMETS_RECONCILE_MAX_REQUEUES", 5),
     )
+
+
+def _cds_issuers(env: Mapping[str, str], var_dir: Path) -> Mapping[str, Any]:
+    from infra.cds_auth import load_issuers
+
+    try:
+        return load_issuers(env, var_dir)
+    except (ValueError, OSError) as exc:
+        raise SettingsError(f"CDS Hooks issuers: {exc}") from None
+
+
+def _timezone(env: Mapping[str, str]) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = env.get("BONEMETS_TIMEZONE") or "Europe/Paris"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"BONEMETS_TIMEZONE {name!r} is not a known time zone") from None
+    return name
 
 
 def _pseudonym_key(env: Mapping[str, str], var_dir: Path, *, embedded: bool, install: bool) -> bytes:

@@ -148,3 +148,59 @@ class AuditPurgePermit(SQLModel, table=True):
     __tablename__ = "audit_purge_permit"
 
     id: int = Field(primary_key=True)
+
+
+class CdsToken(SQLModel, table=True):
+    """A CDS client's JWT id (`jti`) seen, kept until the token expires: the same token again is a replay."""
+
+    __tablename__ = "cds_token"
+
+    issuer: str = Field(primary_key=True, max_length=256)
+    jti: str = Field(primary_key=True, max_length=256)
+    expires_at: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+
+
+class CdsCall(SQLModel, table=True):
+    """One CDS Hooks call answered: its hookInstance (the idempotency and correlation key), the audit record of
+    its cards, and the response as sent, returned again when the same hookInstance is called again."""
+
+    __tablename__ = "cds_call"
+
+    client: str = Field(primary_key=True, max_length=256)
+    hook_instance: str = Field(primary_key=True, max_length=128)
+    service: str = Field(max_length=64)
+    audit_id: str = Field(max_length=36)
+    response_json: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: str = Field(max_length=32)
+
+
+class CdsCard(SQLModel, table=True):
+    """A card served, by its uuid: what the feedback on it counts against (its rules and indicator)."""
+
+    __tablename__ = "cds_card"
+
+    uuid: str = Field(primary_key=True, max_length=36)
+    client: str = Field(max_length=256, index=True)
+    service: str = Field(max_length=64)
+    hook_instance: str = Field(max_length=128)
+    audit_id: str = Field(max_length=36)
+    indicator: str = Field(max_length=16)
+    rule_ids: str = Field(max_length=512)
+    summary: str = Field(max_length=256)
+    created_at: str = Field(max_length=32)
+
+
+class CdsFeedback(SQLModel, table=True):
+    """A clinician's outcome on a card, as the EHR reported it; the same report again changes nothing."""
+
+    __tablename__ = "cds_feedback"
+
+    card: str = Field(primary_key=True, max_length=128)
+    outcome: str = Field(primary_key=True, max_length=16)
+    outcome_timestamp: str = Field(primary_key=True, max_length=40)
+    client: str = Field(max_length=256)
+    service: str = Field(max_length=64)
+    accepted_suggestions: str = Field(sa_column=Column(Text, nullable=False))
+    override_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    audit_id: str = Field(max_length=36)
+    received_at: str = Field(max_length=32)

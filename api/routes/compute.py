@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from litestar import MediaType, Request, Response, post
 from litestar.enums import RequestEncodingType
 from litestar.handlers import HTTPRouteHandler
@@ -20,6 +21,9 @@ from api.openapi import problems
 from api.responses import RESPONSE_TYPES
 from domain.kinds import KINDS, Kind
 from domain.validation import top_level_patient_ref
+from infra import fhir_results
+from infra.audit import pseudonymise
+from infra.jobs import now as now_iso
 
 TAGS = {"score.computed": "scores", "pathway.evaluated": "pathways", "evaluation.computed": "evaluations"}
 
@@ -28,6 +32,21 @@ def log_fields(result: Any) -> dict[str, Any]:
     if hasattr(result, "total"):
         return {"score": result.score, "total": result.total, "band": result.band}
     return {"rule_ids": list(result.rule_ids)}
+
+
+FHIR_JSON = "application/fhir+json"
+
+
+def wants_fhir(request: Request) -> bool:
+    return FHIR_JSON in request.headers.get("accept", "")
+
+
+def fhir_answer(request: Request, result: Any, patient_ref: str | None, audit_id: str) -> bytes:
+    """A FHIR Bundle of the answer (infra.fhir_results), naming its audit record and the patient by keyed hash."""
+    patient_hash = pseudonymise(request.app.state.settings.pseudonym_key, patient_ref)
+    bundle = fhir_results.answer(msgspec.to_builtins(result), issued=now_iso(), patient_hash=patient_hash)
+    bundle["identifier"] = {"system": "urn:bonemets:audit-record", "value": audit_id}
+    return msgspec.json.encode(bundle)
 
 
 def summary_of(kind: Kind) -> str:
@@ -46,6 +65,8 @@ def compute_route(kind: Kind) -> HTTPRouteHandler:
         audited = await audit(request, action=kind.action, inputs=data, output=result,
                               rule_ids=kind.rule_ids(result))
         request.scope["bonemets"]["log"].update(log_fields(result))
+        if wants_fhir(request):  # the same answer, audited the same way, as FHIR R4 resources
+            return Response(fhir_answer(request, result, data.patient_ref, audited.id), media_type=FHIR_JSON)
         return Response(audited.body(), media_type=MediaType.JSON)
 
     # The request and response schemas are the domain's Structs: set them for Litestar and OpenAPI.

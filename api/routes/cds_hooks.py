@@ -1,0 +1,206 @@
+"""CDS Hooks 2.0.1 (issue 13): discovery, the `patient-view` and `order-select` services, and feedback.
+
+The EHR calls with its signed JWT (api.auth); a call's FHIR resources become a case (infra.fhir_case), the case is
+evaluated by the same domain code as `POST /v1/evaluations`, the cards (infra.cds) are audited before they are
+sent, and the same hookInstance called again gets the same cards."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import urllib.parse
+import urllib.request
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import anyio.to_thread
+import msgspec
+import structlog
+from litestar import MediaType, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+
+from api.audited import language, record
+from api.auth import requires
+from api.openapi import problems
+from domain import version
+from domain.evaluation import Case, evaluate
+from domain.model import FieldProblem, InputRejected
+from domain.validation import convert
+from domain.validation import problems as schema_problems
+from infra import cds, cds_store, fhir_case
+from infra.cds_models import FeedbackRequest, OrderSelectContext, PatientViewContext, Services
+from infra.cds_models import Request as HookRequest
+from infra.cds_models import Response as HookResponse
+
+log = structlog.get_logger("bonemets.cds")
+_encode = msgspec.json.Encoder().encode
+CONTEXTS = {"patient-view": PatientViewContext, "order-select": OrderSelectContext}
+FHIR_JSON = "application/fhir+json"
+
+
+@get("/cds-services", tags=["cds-hooks"], operation_id="cds_hooks_discovery", opt=requires("cds"),
+     summary="CDS Hooks discovery: the services this server offers, their hooks and prefetch templates",
+     responses=problems(401))
+async def discovery() -> Services:
+    return Services(services=cds.SERVICES)
+
+
+def decode(raw: bytes, kind: type, field_prefix: str = "") -> Any:
+    try:
+        return msgspec.json.decode(raw, type=kind)
+    except msgspec.ValidationError:
+        found = schema_problems(msgspec.json.decode(raw), kind)
+        raise InputRejected([FieldProblem(field=f"{field_prefix}{p.field}", message=p.message, allowed=p.allowed)
+                             for p in found]) from None
+    except msgspec.DecodeError as exc:
+        raise InputRejected([FieldProblem(field="$", message=f"malformed JSON: {exc}")]) from None
+
+
+def fetch_missing(hook: HookRequest, keys: list[str]) -> dict[str, Any]:
+    """What the prefetch lacks, read from the EHR's FHIR server with the access token it gave; a key that cannot be
+    read stays missing (the call is then 412)."""
+    if hook.fhir_server is msgspec.UNSET or hook.fhir_authorization is msgspec.UNSET:
+        return {}
+    fetched: dict[str, Any] = {}
+    patient = urllib.parse.quote(str(hook.context.get("patientId", "")), safe="")
+    for key in keys:
+        url = f"{str(hook.fhir_server).rstrip('/')}/{cds.PREFETCH[key].replace('{{context.patientId}}', patient)}"
+        asked = urllib.request.Request(url, headers={
+            "Authorization": f"Bearer {hook.fhir_authorization.access_token}", "Accept": FHIR_JSON})
+        try:
+            with urllib.request.urlopen(asked, timeout=5) as answer:
+                fetched[key] = json.loads(answer.read(8 << 20))
+        except (OSError, ValueError) as exc:
+            log.warning("cds.fetch_failed", key=key, error=type(exc).__name__)
+    return fetched
+
+
+def precondition_failed(missing: list[str]) -> Response[dict[str, Any]]:
+    """412 with an OperationOutcome naming each prefetch key the service needs and could not get."""
+    return Response({"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "code": "required", "diagnostics": f"prefetch {key!r} ({cds.PREFETCH[key]}) is missing "
+         "and the service cannot read it from the FHIR server (no fhirServer and fhirAuthorization, or the read "
+         "failed)", "expression": [f"prefetch.{key}"]} for key in missing]},
+        status_code=412, media_type=FHIR_JSON)
+
+
+def today(request: Request) -> dt.date:
+    return dt.datetime.now(ZoneInfo(request.app.state.settings.timezone)).date()
+
+
+@post("/cds-services/{service_id:str}", tags=["cds-hooks"], operation_id="cds_hooks_call", status_code=200,
+      opt={"input_type": HookRequest, **requires("cds")},
+      summary="A CDS Hooks service call: cards from the guideline for this patient or these selected orders",
+      responses=problems(400, 401, 404, 422, 503))
+async def call(request: Request, service_id: FromPath[str]) -> Response[HookResponse]:
+    if service_id not in cds.SERVICE_HOOKS:
+        raise NotFoundException(f"No CDS service {service_id}.")
+    hook = decode(await request.body(), HookRequest)
+    if hook.hook != cds.SERVICE_HOOKS[service_id]:
+        raise InputRejected([FieldProblem(field="hook", message=f"this service answers {cds.SERVICE_HOOKS[service_id]}",
+                                          allowed=[cds.SERVICE_HOOKS[service_id]])])
+    context = decode(_encode(hook.context), CONTEXTS[hook.hook], "context.")
+    client = request.user.client
+    state = request.app.state
+    again = await anyio.to_thread.run_sync(cds_store.answered, state.engine, client, hook.hook_instance)
+    if again is not None:
+        if again[0] != service_id:
+            raise InputRejected([FieldProblem(field="hookInstance", message="already used for another service")],
+                                contradiction=True)
+        return Response(again[1], media_type=MediaType.JSON)
+    prefetch = dict(hook.prefetch or {}) if hook.prefetch is not msgspec.UNSET else {}
+    absent = [key for key in cds.PREFETCH if key not in prefetch]
+    if absent:
+        prefetch.update(await anyio.to_thread.run_sync(fetch_missing, hook, absent))
+        absent = [key for key in cds.PREFETCH if key not in prefetch]
+        if absent:
+            return precondition_failed(absent)
+    lang = language(request)
+    day = today(request)
+    found = fhir_case.read(prefetch, day)
+    findings = (hook.extension or {}).get(cds.FINDINGS_EXTENSION) if hook.extension is not msgspec.UNSET else None
+    findings = findings if isinstance(findings, dict) else {}
+    if hook.hook == "order-select":
+        orders = cds.selected(hook.context)
+        for block, values in cds.order_findings(orders, day).items():
+            findings[block] = {**(findings.get(block) or {}), **values}
+    case_json = fhir_case.case_of(found, day, findings)
+    try:
+        case = convert(case_json, Case)
+    except InputRejected as rejected:  # the clinician's findings, as sent in the extension
+        raise InputRejected([FieldProblem(field=f"extension.{cds.FINDINGS_EXTENSION}.{p.field}", message=p.message,
+                                          allowed=p.allowed) for p in rejected.problems],
+                            contradiction=rejected.contradiction) from None
+    result = evaluate(case, lang)
+    output = msgspec.to_builtins(result)
+    if hook.hook == "patient-view":
+        served = cds.patient_view(output, found, lang, form_url=f"{public_url(request)}/swagger#/evaluations")
+    else:
+        served = cds.order_select(output, orders, lang)
+    response = HookResponse(cards=[card for card, _ in served])
+    response_json = _encode(response)
+    audit_id = await record(
+        request, action="cds.answered",
+        input_json=_encode({"hook": hook.hook, "hookInstance": hook.hook_instance, "service": service_id,
+                            "selections": getattr(context, "selections", None), "case": case}),
+        output_json=_encode({"cards": response.cards, "evaluation": result}),
+        patient_ref=context.patient_id, rule_ids=result.rule_ids, versions=result)
+    await anyio.to_thread.run_sync(lambda: cds_store.keep_call(
+        state.engine, client=client, service=service_id, hook_instance=hook.hook_instance, audit_id=audit_id,
+        response_json=response_json, cards=served))
+    request.scope["bonemets"]["log"].update({"service": service_id, "cards": len(served)})
+    return Response(response_json, media_type=MediaType.JSON)
+
+
+@post("/cds-services/{service_id:str}/feedback", tags=["cds-hooks"], operation_id="cds_hooks_feedback",
+      status_code=200, opt={"input_type": FeedbackRequest, **requires("cds")},
+      summary="CDS Hooks feedback: what the clinician did with each card (idempotent, audited)",
+      responses=problems(400, 401, 404, 503))
+async def feedback(request: Request, service_id: FromPath[str]) -> dict[str, Any]:
+    if service_id not in cds.SERVICE_HOOKS:
+        raise NotFoundException(f"No CDS service {service_id}.")
+    sent = decode(await request.body(), FeedbackRequest)
+    state = request.app.state
+    client = request.user.client
+    recorded = 0
+    for item in sent.feedback:
+        card = await anyio.to_thread.run_sync(cds_store.card_of, state.engine, client, item.card)
+        if card is None or card["service"] != service_id:
+            raise NotFoundException(f"No card {item.card} served by {service_id} to this client.")
+        if await anyio.to_thread.run_sync(cds_store.already_given, state.engine, item):
+            continue  # the same outcome reported again: nothing new to record or audit
+        audit_id = await record(request, action="cds.feedback", input_json=_encode(item),
+                                output_json=_encode({"card": item.card, "outcome": item.outcome,
+                                                     "rule_ids": card["rule_ids"].split(",")}),
+                                patient_ref=None, rule_ids=tuple(r for r in card["rule_ids"].split(",") if r),
+                                versions=VERSIONS)
+        kept = await anyio.to_thread.run_sync(lambda i=item, a=audit_id: cds_store.keep_feedback(
+            state.engine, client=client, service=service_id, feedback=i, audit_id=a))
+        recorded += kept
+    return {"recorded": recorded, "received": len(sent.feedback)}
+
+
+class _Versions(msgspec.Struct):
+    guideline_version: str = version.GUIDELINE_VERSION
+    engine_version: str = version.ENGINE_VERSION
+    rules_version: str = version.RULES_VERSION
+
+
+VERSIONS = _Versions()
+
+
+@get("/v1/audit/cds-feedback", tags=["audit"], operation_id="audit_cds_feedback", opt=requires("auditor"),
+     summary="Per CDS Hooks card (service, rules, indicator): how many were served, accepted and overridden",
+     responses=problems(401, 403))
+async def acceptance(request: Request) -> dict[str, Any]:
+    rows = await anyio.to_thread.run_sync(cds_store.acceptance, request.app.state.engine)
+    return {"cards": rows}
+
+
+def public_url(request: Request) -> str:
+    configured = request.app.state.settings.public_url
+    return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
+
+
+ROUTES = [discovery, call, feedback, acceptance]

@@ -1,0 +1,278 @@
+"""CDS Hooks services of bonemets: their discovery entries, and the cards a whole-case evaluation makes for the
+`patient-view` and `order-select` hooks (issue 13).
+
+The evaluation is the REST one (domain.evaluation.evaluate) on the case the EHR's FHIR resources make
+(infra.fhir_case): the same SAFE rules, warnings and withheld recommendations reach the cards. A card's
+indicator follows the urgency of what it says (emergency -> critical, urgent -> warning, routine -> info); an
+order the guideline advises against is at least a warning, and one it contraindicates is critical."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from domain import version
+from domain.model import Language
+from domain.texts import labels
+from infra import fhir_case
+from infra.cds_models import Action, Card, Coding, Link, Service, Source, Suggestion
+
+PATIENT_VIEW = "bonemets-patient-view"
+ORDER_SELECT = "bonemets-order-select"
+GUIDELINE_URL = "https://www.oncobfc.com/referentiels"
+INDICATOR = {"emergency": "critical", "urgent": "warning", "routine": "info"}
+RANK = {"info": 0, "warning": 1, "critical": 2}
+FINDINGS_EXTENSION = "fr.bonemets.findings"  # the clinician's findings a SMART app may add to the call
+
+# The minimum the service needs, fetched by the EHR before the call (CDS Hooks prefetch templates).
+PREFETCH = {
+    "patient": "Patient/{{context.patientId}}",
+    "creatinine": "Observation?patient={{context.patientId}}&code=http://loinc.org|2160-0,http://loinc.org|14682-9"
+                  "&_sort=-date&_count=5",
+    "weight": "Observation?patient={{context.patientId}}&code=http://loinc.org|29463-7&_sort=-date&_count=5",
+    "performance": "Observation?patient={{context.patientId}}&code=http://loinc.org|89243-0,"
+                   "http://loinc.org|89247-1&_sort=-date&_count=5",
+    "conditions": "Condition?patient={{context.patientId}}&clinical-status=active",
+    "medications": "MedicationRequest?patient={{context.patientId}}&_count=100",
+    "procedures": "Procedure?patient={{context.patientId}}&_sort=-date&_count=50",
+}
+SERVICES = [
+    Service(hook="patient-view", id=PATIENT_VIEW, title="Bone metastases of lung cancer — what the guideline says next",
+            description="A summary card: what the regional guideline (OncoBFC / NEON / ONCORIF 2024) recommends next "
+                        "for this patient's bone metastases, and what is missing to decide.",
+            prefetch=PREFETCH,
+            usage_requirements="Patients with a bone metastasis of a lung cancer; lesion findings (SINS, Mirels...) "
+                               f"may be sent in the request's extension {FINDINGS_EXTENSION!r}."),
+    Service(hook="order-select", id=ORDER_SELECT,
+            title="Bone metastases of lung cancer — orders checked against the guideline",
+            description="When a radiotherapy, a surgical or spine consult, a PET or a bone-resorption inhibitor is "
+                        "selected: cards that support the order or warn against it, with the change to make.",
+            prefetch=PREFETCH),
+]
+SERVICE_HOOKS = {s.id: s.hook for s in SERVICES}
+
+WORDS: dict[str, dict[Language, str]] = {
+    "summary": {"en": "Bone metastases: {n} recommendation(s) from the guideline",
+                "fr": "Métastases osseuses : {n} recommandation(s) du référentiel"},
+    "nothing": {"en": "Bone metastases: nothing the guideline recommends can be decided yet",
+                "fr": "Métastases osseuses : aucune recommandation du référentiel ne peut encore être décidée"},
+    "missing": {"en": "Bone metastases: {n} finding(s) missing to decide",
+                "fr": "Métastases osseuses : {n} donnée(s) manquante(s) pour décider"},
+    "missing_intro": {"en": "These findings are not in the EHR; record them (or send them with the call) to get "
+                            "the guideline's answer:",
+                      "fr": "Ces données ne sont pas dans le dossier ; renseignez-les (ou joignez-les à l'appel) "
+                            "pour obtenir la réponse du référentiel :"},
+    "withheld": {"en": "Withheld by a safety rule", "fr": "Retenues par une règle de sécurité"},
+    "warnings": {"en": "Warnings", "fr": "Avertissements"},
+    "basis": {"en": "Taken from the EHR", "fr": "Repris du dossier"},
+    "set_aside": {"en": "Set aside", "fr": "Écarté"},
+    "rcp": {"en": "discuss in RCP", "fr": "discussion en RCP"},
+    "form": {"en": "Evaluate the whole case (bonemets)", "fr": "Évaluer le cas complet (bonemets)"},
+    "zol_contra": {"en": "Zoledronic acid: clearance {clearance} mL/min, contraindicated — denosumab",
+                   "fr": "Acide zolédronique : clairance {clearance} mL/min, contre-indiqué — dénosumab"},
+    "zol_dose": {"en": "Zoledronic acid: clearance {clearance} mL/min, dose {dose} mg",
+                 "fr": "Acide zolédronique : clairance {clearance} mL/min, dose {dose} mg"},
+    "zol_unknown": {"en": "Zoledronic acid: no recent creatinine, weight, age and sex to dose it",
+                    "fr": "Acide zolédronique : pas de créatinine, poids, âge et sexe récents pour la doser"},
+    "replace_denosumab": {"en": "Replace zoledronic acid by denosumab 120 mg SC every 4 weeks",
+                          "fr": "Remplacer l'acide zolédronique par le dénosumab 120 mg SC toutes les 4 semaines"},
+    "set_dose": {"en": "Set the dose to {dose} mg", "fr": "Fixer la dose à {dose} mg"},
+    "pet_postpone": {"en": "PET within 15 days of G-CSF: postpone to {date}",
+                     "fr": "TEP dans les 15 jours suivant le G-CSF : reporter au {date}"},
+    "pet_reschedule": {"en": "Reschedule the PET on {date}", "fr": "Reprogrammer la TEP au {date}"},
+    "order_rec": {"en": "{label} ({rule})", "fr": "{label} ({rule})"},
+}
+
+
+def word(key: str, lang: Language, **values: Any) -> str:
+    return WORDS[key][lang].format(**values)
+
+
+def source(lang: Language) -> Source:
+    title = {"en": "Bone metastases of lung cancer", "fr": "Métastases osseuses et cancer du poumon"}[lang]
+    return Source(label=f"OncoBFC / NEON / ONCORIF — {title} ({version.GUIDELINE_VERSION})", url=GUIDELINE_URL,
+                  topic=Coding(system="https://bonemets.example/fhir/CodeSystem/bonemets", code="guideline",
+                               display=version.GUIDELINE_VERSION))
+
+
+def _short(text: str) -> str:
+    return text if len(text) < 140 else text[:136].rsplit(" ", 1)[0] + " …"
+
+
+def _line(rec: dict[str, Any], lang: Language) -> str:
+    lesion = f" [{rec['lesion']}]" if rec.get("lesion") else ""
+    rcp = f" — *{word('rcp', lang)}*" if rec.get("rcp_required") else ""
+    return f"- **{rec['rule_id']}**{lesion} ({rec['urgency']}): {rec['text']}{rcp}"
+
+
+def _basis(found: fhir_case.EhrFacts, lang: Language) -> list[str]:
+    lines = [f"- {labels.FIELDS.get(name, {'en': name, 'fr': name})[lang]}: {_shown(fact.value)}"
+             f"{' ' + unit if (unit := labels.unit(name, lang)) else ''} ({fact.source})"
+             for name, fact in found.facts.items()]
+    lines += [f"- {word('set_aside', lang)}: {s.fact} — {s.source}: {s.why}" for s in found.set_aside]
+    return lines
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict) and "unit" in value:
+        return f"{value['value']} {labels.ENUMS[('CreatinineUnit', value['unit'])]['en']}"
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def _indicator(urgencies: Iterable[str]) -> str:
+    return max((INDICATOR[u] for u in urgencies), key=RANK.__getitem__, default="info")
+
+
+Served = tuple[Card, tuple[str, ...]]  # a card and the rule ids it speaks for (feedback is counted by them)
+
+
+def patient_view(result: dict[str, Any], found: fhir_case.EhrFacts, lang: Language,
+                 form_url: str) -> list[Served]:
+    """A summary card of what the guideline recommends next; a card of what is missing to decide."""
+    recs = result["recommendations"]
+    detail = [_line(r, lang) for r in recs]
+    if result["withheld"]:
+        detail += ["", f"**{word('withheld', lang)}**"]
+        detail += [f"- ~~{w['rule_id']}~~ {labels.ACTIONS[w['action']][lang]}: {w['reason']['text']} "
+                   f"({w['withheld_by']})" for w in result["withheld"]]
+    if result["warnings"]:
+        detail += ["", f"**{word('warnings', lang)}**", *(f"- {w['message']}" for w in result["warnings"])]
+    detail += ["", f"**{word('basis', lang)}**", *_basis(found, lang)]
+    cards = [(Card(uuid=str(uuid.uuid4()), source=source(lang),
+                   summary=_short(word("summary", lang, n=len(recs)) if recs else word("nothing", lang)),
+                   indicator=_indicator(r["urgency"] for r in recs), detail="\n".join(detail)),
+              tuple(dict.fromkeys(r["rule_id"] for r in recs)))]
+    missing = sorted({name for n in result["not_evaluable"] for name in n["missing"]})
+    if missing:
+        names = [" / ".join(labels.FIELDS.get(part, {"en": part, "fr": part})[lang] for part in name.split("|"))
+                 for name in missing]
+        cards.append((Card(uuid=str(uuid.uuid4()), source=source(lang), indicator="info",
+                           summary=_short(word("missing", lang, n=len(missing))),
+                           detail="\n".join([word("missing_intro", lang), *(f"- {n}" for n in names)]),
+                           links=[Link(label=word("form", lang), url=form_url, type="absolute")]),
+                      tuple(dict.fromkeys(n["rule_id"] for n in result["not_evaluable"]))))
+    return cards
+
+
+# --- order-select ---------------------------------------------------------------------------------------------
+
+
+def selected(context: dict[str, Any]) -> list[dict[str, Any]]:
+    """The draft orders the clinician selected, by their `Type/id` in `selections`."""
+    wanted = set(context.get("selections") or [])
+    return [r for r in fhir_case.resources(context.get("draftOrders"))
+            if f"{r.get('resourceType')}/{r.get('id')}" in wanted]
+
+
+def kind_of(order: dict[str, Any]) -> str | None:
+    codes = fhir_case.codings(order.get("medicationCodeableConcept")) | fhir_case.codings(order.get("code"))
+    for kind, known in (("zoledronic", fhir_case.ZOLEDRONIC), ("denosumab", fhir_case.DENOSUMAB),
+                        ("pet", fhir_case.PET), ("radiotherapy", fhir_case.RADIOTHERAPY),
+                        ("surgical_consult", fhir_case.SURGICAL_CONSULT)):
+        if codes & known:
+            return kind
+    return None
+
+
+def _ref(order: dict[str, Any]) -> str:
+    return f"{order.get('resourceType')}/{order.get('id')}"
+
+
+def _rec(result: dict[str, Any], *rules: str) -> list[dict[str, Any]]:
+    return [r for r in result["recommendations"] if r["rule_id"] in rules]
+
+
+def _zoledronic(order: dict[str, Any], result: dict[str, Any], lang: Language) -> Card:
+    ar2 = _rec(result, "AR-2")
+    values = ar2[0].get("values", {}) if ar2 else {}
+    clearance = values.get("creatinine_clearance_ml_min")
+    dose = values.get("dose_mg")
+    base = {"uuid": str(uuid.uuid4()), "source": source(lang)}
+    reasoning = "\n".join(_line(r, lang) for r in ar2)
+    if clearance is None:
+        return Card(**base, indicator="warning", summary=_short(word("zol_unknown", lang)), detail=reasoning or None)
+    if dose is None:  # under 30 mL/min: contraindicated (AR-2, SAFE-3)
+        denosumab = {"resourceType": "MedicationRequest", "status": "draft", "intent": "order",
+                     "subject": order.get("subject", {}),
+                     "medicationCodeableConcept": {"coding": [
+                         {"system": fhir_case.ATC, "code": "M05BX04", "display": "denosumab"}], "text": "Denosumab"},
+                     "dosageInstruction": [{"text": "120 mg SC every 4 weeks", "route": {"text": "SC"}}]}
+        return Card(**base, indicator="critical",
+                    summary=_short(word("zol_contra", lang, clearance=clearance)), detail=reasoning,
+                    selection_behavior="at-most-one",
+                    suggestions=[Suggestion(label=word("replace_denosumab", lang), uuid=str(uuid.uuid4()),
+                                            is_recommended=True, actions=[
+                                                Action(type="delete", description=word("replace_denosumab", lang),
+                                                       resource_id=_ref(order)),
+                                                Action(type="create", description=word("replace_denosumab", lang),
+                                                       resource=denosumab)])])
+    updated = {**order, "dosageInstruction": [{"text": f"{dose} mg IV every 4 weeks", "doseAndRate": [
+        {"doseQuantity": {"value": dose, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}}]}]}
+    return Card(**base, indicator="info", summary=_short(word("zol_dose", lang, clearance=clearance, dose=dose)),
+                detail=reasoning, selection_behavior="at-most-one",
+                suggestions=[Suggestion(label=word("set_dose", lang, dose=dose), uuid=str(uuid.uuid4()),
+                                        actions=[Action(type="update", description=word("set_dose", lang, dose=dose),
+                                                        resource=updated)])])
+
+
+def _pet(order: dict[str, Any], result: dict[str, Any], lang: Language) -> Card | None:
+    """IMG-2, as the domain decided it for this order's date: postpone a PET planned within 15 days of G-CSF."""
+    postpone = [r for r in _rec(result, "IMG-2") if r["action"] == "postpone_pet"]
+    if not postpone:
+        return None
+    date = postpone[0]["values"]["earliest_pet_date"]
+    moved = {**order, "occurrenceDateTime": date}
+    return Card(uuid=str(uuid.uuid4()), source=source(lang), indicator=max(
+        "warning", INDICATOR[postpone[0]["urgency"]], key=RANK.__getitem__),
+                summary=_short(word("pet_postpone", lang, date=date)), detail=_line(postpone[0], lang),
+                selection_behavior="at-most-one",
+                suggestions=[Suggestion(label=word("pet_reschedule", lang, date=date), uuid=str(uuid.uuid4()),
+                                        is_recommended=True, actions=[Action(
+                                            type="update", description=word("pet_reschedule", lang, date=date),
+                                            resource=moved)])])
+
+
+def order_findings(orders: list[dict[str, Any]], today: dt.date) -> dict[str, Any]:
+    """What the selected orders add to the case: a PET's planned date (IMG-2 decides whether it must wait)."""
+    pets = [order for order in orders if kind_of(order) == "pet"]
+    if not pets:
+        return {}
+    planned = fhir_case.effective_date(pets[0]) or today
+    return {"imaging": {"planned_pet_date": max(planned, today).isoformat()}}
+
+
+def _related(result: dict[str, Any], rules: tuple[str, ...], lang: Language) -> list[Served]:
+    """The guideline's own recommendations and withholdings about the kind of order selected, a card each."""
+    cards = [(Card(uuid=str(uuid.uuid4()), source=source(lang), indicator=INDICATOR[r["urgency"]],
+                   summary=_short(word("order_rec", lang, label=labels.ACTIONS[r["action"]][lang],
+                                       rule=r["rule_id"])),
+                   detail=_line(r, lang)), (r["rule_id"],)) for r in _rec(result, *rules)]
+    cards += [(Card(uuid=str(uuid.uuid4()), source=source(lang), indicator="warning",
+                    summary=_short(f"{labels.ACTIONS[w['action']][lang]} — {w['reason']['text']}"),
+                    detail=f"~~{w['rule_id']}~~ {w['text']} ({w['withheld_by']}: {w['reason']['text']})"),
+               (w["rule_id"], w["withheld_by"])) for w in result["withheld"] if w["rule_id"] in rules]
+    return cards
+
+
+ORDER_RULES = {"radiotherapy": ("SP-3", "SP-4", "RT-1", "RT-2", "RT-3", "RT-4", "RT-5", "MSCC-1", "MSCC-5", "LB-2",
+                                "LB-3", "LB-4"),
+               "surgical_consult": ("SURG-1", "SURG-2", "SURG-3", "SURG-4", "SURG-5", "SP-3", "MSCC-5", "LB-1",
+                                    "LB-4"),
+               "denosumab": ("AR-1", "AR-3", "AR-4", "AR-5", "AR-6", "AR-7")}
+
+
+def order_select(result: dict[str, Any], orders: list[dict[str, Any]], lang: Language) -> list[Served]:
+    """For each selected order the guideline speaks of: a card supporting it, changing it or warning against it."""
+    cards: list[Served] = []
+    for order in orders:
+        kind = kind_of(order)
+        if kind == "zoledronic":
+            cards.append((_zoledronic(order, result, lang), ("AR-2",)))
+        elif kind == "pet":
+            card = _pet(order, result, lang)
+            cards.extend([(card, ("IMG-2",))] if card else [])
+        elif kind in ORDER_RULES:
+            cards.extend(_related(result, ORDER_RULES[kind], lang))
+    return cards

@@ -1,0 +1,149 @@
+"""The CDS client's JWT, checked as CDS Hooks 2.0.1 asks (issue 13): signed (ES384 or RS384 by default; never
+`none` or a shared secret) by a key of an allow-listed issuer, found by `kid` in that issuer's JWK Set (a local
+file, or its URL, cached); `typ` JWT; `aud` the exact URL of the endpoint called; `exp` not passed and at most an
+hour away; `iat`; a `jti` never seen before (kept until the token expires). Anything else is refused, and the
+reason is logged (never the token), not told to the caller.
+
+Settings: `BONEMETS_CDS_ISSUERS`, a JSON object {issuer: {"jwks_url" | "jwks_file": ..., "tenants": [...]}}
+(or the file var/cds-issuers.json); `BONEMETS_PUBLIC_URL`, the service's external base URL that `aud` names."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import jwt
+import msgspec
+from sqlalchemy import delete, insert
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from infra.tables import CdsToken
+
+ALGORITHMS = ("ES384", "RS384")
+MAX_LIFETIME_S = 3600  # a token valid for longer than this is refused: its jti could not be kept for long enough
+LEEWAY_S = 30
+JWKS_TTL_S = 300
+
+
+class TokenRefused(Exception):
+    """The call's JWT is not one this service accepts; `reason` is for the log, never for the caller."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Issuer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    jwks_url: str | None = None
+    jwks_file: str | None = None
+    tenants: tuple[str, ...] = ()
+
+
+def parse_issuers(text: str, where: str) -> dict[str, Issuer]:
+    try:
+        issuers = msgspec.json.decode(text, type=dict[str, Issuer])
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    for name, issuer in issuers.items():
+        if (issuer.jwks_url is None) == (issuer.jwks_file is None):
+            raise ValueError(f"{where}: issuer {name!r} needs exactly one of jwks_url and jwks_file")
+    return issuers
+
+
+def load_issuers(env: dict[str, str] | Any, var_dir: Path) -> dict[str, Issuer]:
+    given = env.get("BONEMETS_CDS_ISSUERS")
+    if given:
+        return parse_issuers(given, "BONEMETS_CDS_ISSUERS")
+    path = var_dir / "cds-issuers.json"
+    return parse_issuers(path.read_text(), str(path)) if path.exists() else {}
+
+
+class KeySets:
+    """Each issuer's JWK Set, read from its file or fetched from its URL and cached; fetched again (at most once
+    a minute) when a token names a kid the cached set lacks, so that a key rotation is followed."""
+
+    def __init__(self, issuers: dict[str, Issuer]) -> None:
+        self._issuers = issuers
+        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def key(self, issuer: str, kid: str) -> jwt.PyJWK:
+        keys = self._keys(issuer, fresh=False)
+        if kid not in keys:
+            keys = self._keys(issuer, fresh=True)
+        if kid not in keys:
+            raise TokenRefused(f"kid {kid!r} is not in the JWK Set of {issuer}")
+        return jwt.PyJWK(keys[kid])
+
+    def _keys(self, issuer: str, *, fresh: bool) -> dict[str, Any]:
+        with self._lock:
+            cached = self._cache.get(issuer)
+            age = time.monotonic() - cached[0] if cached else None
+            if cached and (age < JWKS_TTL_S if not fresh else age < 60):  # type: ignore[operator]
+                return cached[1]
+        config = self._issuers[issuer]
+        try:
+            if config.jwks_file:
+                document = json.loads(Path(config.jwks_file).read_text())
+            else:
+                with urllib.request.urlopen(config.jwks_url, timeout=5) as answer:
+                    document = json.loads(answer.read(1 << 20))
+        except (OSError, ValueError) as exc:
+            raise TokenRefused(f"the JWK Set of {issuer} cannot be read ({type(exc).__name__})") from None
+        keys = {k["kid"]: k for k in document.get("keys", []) if isinstance(k, dict) and "kid" in k}
+        with self._lock:
+            self._cache[issuer] = (time.monotonic(), keys)
+        return keys
+
+
+def verify(token: str, *, audience: str, issuers: dict[str, Issuer], key_sets: KeySets,
+           algorithms: tuple[str, ...] = ALGORITHMS, now: float | None = None) -> dict[str, Any]:
+    """The token's claims, once every check passes; TokenRefused naming the first that fails."""
+    try:
+        header = jwt.get_unverified_header(token)
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise TokenRefused(f"not a JWT ({type(exc).__name__})") from None
+    if header.get("typ") != "JWT":
+        raise TokenRefused(f"typ {header.get('typ')!r}, not JWT")
+    if header.get("alg") not in algorithms:
+        raise TokenRefused(f"alg {header.get('alg')!r} is not one of {', '.join(algorithms)}")
+    issuer, kid = unverified.get("iss"), header.get("kid")
+    if not isinstance(issuer, str) or issuer not in issuers:
+        raise TokenRefused("iss is not an allow-listed issuer")
+    if not isinstance(kid, str):
+        raise TokenRefused("no kid")
+    config = issuers[issuer]
+    if "jku" in header and header["jku"] != config.jwks_url:
+        raise TokenRefused("jku is not the issuer's configured JWK Set URL")
+    key = key_sets.key(issuer, kid)
+    moment = time.time() if now is None else now
+    try:
+        claims = jwt.decode(token, key=key, algorithms=list(algorithms), audience=audience, issuer=issuer,
+                            leeway=LEEWAY_S, options={"require": ["iss", "aud", "exp", "iat", "jti"],
+                                                      "verify_exp": now is None})
+    except jwt.PyJWTError as exc:
+        raise TokenRefused(f"{type(exc).__name__}: {exc}") from None
+    if now is not None and claims["exp"] + LEEWAY_S < moment:
+        raise TokenRefused("ExpiredSignatureError: Signature has expired")
+    if claims["exp"] - moment > MAX_LIFETIME_S:
+        raise TokenRefused(f"exp is more than {MAX_LIFETIME_S} s away")
+    if config.tenants and claims.get("tenant") not in config.tenants:
+        raise TokenRefused("tenant is not allow-listed for this issuer")
+    return claims
+
+
+def remember_jti(engine: Engine, issuer: str, jti: str, expires_at: int, now: float | None = None) -> None:
+    """Record a token id; TokenRefused if it was already used (a replay). Expired ids are forgotten on the way."""
+    moment = int(time.time() if now is None else now)
+    try:
+        with engine.begin() as conn:
+            conn.execute(delete(CdsToken).where(CdsToken.expires_at < moment - LEEWAY_S))  # type: ignore[arg-type]
+            conn.execute(insert(CdsToken).values(issuer=issuer, jti=jti[:256], expires_at=int(expires_at)))
+    except IntegrityError:
+        raise TokenRefused("jti already used (replay)") from None
