@@ -32,6 +32,7 @@ UNAUTHENTICATED = ["^/health", "^/schema", "^/static", "^/fhir/"]
 
 
 def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
+    openapi.keep_zero_bounds()
     if configure_logs:
         configure_logging(settings.log_format)
     engine = engine_for(settings)

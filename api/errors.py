@@ -54,8 +54,16 @@ def on_validation(request: Request, exc: ValidationException) -> Response:
     messages = exc.extra if isinstance(exc.extra, list) else []
     errors = [FieldProblem(field=str(m.get("key", "$")), message=str(m.get("message", exc.detail)))
               for m in messages if isinstance(m, dict)]
-    return problem(400, exc.detail or "Invalid request.", errors=errors or [FieldProblem(field="$",
-                   message="the body is not valid JSON")], instance=request.url.path, language=_lang(request))
+    if missing := MISSING_PARAMETER.match(str(exc.detail)):
+        errors = [FieldProblem(field=missing["name"], message="required")]
+    if errors:  # a query, path or header parameter: Litestar's own detail names the URL, ours names the fields
+        return problem(400, "The request's parameters are not valid.", errors=errors, instance=request.url.path,
+                       language=_lang(request))
+    return problem(400, "The request body cannot be read.", errors=[FieldProblem(
+        field="$", message="the body is not valid JSON")], instance=request.url.path, language=_lang(request))
+
+
+MISSING_PARAMETER = re.compile(r"Missing required (?:query |path |header |cookie )?parameter '(?P<name>[^']+)'")
 
 
 def on_http(request: Request, exc: HTTPException) -> Response:

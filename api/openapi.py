@@ -56,7 +56,7 @@ _PROBLEMS: dict[int, tuple[str, dict[str, Any]]] = {
                     "allowed": ["C7", "T1", "T2", "T11", "T12", "L1"]}]}),
     429: ("Polled faster than the documented interval: wait Retry-After seconds", {
         "type": "/problems/too-many-requests", "title": "Too many requests", "status": 429,
-        "detail": "Poll this job at most every 2 s (Retry-After); it is running, 40.0% done.",
+        "detail": "Poll this job at most every 1 s (Retry-After says when to come back); it is running, 40.0% done.",
         "instance": "/v1/bulk-jobs/0b7e5c1e-6a7d-4a8e-9a53-0f4d2c1b9e11"}),
     503: ("The audit trail, the database or the task queue cannot serve: nothing was given or kept; retry later", {
         "type": "/problems/audit-unavailable", "title": "Service unavailable", "status": 503,
@@ -139,7 +139,60 @@ def polish(doc: dict[str, Any], extra_responses: dict[str, dict[str, dict[str, A
             if op_id in examples:
                 for content in operation["responses"].get("200", {}).get("content", {}).values():
                     content["example"] = examples[op_id]
+            _headers(operation, tags)
+    _problem_examples(doc)
     return doc
+
+
+_STRING = {"type": "string"}
+ACCEPT_LANGUAGE = {"name": "Accept-Language", "in": "header", "required": False, "schema": _STRING,
+                   "description": "fr or en (default en): the language of texts, labels and problem details"}
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                   "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+                   "description": "The same key with the same body returns the same job; with another body, 422"}
+# Response headers by operation and status: what a client reads besides the body.
+RESPONSE_HEADERS: dict[str, dict[str, dict[str, str]]] = {
+    "bulk_jobs_create": {"202": {"Location": "The job's status URL", "Content-Location": "The job's status URL"}},
+    "bulk_jobs_get": {"202": {"X-Progress": "e.g. 40.0% (400 of 1000 lines)", "Retry-After": "Seconds to wait "
+                              "before polling again"},
+                      "200": {"Expires": "When the outputs are deleted (HTTP date)"},
+                      "429": {"Retry-After": "Seconds to wait before polling again"}},
+    "bulk_jobs_get_results": {"409": {"Retry-After": "Seconds to wait before polling the status again"}},
+    "reports_create": {"202": {"Location": "The report's URL"}},
+    "reports_get": {"202": {"Retry-After": "Seconds to wait before asking again"},
+                    "200": {"ETag": "The PDF's SHA-256, quoted"}},
+}
+TEXT_TAGS = {"scores", "pathways", "evaluations", "catalogue", "reports", "bulk-jobs", "cds-hooks"}
+
+
+def _headers(operation: dict[str, Any], tags: list[str]) -> None:
+    """The request headers an operation reads and the response headers it sends, documented."""
+    params = operation.setdefault("parameters", [])
+    if TEXT_TAGS & set(tags) and not any(p.get("name") == "Accept-Language" for p in params):
+        params.append(ACCEPT_LANGUAGE)
+    if operation.get("operationId") == "bulk_jobs_create":
+        params.append(IDEMPOTENCY_KEY)
+    if not params:
+        operation.pop("parameters")
+    for status, headers in RESPONSE_HEADERS.get(operation.get("operationId", ""), {}).items():
+        response = operation.get("responses", {}).get(status)
+        if response is not None:
+            response.setdefault("headers", {}).update(
+                {name: {"description": text, "schema": _STRING} for name, text in headers.items()})
+    for status, response in operation.get("responses", {}).items():
+        if status.startswith(("2", "4", "5")) and TEXT_TAGS & set(tags):
+            response.setdefault("headers", {}).update({
+                "Content-Language": {"description": "The language of the texts (fr or en)", "schema": _STRING},
+                "Vary": {"description": "Accept-Language", "schema": _STRING}})
+
+
+def _problem_examples(doc: dict[str, Any]) -> None:
+    """The problem components' own examples: real ones, not Litestar's random text."""
+    schemas = doc.get("components", {}).get("schemas", {})
+    if "Problem" in schemas:
+        schemas["Problem"]["examples"] = [_PROBLEMS[400][1]]
+    if "FieldError" in schemas:
+        schemas["FieldError"]["examples"] = [_PROBLEMS[400][1]["errors"][0]]
 
 
 def example_answers() -> dict[str, Any]:
@@ -172,8 +225,7 @@ EXTRA_RESPONSES: dict[str, dict[str, Any]] = {
                               "the signed manifest is at the Link header's URL"}),
     }},
     "reports_get": {
-        "200": {"application/pdf": _content({"type": "string", "format": "binary"}),
-                "application/json": _content(_ref("ReportStatus"))},
+        "200": {"application/pdf": _content({"type": "string", "format": "binary"})},
         "202": {"application/json": _content(_ref("ReportStatus"))},
     },
     "bulk_jobs_create": {"202": {"application/json": _content(_ref("JobStatus"))}},
@@ -201,3 +253,27 @@ def polish_request_bodies(doc: dict[str, Any]) -> None:
         for operation in item.values():
             if isinstance(operation, dict) and operation.get("operationId") in EXTRA_REQUEST_BODIES:
                 operation["requestBody"] = EXTRA_REQUEST_BODIES[operation["operationId"]]
+
+
+def keep_zero_bounds() -> None:
+    """Litestar (2.x) drops a bound of 0 from the schema (`ge=0` is falsy where it copies the field's metadata), so
+    the document accepted -5 where the server refuses it. Copy the numeric bounds it skipped, once, at import of
+    the app: the wrapped method is Litestar's own, and only zero bounds are added."""
+    from litestar._openapi.schema_generation import schema as generation
+
+    creator = generation.SchemaCreator
+    if getattr(creator, "_bonemets_zero_bounds", False):
+        return
+    original = creator._apply_kwarg_definition_metadata
+
+    def apply(self: Any, field: Any, schema: Any) -> None:
+        original(self, field, schema)
+        for key, schema_key in (("ge", "minimum"), ("gt", "exclusive_minimum"), ("le", "maximum"),
+                                ("lt", "exclusive_maximum"), ("min_length", "min_length"),
+                                ("min_items", "min_items")):
+            value = getattr(field.kwarg_definition, key, None) if field.kwarg_definition else None
+            if value == 0 and not isinstance(value, bool) and getattr(schema, schema_key, None) is None:
+                setattr(schema, schema_key, value)
+
+    creator._apply_kwarg_definition_metadata = apply  # type: ignore[method-assign]
+    creator._bonemets_zero_bounds = True  # type: ignore[attr-defined]

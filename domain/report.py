@@ -107,6 +107,12 @@ def _derived(item: str, derived: Any, lang: Language) -> str:
     return _plain(derived, lang)
 
 
+def _missing(name: str, lang: Language) -> str:
+    """A missing input in words: `life_expectancy_weeks|life_expectancy_months` -> one label or the other."""
+    word = {"fr": " ou ", "en": " or "}[lang]
+    return word.join(words.FIELDS[part][lang] if part in words.FIELDS else part for part in name.split("|"))
+
+
 def _item_row(score: str, item: dict[str, Any], lang: Language) -> ItemRow:
     name, value = item["item"], item["value"]
     label = (words.ITEMS.get((score, name)) or words.FIELDS[name])[lang]
@@ -161,7 +167,8 @@ def patient_report(output: dict[str, Any], *, trace: Trace, endpoint: str, patie
             for r in output["recommendations"])
         warnings = tuple(w["message"] for w in output["warnings"])
         not_evaluable = tuple(f"{n['rule_id']}{' (' + n['lesion'] + ')' if n.get('lesion') else ''}: "
-                              f"{', '.join(n['missing'])}" for n in output["not_evaluable"])
+                              f"{', '.join(_missing(name, lang) for name in n['missing'])}"
+                              for n in output["not_evaluable"])
     withheld = tuple(WithheldLine(rule_id=w["rule_id"], action=w["action"],
                                   action_label=words.ACTIONS[w["action"]][lang], text=w["text"], urgency=w["urgency"],
                                   withheld_by=w["withheld_by"], reason=w["reason"]["text"], lesion=w.get("lesion"))

@@ -209,8 +209,9 @@ async def job_status(request: Request, job_id: FromPath[str]) -> Response[JobSta
     job = await owned_job(request, job_id)
     settings = request.app.state.settings
     if job.status not in jobs.FINISHED and not POLLS.allow((request.user.client, job.id), settings.bulk_min_poll_s):
-        return problem(429, f"Poll this job at most every {POLL_INTERVAL_S} s (Retry-After); it is {job.status}, "
-                       f"{job.progress * 100:.1f}% done.", headers={"Retry-After": str(POLL_INTERVAL_S)},
+        return problem(429, f"Poll this job at most every {settings.bulk_min_poll_s:g} s (Retry-After says when "
+                       f"to come back); it is {job.status}, {job.progress * 100:.1f}% done.",
+                       headers={"Retry-After": str(POLL_INTERVAL_S)},
                        instance=request.url.path, language=language(request))
     finished = job.status in jobs.FINISHED
     return Response(status_of(job, settings), status_code=200 if finished else 202,
@@ -290,6 +291,6 @@ def keyset(cursor: str | None) -> tuple[str, str] | None:
 def router(settings: Settings) -> Router:
     create = post("/", status_code=202, summary="Submit a bulk job (JSON array or NDJSON, streamed)",
                   request_max_body_size=settings.bulk_max_bytes, operation_id="bulk_jobs_create",
-                  responses=problems(400, 401, 403, 413, 415, 503))(submit)
+                  responses=problems(400, 401, 403, 413, 415, 422, 503))(submit)
     return Router(path="/v1/bulk-jobs", route_handlers=[create, list_jobs, job_status, job_results, delete_job],
                   opt=requires("registry"), tags=["bulk jobs"])

@@ -96,18 +96,21 @@ async def request_job_report(request: Request, job_id: FromPath[str]) -> Respons
 
 
 @get("/v1/reports/{report_id:str}", opt=requires("scoring", "registry"), tags=["reports"],
-     operation_id="reports_get", responses=problems(401, 403, 404),
-     summary="The PDF when ready (application/pdf); its status while not", media_type="application/pdf")
+     operation_id="reports_get", responses=problems(401, 403, 404, 409),
+     summary="The PDF when ready (200, application/pdf); its status while queued (202); 409 if it failed",
+     media_type="application/pdf")
 async def get_report(request: Request, report_id: FromPath[str]) -> Response[Any]:
     engine = request.app.state.engine
     report = None if not is_id(report_id) else await anyio.to_thread.run_sync(
         reports.get_report, engine, report_id, request.user.client)
     if report is None:
         raise NotFoundException(f"No report {report_id}.")
-    if report.status != "ready":
-        status = 202 if report.status == "queued" else 200
-        return Response(status_of(report), status_code=status, media_type="application/json",
-                        headers={"Retry-After": "1"} if status == 202 else None)
+    if report.status == "queued":
+        return Response(status_of(report), status_code=202, media_type="application/json",
+                        headers={"Retry-After": "1"})
+    if report.status != "ready":  # 200 is the PDF and only the PDF: a client generated from the document reads it
+        return problem(409, f"Report {report_id} could not be rendered ({report.error or 'unknown error'}); ask "
+                       "for a new one.", instance=request.url.path, language=language(request))
     pdf = await anyio.to_thread.run_sync(reports.report_pdf, engine, report_id)
     return Response(pdf, media_type="application/pdf", headers={
         "ETag": f'"{report.sha256}"', "Content-Disposition": f'inline; filename="bonemets-{report.id}.pdf"',

@@ -90,6 +90,7 @@ RULES: list[Rule] = [
     _rule(r"An unexpected error occurred; it has been logged\.",
           "Une erreur inattendue s'est produite ; elle est journalisée."),
     _rule(r"The request body cannot be read\.", "Le corps de la requête est illisible."),
+    _rule(r"The request's parameters are not valid\.", "Les paramètres de la requête ne sont pas valides."),
     _rule(r"This line cannot be evaluated\.", "Cette ligne ne peut pas être évaluée."),
     _rule(r"This line could not be evaluated because of an internal error; it has been logged\.",
           "Cette ligne n'a pas pu être évaluée à cause d'une erreur interne ; elle est journalisée."),
@@ -114,14 +115,17 @@ RULES: list[Rule] = [
     _rule(r"No audited answer (\S+) for this client\.", "Aucune réponse auditée {0} pour ce client."),
     _rule(r"No bulk job (\S+)\.", "Aucun traitement de masse {0}."),
     _rule(r"No report (\S+)\.", "Aucun rapport {0}."),
+    _rule(r"Report (\S+) could not be rendered \((.*)\); ask for a new one\.",
+          "Le rapport {0} n'a pas pu être produit ({1}) ; demandez-en un nouveau."),
     _rule(r"Job (\S+) is (\w+); its summary can be made once it has finished\.",
           "Le traitement {0} est à l'état {1} ; sa synthèse pourra être produite quand il sera terminé."),
     _rule(r"Job (\S+) is (\w+): its results are complete once it has finished \(poll its status\), or ask for the "
           r"lines finished so far with partial=true\.",
           "Le traitement {0} est à l'état {1} : ses résultats seront complets quand il sera terminé (interrogez "
           "son état), ou demandez les lignes déjà traitées avec partial=true."),
-    _rule(r"Poll this job at most every (\S+) s \(Retry-After\); it is (\w+), ([\d.]+)% done\.",
-          "Interrogez ce traitement au plus toutes les {0} s (Retry-After) ; il est à l'état {1}, {2} % fait."),
+    _rule(r"Poll this job at most every (\S+) s \(Retry-After says when to come back\); it is (\w+), ([\d.]+)% "
+          r"done\.", "Interrogez ce traitement au plus toutes les {0} s (Retry-After dit quand revenir) ; il est à "
+          "l'état {1}, {2} % fait."),
     _rule(r"Send (\S+) or application/json \(an array\), not (.*)\.",
           lambda m: f"Envoyez {m[1]} ou application/json (un tableau), pas "
                     f"{'rien' if m[2] == 'nothing' else m[2]}."),
@@ -162,6 +166,8 @@ RULES: list[Rule] = [
     _rule(r"unknown field", "champ inconnu"),
     _rule(r"expected a JSON object", "un objet JSON est attendu"),
     _rule(r"malformed JSON", "JSON mal formé"),
+    _rule(r"malformed JSON: JSON is malformed: (.+) \(byte (\d+)\)",
+          lambda m: f"JSON mal formé : {_json_reason(m[1])} (octet {m[2]})"),
     _rule(r"malformed JSON: (.*)", lambda m: f"JSON mal formé : {translate(m[1]) or m[1]}"),
     _rule(r"JSON is malformed: (.+) \(byte (\d+)\)", lambda m: f"JSON mal formé : {_json_reason(m[1])} (octet {m[2]})"),
     _rule(r"Input data was truncated", "données tronquées"),

@@ -69,6 +69,8 @@ def test_every_problem_the_service_sends_is_in_french_when_french_is_asked(clien
         ("get", "/v1/audit", {"params": {"cursor": "forged"}, "headers": auditor}),
         ("get", "/v1/audit", {"params": {"since": "yesterday"}, "headers": auditor}),
         ("get", "/v1/nowhere", {"headers": scoring}),
+        ("get", "/v1/audit/manifest", {"headers": auditor}),  # a required query parameter missing
+        ("get", "/v1/bulk-jobs", {"params": {"limit": "0"}, "headers": registry}),
     ]
     statuses = set()
     for method, url, kwargs in requests:
@@ -81,3 +83,5 @@ def test_every_problem_the_service_sends_is_in_french_when_french_is_asked(clien
         for text_en, text_fr in zip(english, french, strict=True):
             assert translate(text_en) == text_fr, (url, text_en, text_fr)
     assert statuses >= {400, 401, 403, 404, 413, 415, 422}
+    missing = client.get("/v1/audit/manifest", headers=auditor).json()["errors"]
+    assert missing == [{"field": "through_seq", "message": "required", "allowed": None}]

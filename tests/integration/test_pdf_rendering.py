@@ -35,6 +35,10 @@ def test_patient_report_text_holds_every_total_band_rule_id_and_the_audit_id(lan
                 assert words.VALUES[(score["score"], item["item"], item["value"])][lang] in text
                 assert "_" not in item["value"] or item["value"] not in text  # a code such as one_to_two_thirds
         assert "_" not in score["band"] or score["band"] not in text
+    for missing in output["not_evaluable"]:  # what is missing, in words too
+        first = missing["missing"][0].split("|")[0]
+        assert words.FIELDS[first][lang] in text
+        assert "_" not in first or first not in text
     for rec in output["recommendations"]:
         assert words.ACTIONS[rec["action"]][lang] in text
         assert "_" not in rec["action"] or rec["action"] not in text

@@ -1,0 +1,32 @@
+"""The served OpenAPI document states every bound the server enforces (issue 12): each numeric field of every
+compute request has the same minimum, maximum and exclusive bounds in the document as in the domain's Struct, a
+bound of 0 included (Litestar drops it unless api.openapi.keep_zero_bounds runs)."""
+
+import msgspec
+
+from domain.kinds import KINDS
+
+BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _bounds(schema: dict) -> dict:
+    return {k: schema[k] for k in BOUNDS if k in schema}
+
+
+def test_every_numeric_bound_of_every_compute_request_is_in_the_document(client):
+    document = client.get("/schema/openapi.json").json()
+    components = document["components"]["schemas"]
+    checked = 0
+    for kind in KINDS.values():
+        (top,), defs = msgspec.json.schema_components([kind.inputs])
+        own = defs[top["$ref"].rsplit("/", 1)[1]]
+        body = document["paths"][kind.path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        served = components[body["allOf"][0]["$ref"].rsplit("/", 1)[1]]
+        for name, prop in own["properties"].items():
+            branches = prop.get("anyOf", [prop])
+            expected = next((_bounds(b) for b in branches if _bounds(b)), {})
+            if not expected:
+                continue
+            assert _bounds(served["properties"][name]) == expected, (kind.name, name)
+            checked += 1
+    assert checked > 20
