@@ -62,7 +62,7 @@ async def authenticate_cds(connection: ASGIConnection) -> AuthenticationResult:
         if scheme.lower() != "bearer" or not token.strip():
             raise cds_auth.TokenRefused("no bearer token")
         claims = await anyio.to_thread.run_sync(lambda: cds_auth.verify(
-            token.strip(), audience=audience, issuers=state.settings.cds_issuers, key_sets=state.cds_key_sets))
+            token.strip(), audience=audience, issuers=state.cds_issuers, key_sets=state.cds_key_sets))
         try:
             await anyio.to_thread.run_sync(cds_auth.remember_jti, state.engine, claims["iss"], str(claims["jti"]),
                                            claims["exp"])

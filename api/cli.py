@@ -1,4 +1,4 @@
-"""`bonemets`: run, serve, worker, migrate, keys, audit (verify, purge, keys rotate)."""
+"""`bonemets`: run, serve, worker, migrate, keys, audit (verify, purge, keys rotate), cds (trust, try-key, token)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 
-from api import audit_cli
+from api import audit_cli, cds_cli
 from infra.settings import Settings, SettingsError, load_settings
 
 
@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     revoke = keys.add_parser("revoke", help="revoke a key by its id (effective within BONEMETS_AUTH_CACHE_TTL_S)")
     revoke.add_argument("key_id")
     audit_cli.add_parser(sub)
+    cds_cli.add_parser(sub)
 
     args = parser.parse_args(argv)
     if audit_cli.offline(args):
@@ -147,7 +148,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate,
-            "keys": cmd_keys, "audit": audit_cli.cmd_audit}
+            "keys": cmd_keys, "audit": audit_cli.cmd_audit, "cds": cds_cli.cmd_cds}
 
 if __name__ == "__main__":
     sys.exit(main())

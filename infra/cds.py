@@ -17,7 +17,7 @@ from domain import version
 from domain.model import Language
 from domain.texts import labels
 from infra import fhir_case
-from infra.cds_models import Action, Card, Coding, Link, Service, Source, Suggestion
+from infra.cds_models import Action, Card, Link, Service, Source, Suggestion
 
 PATIENT_VIEW = "bonemets-patient-view"
 ORDER_SELECT = "bonemets-order-select"
@@ -92,9 +92,7 @@ def word(key: str, lang: Language, **values: Any) -> str:
 
 def source(lang: Language) -> Source:
     title = {"en": "Bone metastases of lung cancer", "fr": "Métastases osseuses et cancer du poumon"}[lang]
-    return Source(label=f"OncoBFC / NEON / ONCORIF — {title} ({version.GUIDELINE_VERSION})", url=GUIDELINE_URL,
-                  topic=Coding(system="https://bonemets.example/fhir/CodeSystem/bonemets", code="guideline",
-                               display=version.GUIDELINE_VERSION))
+    return Source(label=f"OncoBFC / NEON / ONCORIF — {title} ({version.GUIDELINE_VERSION})", url=GUIDELINE_URL)
 
 
 def _short(text: str) -> str:
@@ -108,16 +106,18 @@ def _line(rec: dict[str, Any], lang: Language) -> str:
 
 
 def _basis(found: fhir_case.EhrFacts, lang: Language) -> list[str]:
-    lines = [f"- {labels.FIELDS.get(name, {'en': name, 'fr': name})[lang]}: {_shown(fact.value)}"
+    lines = [f"- {labels.FIELDS.get(name, {'en': name, 'fr': name})[lang]}: {_shown(fact.value, lang)}"
              f"{' ' + unit if (unit := labels.unit(name, lang)) else ''} ({fact.source})"
              for name, fact in found.facts.items()]
     lines += [f"- {word('set_aside', lang)}: {s.fact} — {s.source}: {s.why}" for s in found.set_aside]
     return lines
 
 
-def _shown(value: Any) -> str:
+def _shown(value: Any, lang: Language) -> str:
     if isinstance(value, dict) and "unit" in value:
-        return f"{value['value']} {labels.ENUMS[('CreatinineUnit', value['unit'])]['en']}"
+        return f"{value['value']} {labels.ENUMS[('CreatinineUnit', value['unit'])][lang]}"
+    if ("Sex", value) in labels.ENUMS:
+        return labels.ENUMS[("Sex", value)][lang]
     return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
@@ -142,12 +142,13 @@ def patient_view(result: dict[str, Any], found: fhir_case.EhrFacts, lang: Langua
     detail += ["", f"**{word('basis', lang)}**", *_basis(found, lang)]
     cards = [(Card(uuid=str(uuid.uuid4()), source=source(lang),
                    summary=_short(word("summary", lang, n=len(recs)) if recs else word("nothing", lang)),
-                   indicator=_indicator(r["urgency"] for r in recs), detail="\n".join(detail)),
+                   indicator=max(_indicator(r["urgency"] for r in recs), "warning" if result["warnings"] else "info",
+                                key=RANK.__getitem__), detail="\n".join(detail)),
               tuple(dict.fromkeys(r["rule_id"] for r in recs)))]
     missing = sorted({name for n in result["not_evaluable"] for name in n["missing"]})
     if missing:
-        names = [" / ".join(labels.FIELDS.get(part, {"en": part, "fr": part})[lang] for part in name.split("|"))
-                 for name in missing]
+        names = [{"fr": " ou ", "en": " or "}[lang].join(labels.FIELDS.get(part, {"en": part, "fr": part})[lang]
+                                                         for part in name.split("|")) for name in missing]
         cards.append((Card(uuid=str(uuid.uuid4()), source=source(lang), indicator="info",
                            summary=_short(word("missing", lang, n=len(missing))),
                            detail="\n".join([word("missing_intro", lang), *(f"- {n}" for n in names)]),

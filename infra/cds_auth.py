@@ -18,6 +18,7 @@ from typing import Any
 
 import jwt
 import msgspec
+import structlog
 from sqlalchemy import delete, insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -55,19 +56,47 @@ def parse_issuers(text: str, where: str) -> dict[str, Issuer]:
     return issuers
 
 
-def load_issuers(env: dict[str, str] | Any, var_dir: Path) -> dict[str, Issuer]:
+def load_issuers(env: dict[str, str] | Any) -> dict[str, Issuer]:
     given = env.get("BONEMETS_CDS_ISSUERS")
-    if given:
-        return parse_issuers(given, "BONEMETS_CDS_ISSUERS")
-    path = var_dir / "cds-issuers.json"
-    return parse_issuers(path.read_text(), str(path)) if path.exists() else {}
+    return parse_issuers(given, "BONEMETS_CDS_ISSUERS") if given else {}
+
+
+ISSUERS_FILE = "cds-issuers.json"
+
+
+class IssuerRegistry:
+    """The allow-listed issuers: those of the settings (BONEMETS_CDS_ISSUERS) when given, else the installation's
+    file var/cds-issuers.json, read again when it changes (`bonemets cds trust` takes effect without a restart).
+    A file that does not parse trusts no one, and says so in the log."""
+
+    def __init__(self, configured: dict[str, Issuer], var_dir: Path) -> None:
+        self._configured = dict(configured)
+        self._path = var_dir / ISSUERS_FILE
+        self._seen: tuple[float, dict[str, Issuer]] | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> dict[str, Issuer]:
+        if self._configured:
+            return self._configured
+        try:
+            stamp = self._path.stat().st_mtime
+        except OSError:
+            return {}
+        with self._lock:
+            if self._seen is None or self._seen[0] != stamp:
+                try:
+                    self._seen = (stamp, parse_issuers(self._path.read_text(), str(self._path)))
+                except (ValueError, OSError) as exc:
+                    structlog.get_logger("bonemets.auth").error("cds.issuers_unreadable", error=str(exc))
+                    self._seen = (stamp, {})
+            return self._seen[1]
 
 
 class KeySets:
     """Each issuer's JWK Set, read from its file or fetched from its URL and cached; fetched again (at most once
     a minute) when a token names a kid the cached set lacks, so that a key rotation is followed."""
 
-    def __init__(self, issuers: dict[str, Issuer]) -> None:
+    def __init__(self, issuers: IssuerRegistry) -> None:
         self._issuers = issuers
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -86,7 +115,7 @@ class KeySets:
             age = time.monotonic() - cached[0] if cached else None
             if cached and (age < JWKS_TTL_S if not fresh else age < 60):  # type: ignore[operator]
                 return cached[1]
-        config = self._issuers[issuer]
+        config = self._issuers.current()[issuer]
         try:
             if config.jwks_file:
                 document = json.loads(Path(config.jwks_file).read_text())
@@ -101,7 +130,7 @@ class KeySets:
         return keys
 
 
-def verify(token: str, *, audience: str, issuers: dict[str, Issuer], key_sets: KeySets,
+def verify(token: str, *, audience: str, issuers: IssuerRegistry, key_sets: KeySets,
            algorithms: tuple[str, ...] = ALGORITHMS, now: float | None = None) -> dict[str, Any]:
     """The token's claims, once every check passes; TokenRefused naming the first that fails."""
     try:
@@ -114,11 +143,12 @@ def verify(token: str, *, audience: str, issuers: dict[str, Issuer], key_sets: K
     if header.get("alg") not in algorithms:
         raise TokenRefused(f"alg {header.get('alg')!r} is not one of {', '.join(algorithms)}")
     issuer, kid = unverified.get("iss"), header.get("kid")
-    if not isinstance(issuer, str) or issuer not in issuers:
+    trusted = issuers.current()
+    if not isinstance(issuer, str) or issuer not in trusted:
         raise TokenRefused("iss is not an allow-listed issuer")
     if not isinstance(kid, str):
         raise TokenRefused("no kid")
-    config = issuers[issuer]
+    config = trusted[issuer]
     if "jku" in header and header["jku"] != config.jwks_url:
         raise TokenRefused("jku is not the issuer's configured JWK Set URL")
     key = key_sets.key(issuer, kid)

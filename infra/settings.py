@@ -119,7 +119,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, install: bool = F
         migration_database_url=env.get("BONEMETS_MIGRATION_DATABASE_URL") or None,
         bulk_results_days=_at_least_one(env, "BONEMETS_BULK_RESULTS_DAYS", 30),
         bulk_min_poll_s=float(env.get("BONEMETS_BULK_MIN_POLL_S", "1")),
-        cds_issuers=_cds_issuers(env, var_dir),
+        cds_issuers=_cds_issuers(env),
         public_url=(env.get("BONEMETS_PUBLIC_URL") or "").rstrip("/") or None,
         timezone=_timezone(env),
         audit_retention_days=_retention(env),
@@ -133,12 +133,12 @@ def load_settings(environ: Mapping[str, str] | None = None, *, install: bool = F
     )
 
 
-def _cds_issuers(env: Mapping[str, str], var_dir: Path) -> Mapping[str, Any]:
+def _cds_issuers(env: Mapping[str, str]) -> Mapping[str, Any]:
     from infra.cds_auth import load_issuers
 
     try:
-        return load_issuers(env, var_dir)
-    except (ValueError, OSError) as exc:
+        return load_issuers(env)
+    except ValueError as exc:
         raise SettingsError(f"CDS Hooks issuers: {exc}") from None
 
 

@@ -38,6 +38,7 @@ def test_run_serves_audited_scores_with_neither_redis_nor_postgres(tmp_path):
         assert {k: verify[k] for k in ("intact", "records", "first_broken", "head")} == {
             "intact": True, "records": 1, "first_broken": None, "head": 1}
         bulk_job_completes_on_the_embedded_worker(port, env)
+        an_ehr_trusted_by_the_cli_calls_the_running_service(port, env)
         assert run.poll() is None, "run stopped: " + (tmp_path / "run.log").read_text()[-2000:]
         assert cli("audit", "verify", env=env).returncode == 0
         assert {p.name for p in (tmp_path / "var").iterdir()} >= {"bonemets.db", "broker.db", "pseudonym.key"}
@@ -45,6 +46,18 @@ def test_run_serves_audited_scores_with_neither_redis_nor_postgres(tmp_path):
         os.killpg(run.pid, signal.SIGINT)
         run.wait(timeout=30)
         log.close()
+
+
+def an_ehr_trusted_by_the_cli_calls_the_running_service(port, env):
+    """The README's CDS Hooks try-out: a local EHR key trusted while the service runs, a token for the URL called."""
+    assert cli("cds", "try-key", env=env).returncode == 0
+    url = f"http://127.0.0.1:{port}/cds-services"
+    token = cli("cds", "token", "--aud", url, env=env).stdout.strip()
+    discovery = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert discovery.status_code == 200 and len(discovery.json()["services"]) == 2
+    assert httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 401  # replayed
+    wrong = cli("cds", "token", "--aud", f"{url}/bonemets-order-select", env=env).stdout.strip()
+    assert httpx.get(url, headers={"Authorization": f"Bearer {wrong}"}, timeout=10).status_code == 401
 
 
 def bulk_job_completes_on_the_embedded_worker(port, env):

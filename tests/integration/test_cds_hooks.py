@@ -161,7 +161,8 @@ def test_story_1_patient_view_says_what_is_recommended_and_what_is_missing(cds_c
     body = hook_request("patient-view", f.prefetch(patient_resource=f.patient(BORN), **RENAL))
     answer = call(cds_client, ehr, "bonemets-patient-view", body, headers={"Accept-Language": "fr"})
     summary, missing = cards_of(answer)
-    assert summary["indicator"] == "info" and summary["summary"].startswith("Métastases osseuses")
+    # a warning: the engine warns that zoledronic acid is contraindicated at this clearance
+    assert summary["indicator"] == "warning" and summary["summary"].startswith("Métastases osseuses")
     assert "AR-2" in summary["detail"] and "23" in summary["detail"]
     # the basis, traced to its resources
     assert "Créatininémie: 2.5 mg/dL (Observation/" in summary["detail"] and "Âge: 71 ans" in summary["detail"]

@@ -1,6 +1,7 @@
 """The README's "Try it" cannot drift from the service (issue 12): every `curl` against localhost:8000 in its
 shell blocks is replayed against the app, with a key holding every role, and must succeed (2xx). Commands that
-need an id from an earlier answer ($ID, $REPORT, <...>) or a file are skipped, and counted."""
+need an id from an earlier answer ($ID, $REPORT, <...>), a file or an EHR's JWT ($TOKEN: the CDS Hooks calls,
+tested in test_cds_hooks.py) are skipped, and counted."""
 
 import json
 import re
@@ -28,7 +29,7 @@ def commands() -> list[str]:
 
 
 def request_of(command: str, key: str) -> dict | None:
-    if any(marker in command for marker in ("$ID", "$REPORT", "<", "@")):
+    if any(marker in command for marker in ("$ID", "$REPORT", "$TOKEN", "<", "@")):
         return None
     words = shlex.split(command.replace("$KEY", key).replace("$AUD", key).replace("$REG", key))
     method, headers, data, url = "GET", {}, None, None
