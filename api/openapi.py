@@ -229,6 +229,9 @@ EXTRA_RESPONSES: dict[str, dict[str, Any]] = {
         "202": {"application/json": _content(_ref("ReportStatus"))},
     },
     "bulk_jobs_create": {"202": {"application/json": _content(_ref("JobStatus"))}},
+    "bulk_jobs_get_results": {"200": {"application/fhir+ndjson": _content(
+        {"type": "string", "description": "format=fhir: FHIR NDJSON, a Bundle per line (an OperationOutcome for a "
+         "line in error), id line-<n>"})}},
     "cds_hooks_call": {"412": {"application/fhir+json": _content(
         {"type": "object", "description": "A FHIR OperationOutcome naming each prefetch key the service needs and "
          "could not read (CDS Hooks 2.0.1: 412 Precondition Failed)"})}},

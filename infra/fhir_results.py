@@ -140,6 +140,21 @@ def answer(output: dict[str, Any], *, issued: str, patient_hash: str | None) -> 
             "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]}
 
 
+def bulk_line(line: dict[str, Any], issued: str) -> dict[str, Any]:
+    """One bulk result line as FHIR (Bulk Data's FHIR NDJSON): a collection Bundle of its answer, identified by its
+    audit record, or an OperationOutcome for a line in error; `id` names the line."""
+    if not line["ok"]:
+        problem = line["error"]
+        issues = [{"severity": "error", "code": "invalid" if problem["status"] < 500 else "exception",
+                   "diagnostics": f"{e['field']}: {e['message']}", "expression": [e["field"]]}
+                  for e in problem.get("errors") or []]
+        return {"resourceType": "OperationOutcome", "id": f"line-{line['line']}",
+                "issue": issues or [{"severity": "error", "code": "exception", "diagnostics": problem["detail"]}]}
+    bundle = answer(line["result"], issued=issued, patient_hash=None)
+    return {**bundle, "id": f"line-{line['line']}",
+            "identifier": {"system": "urn:bonemets:audit-record", "value": line["result"]["audit_id"]}}
+
+
 def code_system() -> dict[str, Any]:
     """Every code the service's FHIR resources use: scores, items, item values, bands, rules and actions."""
     cat = catalogue("en")

@@ -11,7 +11,8 @@ import collections
 import datetime as dt
 import email.utils
 import time
-from typing import Annotated, Any
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 import msgspec
@@ -26,7 +27,7 @@ from api.errors import is_id, problem
 from api.openapi import problems
 from domain import version
 from domain.model import FieldProblem, InputRejected
-from infra import broker, jobs
+from infra import broker, fhir_results, jobs
 from infra.audit import AuditEntry, AuditUnavailable, new_id
 from infra.settings import Settings
 
@@ -226,6 +227,9 @@ async def job_results(
     partial: Annotated[bool, QueryParameter(description="the lines finished so far, while the job runs")] = False,
     ok: Annotated[bool | None, QueryParameter(description="only the lines that succeeded (true) or failed (false): "
                                               "the manifest's output and error files")] = None,
+    format: Annotated[Literal["ndjson", "fhir"], QueryParameter(
+        description="ndjson (the endpoints' answers) or fhir: FHIR NDJSON, a Bundle per line (an "
+                    "OperationOutcome for a line in error)")] = "ndjson",
 ) -> Any:
     job = await owned_job(request, job_id)
     settings = request.app.state.settings
@@ -234,8 +238,22 @@ async def job_results(
                        f"its status), or ask for the lines finished so far with partial=true.",
                        headers={"Retry-After": str(POLL_INTERVAL_S)}, instance=request.url.path,
                        language=language(request))
-    return Stream(jobs.results(request.app.state.engine, job.id, ok), media_type=NDJSON,
+    lines = jobs.results(request.app.state.engine, job.id, ok)
+    if format == "fhir":
+        return Stream(fhir_lines(lines, job.finished_at or job.created_at), media_type=FHIR_NDJSON,
+                      headers={**progress_headers(job, settings), "Content-Language": job.language})
+    return Stream(lines, media_type=NDJSON,
                   headers={**progress_headers(job, settings), "Content-Language": job.language})
+
+
+FHIR_NDJSON = "application/fhir+ndjson"
+
+
+def fhir_lines(chunks: Iterator[bytes], issued: str) -> Iterator[bytes]:
+    """The NDJSON results, each line as its FHIR resource (infra.fhir_results.bulk_line)."""
+    for chunk in chunks:
+        yield b"".join(msgspec.json.encode(fhir_results.bulk_line(msgspec.json.decode(line), issued)) + b"\n"
+                       for line in chunk.splitlines() if line)
 
 
 @delete("/{job_id:str}", status_code=202, summary="Delete a bulk job: cancel it if it runs, remove its results",

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import msgspec
 import pytest
+from fhir.resources.R4B import get_fhir_model_class
 from sqlalchemy import text
 
 from domain.kinds import KINDS
@@ -122,6 +123,15 @@ def test_malformed_lines_are_per_line_errors_at_their_line_numbers(bulk_client, 
     assert lines[3]["error"]["errors"][0]["field"] == "kind" and "tomita" in lines[3]["error"]["errors"][0]["allowed"]
     assert {e["field"] for e in lines[4]["error"]["errors"]} >= {"pain", "lesion"}
     assert lines[7]["error"]["status"] == 422
+    # the results as FHIR NDJSON (Bulk Data's format): a Bundle per line, an OperationOutcome per line in error
+    fhir = bulk_client.get(f"{r.headers['location']}/results", params={"format": "fhir"}, headers=auth(bulk_client))
+    assert fhir.headers["content-type"].startswith("application/fhir+ndjson")
+    resources = [json.loads(line) for line in fhir.text.splitlines()]
+    assert [x["resourceType"] for x in resources] == ["Bundle" if line["ok"] else "OperationOutcome"
+                                                      for line in lines]
+    for resource in resources:
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    assert resources[0]["identifier"]["value"] == lines[0]["result"]["audit_id"]
     # the same job asked in French: each line's problem in French, field by field (what the API would say)
     french = submit(bulk_client, records, headers={"Accept-Language": "fr"})
     assert wait_done(bulk_client, french.headers["location"])["failed"] == 5

@@ -241,3 +241,77 @@ def test_feedback_is_idempotent_audited_and_counted_for_auditors(cds_client, ehr
     counts = cds_client.get("/v1/audit/cds-feedback", headers=Keys.header(cds_client.keys.auditor)).json()["cards"]
     (row,) = [r for r in counts if r["accepted"]]
     assert row["service"] == "bonemets-patient-view" and row["served"] >= 1 and "AR-2" in row["rule_ids"]
+
+
+class EhrServer:
+    """The EHR's own HTTP side, for real: its JWK Set at a URL, and a FHIR server answering the services' prefetch
+    queries when the call leaves keys out (with the access token the call gave), recording what it was asked."""
+
+    def __init__(self, ehr: Ehr, resources: dict[str, dict]):
+        import http.server
+        import threading
+
+        self.asked: list[tuple[str, str]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.asked.append((self.path, self.headers.get("Authorization", "")))
+                if self.path == "/jwks.json":
+                    body = ehr.jwks.read_bytes()
+                else:
+                    kind = self.path.removeprefix("/fhir/").split("?", 1)[0].split("/", 1)[0]
+                    if self.headers.get("Authorization") != "Bearer ehr-access-token" or kind not in resources:
+                        self.send_response(401 if kind in resources else 404)
+                        self.end_headers()
+                        return
+                    body = json.dumps(resources[kind]).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_missing_prefetch_is_read_from_the_ehr_fhir_server_and_keys_come_from_a_jwks_url(settings, keys, ehr,
+                                                                                            log_stream):
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+
+    server = EhrServer(ehr, {"Observation": f.bundle(f.creatinine(2.5), f.weight(60))})
+    try:
+        configured = replace(settings, cds_issuers={EHR: Issuer(jwks_url=f"{server.url}/jwks.json")},
+                             public_url=BASE)
+        with TestClient(create_app(configured, configure_logs=False), raise_server_exceptions=False) as client:
+            body = hook_request("patient-view", f.prefetch(patient_resource=f.patient(BORN), **RENAL))
+            for key in ("creatinine", "weight", "performance"):
+                del body["prefetch"][key]
+            body["fhirServer"] = f"{server.url}/fhir"
+            body["fhirAuthorization"] = {"access_token": "ehr-access-token", "token_type": "Bearer",
+                                         "expires_in": 300, "scope": "user/Observation.read", "subject": "bonemets"}
+            summary, _ = cards_of(call(client, ehr, "bonemets-patient-view", body))
+            assert "23" in summary["detail"] and "AR-2" in summary["detail"]
+            reads = [path for path, auth in server.asked if path.startswith("/fhir/")]
+            assert len(reads) == 3 and all(auth == "Bearer ehr-access-token" for path, auth in server.asked
+                                           if path.startswith("/fhir/"))
+            assert f"patient={f.PATIENT_ID}" in reads[0] and "2160-0" in reads[0]
+            assert ("/jwks.json", "") in server.asked  # the key found at the issuer's JWK Set URL
+            # the access token is used, never kept: not in the log, not in the audit trail
+            (row,) = audit_rows(client, "cds.answered")
+            assert "ehr-access-token" not in log_stream.getvalue() + row["input_json"] + row["output_json"]
+            # a FHIR server that refuses the token: the keys stay missing, 412
+            body = {**body, "hookInstance": str(uuid.uuid4()),
+                    "fhirAuthorization": {**body["fhirAuthorization"], "access_token": "expired"}}
+            assert call(client, ehr, "bonemets-patient-view", body).status_code == 412
+    finally:
+        server.close()
