@@ -75,7 +75,7 @@ async def authenticate_cds(connection: ASGIConnection) -> AuthenticationResult:
         raise NotAuthorizedException(CDS_REFUSED, headers=CDS_CHALLENGE) from None
     tenant = f"#{claims['tenant']}" if isinstance(claims.get("tenant"), str) else ""
     principal = Principal(key_id="cds-jwt", client=f"cds:{claims['iss']}{tenant}"[:256], roles=frozenset({"cds"}))
-    connection.scope.setdefault("bonemets", {})["client"] = principal.client
+    connection.scope.setdefault("bonemets", {}).update(client=principal.client, cds_issuer=claims["iss"])
     check_role(principal, connection.route_handler.opt.get(ROLE))
     return AuthenticationResult(user=principal, auth=principal.key_id)
 

@@ -1,6 +1,6 @@
 """`bonemets cds`: which EHRs may call the CDS Hooks services, and a key to try them with.
 
-  bonemets cds trust ISSUER (--jwks-url URL | --jwks-file PATH) [--tenant T ...]
+  bonemets cds trust ISSUER (--jwks-url URL | --jwks-file PATH) [--tenant T ...] [--fhir-server URL ...]
       allow an EHR (its JWT `iss`) and say where its JWK Set is; written to var/cds-issuers.json (read by the
       running service at once) and printed as the BONEMETS_CDS_ISSUERS value for server deployments
   bonemets cds try-key
@@ -36,6 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     where.add_argument("--jwks-url")
     where.add_argument("--jwks-file")
     trust.add_argument("--tenant", action="append", default=[], help="allow only these tenants (repeatable)")
+    trust.add_argument("--fhir-server", action="append", default=[],
+                       help="a FHIR server base URL the service may read missing prefetch from (repeatable)")
     commands.add_parser("try-key", help="a local EHR key to try the services with (not for production)")
     token = commands.add_parser("token", help="a 5-minute JWT signed with the try-key, for --aud")
     token.add_argument("--aud", required=True, help="the exact URL called, e.g. http://127.0.0.1:8000/cds-services")
@@ -64,6 +66,8 @@ def cmd_cds(settings: Settings, args: argparse.Namespace) -> int:
         entry = {"jwks_url": args.jwks_url} if args.jwks_url else {"jwks_file": str(Path(args.jwks_file).resolve())}
         if args.tenant:
             entry["tenants"] = args.tenant
+        if args.fhir_server:
+            entry["fhir_servers"] = args.fhir_server
         return _trust(settings, args.issuer, entry)
     if args.cds_command == "try-key":
         return _try_key(settings)

@@ -40,9 +40,14 @@ class TokenRefused(Exception):
 
 
 class Issuer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An EHR allowed to call: where its JWK Set is, which tenants it may speak for (any, if none listed), and the
+    FHIR servers (URL prefixes) the service may read missing prefetch from with the call's access token — none
+    listed, none read: a call's `fhirServer` is the caller's word, and the service must not fetch any URL it names."""
+
     jwks_url: str | None = None
     jwks_file: str | None = None
     tenants: tuple[str, ...] = ()
+    fhir_servers: tuple[str, ...] = ()
 
 
 def parse_issuers(text: str, where: str) -> dict[str, Issuer]:

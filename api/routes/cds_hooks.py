@@ -57,10 +57,14 @@ def decode(raw: bytes, kind: type, field_prefix: str = "") -> Any:
         raise InputRejected([FieldProblem(field="$", message=f"malformed JSON: {exc}")]) from None
 
 
-def fetch_missing(hook: HookRequest, keys: list[str]) -> dict[str, Any]:
-    """What the prefetch lacks, read from the EHR's FHIR server with the access token it gave; a key that cannot be
-    read stays missing (the call is then 412)."""
+def fetch_missing(hook: HookRequest, keys: list[str], allowed: tuple[str, ...]) -> dict[str, Any]:
+    """What the prefetch lacks, read from the EHR's FHIR server with the access token it gave, if that server is one
+    the issuer's configuration lists (`fhir_servers`); a key that cannot be read stays missing (the call is 412)."""
     if hook.fhir_server is msgspec.UNSET or hook.fhir_authorization is msgspec.UNSET:
+        return {}
+    server = str(hook.fhir_server).rstrip("/")
+    if not any(server == p.rstrip("/") or server.startswith(p.rstrip("/") + "/") for p in allowed):
+        log.warning("cds.fhir_server_not_allowed")  # not the URL: the caller's word, not ours to write down
         return {}
     fetched: dict[str, Any] = {}
     patient = urllib.parse.quote(str(hook.context.get("patientId", "")), safe="")
@@ -112,7 +116,9 @@ async def call(request: Request, service_id: FromPath[str]) -> Response[HookResp
     prefetch = dict(hook.prefetch or {}) if hook.prefetch is not msgspec.UNSET else {}
     absent = [key for key in cds.PREFETCH if key not in prefetch]
     if absent:
-        prefetch.update(await anyio.to_thread.run_sync(fetch_missing, hook, absent))
+        issuer = state.cds_issuers.current().get(request.scope["bonemets"].get("cds_issuer"))
+        allowed = issuer.fhir_servers if issuer is not None else ()
+        prefetch.update(await anyio.to_thread.run_sync(fetch_missing, hook, absent, allowed))
         absent = [key for key in cds.PREFETCH if key not in prefetch]
         if absent:
             return precondition_failed(absent)

@@ -290,7 +290,8 @@ def test_missing_prefetch_is_read_from_the_ehr_fhir_server_and_keys_come_from_a_
 
     server = EhrServer(ehr, {"Observation": f.bundle(f.creatinine(2.5), f.weight(60))})
     try:
-        configured = replace(settings, cds_issuers={EHR: Issuer(jwks_url=f"{server.url}/jwks.json")},
+        configured = replace(settings, cds_issuers={EHR: Issuer(jwks_url=f"{server.url}/jwks.json",
+                                                                fhir_servers=(f"{server.url}/fhir",))},
                              public_url=BASE)
         with TestClient(create_app(configured, configure_logs=False), raise_server_exceptions=False) as client:
             body = hook_request("patient-view", f.prefetch(patient_resource=f.patient(BORN), **RENAL))
@@ -313,5 +314,11 @@ def test_missing_prefetch_is_read_from_the_ehr_fhir_server_and_keys_come_from_a_
             body = {**body, "hookInstance": str(uuid.uuid4()),
                     "fhirAuthorization": {**body["fhirAuthorization"], "access_token": "expired"}}
             assert call(client, ehr, "bonemets-patient-view", body).status_code == 412
+            # a fhirServer the issuer's configuration does not list is never read: the call names it, not us
+            asked = len(server.asked)
+            body = {**body, "hookInstance": str(uuid.uuid4()), "fhirServer": f"{server.url}/elsewhere",
+                    "fhirAuthorization": {**body["fhirAuthorization"], "access_token": "ehr-access-token"}}
+            assert call(client, ehr, "bonemets-patient-view", body).status_code == 412
+            assert len(server.asked) == asked
     finally:
         server.close()
