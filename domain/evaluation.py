@@ -18,7 +18,7 @@ import msgspec
 from msgspec import Meta
 
 from domain import consistency, safety, texts, version
-from domain.model import FieldProblem, InputRejected, Language, ScoreResult, Struct
+from domain.model import FieldProblem, InputRejected, Language, ScoreResult, Struct, under
 from domain.model import Inputs as InputsBase
 from domain.model import Warning as EngineWarning
 from domain.pathways import (
@@ -291,8 +291,7 @@ def evaluate(case: Case, lang: Language = "en") -> EvaluationResult:
     compressing = any(lesion.spine is not None and lesion.spine.cord_compression for lesion in case.lesions)
     if case.cord_compression is not None or compressing:  # asked by the case, or by a compressing lesion
         block = case.cord_compression or cord_compression.Inputs(cord_compression=True)
-        neurology = complete(block, cord_compression.Inputs, facts, "cord_compression")
-        results.append((None, cord_compression.evaluate(neurology, lang)))
+        results.append((None, pathway(cord_compression, block, facts, "cord_compression", lang)))
     disfavoured = surgery_disfavoured(results, lang)
     lesion_results = []
     for index, lesion in enumerate(case.lesions):
@@ -305,7 +304,7 @@ def evaluate(case: Case, lang: Language = "en") -> EvaluationResult:
     for module, block, path in ((surgery, case.surgery, "surgery"), (systemic, None, "disease"),
                                 (antiresorptive, case.antiresorptive, "antiresorptive"),
                                 (imaging, case.imaging, "imaging"), (trials, None, "trials")):
-        results.append((None, module.evaluate(complete(block, module.Inputs, facts, path), lang)))
+        results.append((None, pathway(module, block, facts, path, lang)))
     return assemble(case, across_pathways(results, lang), lesion_results)
 
 
@@ -347,18 +346,22 @@ def surgery_disfavoured(results: list[tuple[str | None, PathwayResult]], lang: L
                   f"{' '.join(r.text for r in box.reasons)}")
 
 
+def pathway(module: Any, block: Any, facts: Facts, path: str, lang: Language) -> PathwayResult:
+    """A pathway on its block of the case (the case's facts filled in); its input problems named under `path`."""
+    with under(path):
+        return module.evaluate(complete(block, module.Inputs, facts, path), lang)
+
+
 def lesion_pathways(lesion: Lesion, facts: Facts, path: str, lang: Language) -> list[PathwayResult]:
     facts = lesion_facts(lesion, facts, path)
     if lesion.kind == LesionKind.LONG_BONE:
-        own = long_bone.evaluate(complete(lesion.long_bone, long_bone.Inputs, facts, f"{path}.long_bone"), lang)
+        own = pathway(long_bone, lesion.long_bone, facts, f"{path}.long_bone", lang)
     else:
-        own = spine.evaluate(complete(lesion.spine, spine.Inputs, facts, f"{path}.spine"), lang)
+        own = pathway(spine, lesion.spine, facts, f"{path}.spine", lang)
         if own.scores:
             facts = {**facts, "sins_total": (own.scores[0].total, f"{path}.spine.sins")}
-    rt = radiotherapy.evaluate(complete(lesion.radiotherapy, radiotherapy.Inputs, facts, f"{path}.radiotherapy"),
-                               lang)
-    ir = interventional.evaluate(complete(lesion.interventional, interventional.Inputs, facts,
-                                          f"{path}.interventional"), lang)
+    rt = pathway(radiotherapy, lesion.radiotherapy, facts, f"{path}.radiotherapy", lang)
+    ir = pathway(interventional, lesion.interventional, facts, f"{path}.interventional", lang)
     # SAFE-7: every recommendation about the lesion inherits the lesion's highest urgency
     level = lesion_urgency(own.recommendations, own.withheld)
     return [own, *(msgspec.structs.replace(r, recommendations=tuple(raise_urgency(r.recommendations, level)),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -130,3 +132,20 @@ class InputRejected(ValueError):
         super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
         self.problems = problems
         self.contradiction = contradiction
+
+
+@contextlib.contextmanager
+def under(prefix: str) -> Iterator[None]:
+    """An InputRejected raised inside names its fields under `prefix`, the block they are in (`sins.location`,
+    `lesions[1].spine.cord_threat`), so that a nested score's or a lesion's problem points at the right place."""
+    try:
+        yield
+    except InputRejected as rejected:
+        raise InputRejected([msgspec.structs.replace(p, field=_under(prefix, p.field)) for p in rejected.problems],
+                            contradiction=rejected.contradiction) from None
+
+
+def _under(prefix: str, field: str) -> str:
+    if field in ("", "$"):
+        return prefix
+    return "|".join(part if part.startswith(f"{prefix}.") else f"{prefix}.{part}" for part in field.split("|"))

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from domain import safety, texts, version
-from domain.model import FieldProblem, InputRejected, Language, Reason, ScoreResult, Struct
+from domain.model import FieldProblem, InputRejected, Language, Reason, ScoreResult, Struct, under
 from domain.model import Warning as EngineWarning
 from domain.safety import Urgency
 
@@ -219,6 +219,12 @@ def raise_urgency(items: Any, level: Urgency) -> list[Any]:
 DAYS_PER_MONTH = 365.25 / 12
 SIX_WEEKS_DAYS = 42.0
 ONE_YEAR_DAYS = 12 * DAYS_PER_MONTH  # 365.25: "12 months" and "1 year" are the same boundary
+
+
+def nested(name: str, module: Any, block: Any, lang: Language) -> ScoreResult:
+    """A score computed on a pathway's nested block: its input problems named under the block (`sins.location`)."""
+    with under(name):
+        return module.compute(block, lang)
 
 
 def compression_implies_threat(inputs: Any) -> None:

@@ -8,7 +8,15 @@ import msgspec
 from domain.model import Inputs as InputsBase
 from domain.model import Language
 from domain.pathways._fields import AGE, KARNOFSKY, LIFE_EXPECTANCY_MONTHS, LIFE_EXPECTANCY_WEEKS, opt
-from domain.pathways._rules import SIX_WEEKS_DAYS, Collector, PathwayResult, Reason, gate_surgery, life_expectancy_days
+from domain.pathways._rules import (
+    SIX_WEEKS_DAYS,
+    Collector,
+    PathwayResult,
+    Reason,
+    gate_surgery,
+    life_expectancy_days,
+    nested,
+)
 from domain.scores import rades
 
 NAME = "cord-compression"
@@ -43,7 +51,7 @@ def evaluate(inputs: Inputs, lang: Language = "en") -> PathwayResult:
     days = life_expectancy_days(inputs)
     out = Collector(lang)
     if out.need("MSCC-1", inputs, "cord_compression") and inputs.cord_compression:
-        score = out.score(rades.compute(inputs.rades, lang)) if inputs.rades is not None else None
+        score = out.score(nested("rades", rades, inputs.rades, lang)) if inputs.rades is not None else None
         box, reasons = surgery_box(inputs, score, out) if not inputs.operated else (None, ())
         dying = days is not None and days < SIX_WEEKS_DAYS  # SAFE-1: surgery withheld, RT exclusive
         exclusive = not inputs.operated and (dying or box == "exclusive_radiotherapy")

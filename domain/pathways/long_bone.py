@@ -14,7 +14,7 @@ from domain.pathways._fields import (
     UNCONTROLLED_SEPSIS,
     opt,
 )
-from domain.pathways._rules import Collector, PathwayResult, gate_surgery, life_expectancy_days
+from domain.pathways._rules import Collector, PathwayResult, gate_surgery, life_expectancy_days, nested
 from domain.scores import mirels
 
 NAME = "long-bone"
@@ -120,7 +120,7 @@ def impending(inputs: Inputs, out: Collector) -> None:
         return
     if not out.need("LB-2", inputs, "mirels"):
         return
-    score = out.score(mirels.compute(inputs.mirels, out.lang))
+    score = out.score(nested("mirels", mirels, inputs.mirels, out.lang))
     band = next(b for b in mirels.BANDS if b.code == score.band)
     out.fire(band.rule_id, band.action, inputs=inputs, fields=("pathological_fracture", "mirels"),
              urgency=score.recommendation.urgency, values={"mirels_total": score.total, "mirels_band": score.band},

@@ -22,6 +22,7 @@ from domain.pathways._rules import (
     compression_implies_threat,
     gate_surgery,
     life_expectancy_days,
+    nested,
 )
 from domain.safety import CEMENTOPLASTY_CONTRAINDICATIONS, Urgency
 from domain.scores import sins
@@ -103,7 +104,7 @@ def compression_fracture(inputs: Inputs, out: Collector) -> None:
 
 
 def stability(inputs: Inputs, out: Collector) -> None:
-    score = out.score(sins.compute(inputs.sins, out.lang)) if inputs.sins is not None else None
+    score = out.score(nested("sins", sins, inputs.sins, out.lang)) if inputs.sins is not None else None
     threatened = threat(inputs)
     if threatened or (score is not None and score.total >= 7):
         fields = tuple(f for f in ("cord_threat", "cord_compression", "sins") if getattr(inputs, f) is not None)

@@ -13,6 +13,7 @@ from domain.pathways._rules import (
     PathwayResult,
     gate_surgery,
     life_expectancy_days,
+    nested,
 )
 from domain.scores import tokuhashi, tomita
 
@@ -43,7 +44,7 @@ def evaluate(inputs: Inputs, lang: Language = "en") -> PathwayResult:
     scores = {}
     for rule_id, name, module in (("SURG-4", "tokuhashi", tokuhashi), ("SURG-5", "tomita", tomita)):
         if out.need(rule_id, inputs, name):
-            score = scores[name] = out.score(module.compute(getattr(inputs, name), lang))
+            score = scores[name] = out.score(nested(name, module, getattr(inputs, name), lang))
             band = next(b for b in module.BANDS if b.code == score.band)
             out.fire(rule_id, band.action, inputs=inputs, fields=(name,), citations=module.CITATIONS,
                      values={f"{name}_total": score.total, f"{name}_band": score.band})

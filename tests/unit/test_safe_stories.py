@@ -159,7 +159,7 @@ def test_a_contradictory_case_is_refused_naming_both_sides_of_every_contradictio
                              "tomita": {**CONTRADICTORY["surgery"]["tomita"], "bone_metastases": "multiple"}}}
     with pytest.raises(InputRejected) as err:  # the dates are checked where they are used, once the rest agrees
         run(corrected)
-    assert [p.field for p in err.value.problems] == ["surgery_date"] and "evaluation_date" in \
+    assert [p.field for p in err.value.problems] == ["lesions[0].radiotherapy.surgery_date"] and "evaluation_date" in \
         err.value.problems[0].message
     # the clinician corrects the last one: there was no operation, and T5 is the compressing level
     corrected["lesions"] = [{"id": "T5", "kind": "spine", "spine": {"cord_threat": True, "cord_compression": True}}]
