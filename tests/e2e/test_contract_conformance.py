@@ -21,6 +21,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests import schemathesis_hooks  # noqa: F401 — registers the NDJSON serializer (bulk job bodies)
 from tests.e2e.test_embedded_run import cli
 from tests.integration.test_audit_chain import free_port, wait_ready
 
