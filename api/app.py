@@ -22,7 +22,7 @@ from api.routes import audit, bulk_jobs, cds_hooks, compute, fhir, meta, reports
 from domain import version
 from infra.audit import AuditWriter
 from infra.broker import create_client
-from infra.cds_auth import IssuerRegistry, KeySets
+from infra.cds_auth import IssuerRegistry, KeySets, SeenTokens
 from infra.db import engine_for
 from infra.keys import KeyStore
 from infra.log import configure_logging
@@ -59,7 +59,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
                                                    include_in_schema=False, opt={"exclude_from_auth": True})],
         state=State({"settings": settings, "engine": engine, "audit_writer": writer, "celery": create_client(settings),
                      "key_store": KeyStore(engine, settings.auth_cache_ttl_s),
-                     "cds_issuers": issuers, "cds_key_sets": KeySets(issuers)}),
+                     "cds_issuers": issuers, "cds_key_sets": KeySets(issuers), "cds_seen_tokens": SeenTokens()}),
         middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=UNAUTHENTICATED)],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,

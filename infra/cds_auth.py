@@ -9,6 +9,10 @@ Settings: `BONEMETS_CDS_ISSUERS`, a JSON object {issuer: {"jwks_url" | "jwks_fil
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
+import itertools
 import json
 import threading
 import time
@@ -20,7 +24,7 @@ import jwt
 import msgspec
 import structlog
 from sqlalchemy import delete, insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from infra.tables import CdsToken
@@ -106,13 +110,24 @@ class KeySets:
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, token: str) -> bool:
+        """Whether the key that signed `token` is in the cache and fresh: then checking it needs no I/O."""
+        try:
+            header, payload = unverified(token)
+        except TokenRefused:
+            return True  # refused without any I/O
+        kid, issuer = header.get("kid"), payload.get("iss")
+        with self._lock:
+            found = self._cache.get(issuer) if isinstance(issuer, str) else None
+        return found is not None and kid in found[1] and time.monotonic() - found[0] < JWKS_TTL_S
+
     def key(self, issuer: str, kid: str) -> jwt.PyJWK:
         keys = self._keys(issuer, fresh=False)
         if kid not in keys:
             keys = self._keys(issuer, fresh=True)
         if kid not in keys:
             raise TokenRefused(f"kid {kid!r} is not in the JWK Set of {issuer}")
-        return jwt.PyJWK(keys[kid])
+        return keys[kid]
 
     def _keys(self, issuer: str, *, fresh: bool) -> dict[str, Any]:
         with self._lock:
@@ -129,25 +144,38 @@ class KeySets:
                     document = json.loads(answer.read(1 << 20))
         except (OSError, ValueError) as exc:
             raise TokenRefused(f"the JWK Set of {issuer} cannot be read ({type(exc).__name__})") from None
-        keys = {k["kid"]: k for k in document.get("keys", []) if isinstance(k, dict) and "kid" in k}
+        keys = {}
+        for jwk in document.get("keys", []):  # each parsed once: a key object costs far more than a verification
+            if isinstance(jwk, dict) and "kid" in jwk:
+                with contextlib.suppress(jwt.PyJWKError, jwt.InvalidKeyError, ValueError, KeyError):
+                    keys[jwk["kid"]] = jwt.PyJWK(jwk)
         with self._lock:
             self._cache[issuer] = (time.monotonic(), keys)
         return keys
 
 
+def unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims of a compact JWT, read but not trusted (what to check it with comes from them)."""
+    try:
+        header, payload, _ = token.split(".")
+        found = [msgspec.json.decode(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+                 for part in (header, payload)]
+    except (ValueError, msgspec.DecodeError, binascii.Error):
+        raise TokenRefused("not a compact JWT") from None
+    if not all(isinstance(part, dict) for part in found):
+        raise TokenRefused("not a compact JWT")
+    return found[0], found[1]
+
+
 def verify(token: str, *, audience: str, issuers: IssuerRegistry, key_sets: KeySets,
            algorithms: tuple[str, ...] = ALGORITHMS, now: float | None = None) -> dict[str, Any]:
     """The token's claims, once every check passes; TokenRefused naming the first that fails."""
-    try:
-        header = jwt.get_unverified_header(token)
-        unverified = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError as exc:
-        raise TokenRefused(f"not a JWT ({type(exc).__name__})") from None
+    header, payload = unverified(token)
     if header.get("typ") != "JWT":
         raise TokenRefused(f"typ {header.get('typ')!r}, not JWT")
     if header.get("alg") not in algorithms:
         raise TokenRefused(f"alg {header.get('alg')!r} is not one of {', '.join(algorithms)}")
-    issuer, kid = unverified.get("iss"), header.get("kid")
+    issuer, kid = payload.get("iss"), header.get("kid")
     trusted = issuers.current()
     if not isinstance(issuer, str) or issuer not in trusted:
         raise TokenRefused("iss is not an allow-listed issuer")
@@ -173,12 +201,46 @@ def verify(token: str, *, audience: str, issuers: IssuerRegistry, key_sets: KeyS
     return claims
 
 
-def remember_jti(engine: Engine, issuer: str, jti: str, expires_at: int, now: float | None = None) -> None:
-    """Record a token id; TokenRefused if it was already used (a replay). Expired ids are forgotten on the way."""
-    moment = int(time.time() if now is None else now)
+def remember_jti(engine: Engine, issuer: str, jti: str, expires_at: int, now: float | None = None,
+                 seen: SeenTokens | None = None) -> None:
+    """Record a token id; TokenRefused if it was already used (a replay). In memory with one API process (SQLite)."""
+    if seen is not None and engine.dialect.name == "sqlite":
+        seen.add(issuer, jti, expires_at, now)
+        return
     try:
         with engine.begin() as conn:
-            conn.execute(delete(CdsToken).where(CdsToken.expires_at < moment - LEEWAY_S))  # type: ignore[arg-type]
-            conn.execute(insert(CdsToken).values(issuer=issuer, jti=jti[:256], expires_at=int(expires_at)))
+            record_jti(conn, issuer, jti, expires_at, now)
     except IntegrityError:
         raise TokenRefused("jti already used (replay)") from None
+
+
+class SeenTokens:
+    """Token ids seen by this process, until they expire: the whole replay store where one API process serves
+    (the embedded default: SQLite has one writer, `bonemets serve` refuses more processes), and no write per call."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+        self._added = 0
+
+    def add(self, issuer: str, jti: str, expires_at: int, now: float | None = None) -> None:
+        moment = int(time.time() if now is None else now)
+        with self._lock:
+            self._added += 1
+            if self._added % 1000 == 0:
+                self._seen = {k: exp for k, exp in self._seen.items() if exp >= moment - LEEWAY_S}
+            if (issuer, jti) in self._seen:
+                raise TokenRefused("jti already used (replay)")
+            self._seen[(issuer, jti)] = int(expires_at)
+
+
+_inserted = itertools.count()
+
+
+def record_jti(conn: Connection, issuer: str, jti: str, expires_at: int, now: float | None = None) -> None:
+    """Insert a token id in the caller's transaction (IntegrityError on a replay); every 100th insert also forgets
+    the ids of tokens expired since, so the table holds about an hour of calls."""
+    if next(_inserted) % 100 == 0:
+        moment = int(time.time() if now is None else now)
+        conn.execute(delete(CdsToken).where(CdsToken.expires_at < moment - LEEWAY_S))  # type: ignore[arg-type]
+    conn.execute(insert(CdsToken).values(issuer=issuer, jti=jti[:256], expires_at=int(expires_at)))

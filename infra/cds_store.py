@@ -7,13 +7,35 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from infra.cds_auth import SeenTokens, TokenRefused, record_jti
 from infra.cds_models import Card, Feedback
 from infra.jobs import now
 from infra.tables import CdsCall, CdsCard, CdsFeedback
+
+
+def admit(engine: Engine, claims: dict[str, Any], client: str, hook_instance: str,
+          seen: SeenTokens) -> tuple[str, bytes] | None:
+    """What a service call needs before it is evaluated, in one transaction: its token's id recorded (TokenRefused
+    on a replay) and the answer already given to this hookInstance, if any. With one API process (SQLite) the ids
+    are kept in memory; on PostgreSQL, shared by every process, in the table — committed without waiting for the
+    disk (synchronous_commit off: a crash may forget the last milliseconds of ids, never an audit record)."""
+    embedded = engine.dialect.name == "sqlite"
+    if embedded:
+        seen.add(claims["iss"], str(claims["jti"]), claims["exp"])
+    try:
+        with engine.begin() as conn:
+            if not embedded:
+                conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                record_jti(conn, claims["iss"], str(claims["jti"]), claims["exp"])
+            row = conn.execute(select(CdsCall.service, CdsCall.response_json).where(
+                CdsCall.client == client, CdsCall.hook_instance == hook_instance)).first()
+    except IntegrityError:
+        raise TokenRefused("jti already used (replay)") from None
+    return None if row is None else (row.service, row.response_json.encode())
 
 
 def answered(engine: Engine, client: str, hook_instance: str) -> tuple[str, bytes] | None:

@@ -6,7 +6,9 @@ sent, and the same hookInstance called again gets the same cards."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import json
 import urllib.parse
 import urllib.request
@@ -17,11 +19,12 @@ import anyio.to_thread
 import msgspec
 import structlog
 from litestar import MediaType, Request, Response, get, post
-from litestar.exceptions import NotFoundException
+from litestar.background_tasks import BackgroundTask
+from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath
 
 from api.audited import language, record
-from api.auth import requires
+from api.auth import CDS_CHALLENGE, CDS_REFUSED, JTI_IN_HANDLER, requires
 from api.openapi import problems
 from domain import version
 from domain.evaluation import Case, evaluate
@@ -29,6 +32,7 @@ from domain.model import FieldProblem, InputRejected
 from domain.validation import convert
 from domain.validation import problems as schema_problems
 from infra import cds, cds_store, fhir_case
+from infra.cds_auth import SeenTokens, TokenRefused, remember_jti
 from infra.cds_models import FeedbackRequest, OrderSelectContext, PatientViewContext, Services
 from infra.cds_models import Request as HookRequest
 from infra.cds_models import Response as HookResponse
@@ -94,20 +98,34 @@ def today(request: Request) -> dt.date:
 
 
 @post("/cds-services/{service_id:str}", tags=["cds-hooks"], operation_id="cds_hooks_call", status_code=200,
-      opt={"input_type": HookRequest, **requires("cds")},
+      opt={"input_type": HookRequest, JTI_IN_HANDLER: True, **requires("cds")},
       summary="A CDS Hooks service call: cards from the guideline for this patient or these selected orders",
       responses=problems(400, 401, 404, 422, 503))
 async def call(request: Request, service_id: FromPath[str]) -> Response[HookResponse]:
     if service_id not in cds.SERVICE_HOOKS:
         raise NotFoundException(f"No CDS service {service_id}.")
-    hook = decode(await request.body(), HookRequest)
-    if hook.hook != cds.SERVICE_HOOKS[service_id]:
-        raise InputRejected([FieldProblem(field="hook", message=f"this service answers {cds.SERVICE_HOOKS[service_id]}",
-                                          allowed=[cds.SERVICE_HOOKS[service_id]])])
-    context = decode(_encode(hook.context), CONTEXTS[hook.hook], "context.")
     client = request.user.client
     state = request.app.state
-    again = await anyio.to_thread.run_sync(cds_store.answered, state.engine, client, hook.hook_instance)
+    claims = request.scope["bonemets"]["cds_claims"]
+    try:
+        hook = decode(await request.body(), HookRequest)
+        answers = cds.SERVICE_HOOKS[service_id]
+        if hook.hook != answers:
+            raise InputRejected([FieldProblem(field="hook", message=f"this service answers {answers}",
+                                              allowed=[answers])])
+        context = decode(_encode(hook.context), CONTEXTS[hook.hook], "context.")
+    except InputRejected:  # the token is spent all the same: it cannot be replayed with another body
+        await anyio.to_thread.run_sync(lambda: remember(state.engine, claims, state.cds_seen_tokens))
+        raise
+    try:
+        admit = functools.partial(cds_store.admit, state.engine, claims, client, hook.hook_instance,
+                                  state.cds_seen_tokens)
+        # SQLite (one process): the token ids in memory and one indexed read, which WAL never blocks — done here,
+        # a thread hop would cost more than the read; PostgreSQL: a round trip, in a thread
+        again = admit() if state.engine.dialect.name == "sqlite" else await anyio.to_thread.run_sync(admit)
+    except TokenRefused as refused:
+        log.warning("cds.token_refused", reason=refused.reason, path=request.url.path)
+        raise NotAuthorizedException(CDS_REFUSED, headers=CDS_CHALLENGE) from None
     if again is not None:
         if again[0] != service_id:
             raise InputRejected([FieldProblem(field="hookInstance", message="already used for another service")],
@@ -152,11 +170,18 @@ async def call(request: Request, service_id: FromPath[str]) -> Response[HookResp
                             "selections": getattr(context, "selections", None), "case": case}),
         output_json=_encode({"cards": response.cards, "evaluation": result}),
         patient_ref=context.patient_id, rule_ids=result.rule_ids, versions=result)
-    await anyio.to_thread.run_sync(lambda: cds_store.keep_call(
-        state.engine, client=client, service=service_id, hook_instance=hook.hook_instance, audit_id=audit_id,
-        response_json=response_json, cards=served))
+    async def keep() -> None:  # after the answer: the call by hookInstance and its cards, for retries and feedback
+        await anyio.to_thread.run_sync(lambda: cds_store.keep_call(
+            state.engine, client=client, service=service_id, hook_instance=hook.hook_instance, audit_id=audit_id,
+            response_json=response_json, cards=served))
+
     request.scope["bonemets"]["log"].update({"service": service_id, "cards": len(served)})
-    return Response(response_json, media_type=MediaType.JSON)
+    return Response(response_json, media_type=MediaType.JSON, background=BackgroundTask(keep))
+
+
+def remember(engine: Any, claims: dict[str, Any], seen: SeenTokens) -> None:
+    with contextlib.suppress(TokenRefused):
+        remember_jti(engine, claims["iss"], str(claims["jti"]), claims["exp"], seen=seen)
 
 
 @post("/cds-services/{service_id:str}/feedback", tags=["cds-hooks"], operation_id="cds_hooks_feedback",

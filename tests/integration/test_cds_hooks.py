@@ -280,6 +280,7 @@ class EhrServer:
 
     def close(self):
         self.server.shutdown()
+        self.server.server_close()
 
 
 def test_missing_prefetch_is_read_from_the_ehr_fhir_server_and_keys_come_from_a_jwks_url(settings, keys, ehr,
