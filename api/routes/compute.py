@@ -49,11 +49,26 @@ def fhir_answer(request: Request, result: Any, patient_ref: str | None, audit_id
     return msgspec.json.encode(bundle)
 
 
+# What each operation does, said as an integrator reads an operation list (the module's doc says the rest).
+SUMMARIES = {
+    "mirels": "Compute the Mirels score: the risk of fracture of a long-bone metastasis, and its advice",
+    "sins": "Compute the SINS: the spinal instability of a vertebral metastasis, and its advice",
+    "rades": "Compute the Rades score: the chance to walk after radiotherapy for cord compression",
+    "tokuhashi": "Compute the revised Tokuhashi score: the expected survival with spinal metastases",
+    "tomita": "Compute the Tomita score: the surgical strategy for spinal metastases",
+    "evaluation": "Evaluate a whole case: every applicable score and pathway, composed into one safe answer",
+}
+
+
 def summary_of(kind: Kind) -> str:
-    """What the operation does, from the first sentence of its module's documentation."""
-    first = kind.description.strip().split("\n\n")[0].replace("\n", " ")
-    sentence = first.split(". ")[0].rstrip(".")
-    return sentence if len(sentence) <= 160 else sentence[:160].rsplit(" ", 1)[0] + "…"
+    """What the operation does: a score's or the whole case's own line; for a pathway, its name and what its
+    module's documentation says first (`Evaluate the spine pathway: whole-spine MRI, ...`)."""
+    if kind.name in SUMMARIES:
+        return SUMMARIES[kind.name]
+    first = kind.description.strip().split("\n\n")[0].replace("\n", " ").split(". ")[0].rstrip(".")
+    what = first.split(": ", 1)[1] if ": " in first else first
+    summary = f"Evaluate the {kind.name.replace('-', ' ')} pathway: {what}"
+    return summary if len(summary) <= 160 else summary[:160].rsplit(" ", 1)[0] + "…"
 
 
 def compute_route(kind: Kind) -> HTTPRouteHandler:
