@@ -38,17 +38,22 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
         configure_logging(settings.log_format)
     engine = engine_for(settings)
     writer_engine = engine if settings.embedded else engine_for(settings, pooled=False)
+    # CDS Hooks' token ids: on PostgreSQL, a small pool that commits without waiting for the disk (infra.cds_store)
+    relaxed = engine if settings.embedded else engine_for(settings, pool_size=2, relaxed=True)
+    app_state_seen = SeenTokens()
     writer = AuditWriter(writer_engine, batch_max=settings.audit_batch_max, checkpoints=settings.checkpointer(),
                          stall_s=settings.audit_timeout_s / 2)
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         writer.start()
+        app_state_seen.load(engine)  # replayed CDS Hooks tokens stay refused across a restart
         try:
             yield
         finally:
             writer.stop()
             engine.dispose()
+            relaxed.dispose()
             writer_engine.dispose()
 
     assets = "/static/swagger-ui"
@@ -59,7 +64,8 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
                                                    include_in_schema=False, opt={"exclude_from_auth": True})],
         state=State({"settings": settings, "engine": engine, "audit_writer": writer, "celery": create_client(settings),
                      "key_store": KeyStore(engine, settings.auth_cache_ttl_s),
-                     "cds_issuers": issuers, "cds_key_sets": KeySets(issuers), "cds_seen_tokens": SeenTokens()}),
+                     "cds_issuers": issuers, "cds_key_sets": KeySets(issuers), "cds_seen_tokens": app_state_seen,
+                     "cds_engine": relaxed}),
         middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=UNAUTHENTICATED)],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,

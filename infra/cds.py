@@ -16,6 +16,8 @@ from typing import Any
 from domain import version
 from domain.model import Language
 from domain.texts import labels
+from domain.texts.messages import localise
+from domain.texts.report import labels as report_labels
 from infra import fhir_case
 from infra.cds_models import Action, Card, Link, Service, Source, Suggestion
 
@@ -64,10 +66,11 @@ WORDS: dict[str, dict[Language, str]] = {
                             "the guideline's answer:",
                       "fr": "Ces données ne sont pas dans le dossier ; renseignez-les (ou joignez-les à l'appel) "
                             "pour obtenir la réponse du référentiel :"},
-    "withheld": {"en": "Withheld by a safety rule", "fr": "Retenues par une règle de sécurité"},
+    "withheld": {"en": "Not recommended: set aside by a safety rule",
+                 "fr": "Non recommandées : écartées par une règle de sécurité"},
     "warnings": {"en": "Warnings", "fr": "Avertissements"},
     "basis": {"en": "Taken from the EHR", "fr": "Repris du dossier"},
-    "set_aside": {"en": "Set aside", "fr": "Écarté"},
+    "set_aside": {"en": "Not used", "fr": "Non utilisé"},
     "rcp": {"en": "discuss in RCP", "fr": "discussion en RCP"},
     "form": {"en": "Evaluate the whole case (bonemets)", "fr": "Évaluer le cas complet (bonemets)"},
     "zol_contra": {"en": "Zoledronic acid: clearance {clearance} mL/min, contraindicated — denosumab",
@@ -76,8 +79,23 @@ WORDS: dict[str, dict[Language, str]] = {
                  "fr": "Acide zolédronique : clairance {clearance} mL/min, dose {dose} mg"},
     "zol_unknown": {"en": "Zoledronic acid: no recent creatinine, weight, age and sex to dose it",
                     "fr": "Acide zolédronique : pas de créatinine, poids, âge et sexe récents pour la doser"},
-    "replace_denosumab": {"en": "Replace zoledronic acid by denosumab 120 mg SC every 4 weeks",
-                          "fr": "Remplacer l'acide zolédronique par le dénosumab 120 mg SC toutes les 4 semaines"},
+    "replace_denosumab": {"en": "Replace zoledronic acid by denosumab 120 mg SC every 4 weeks, with calcium and "
+                                "vitamin D (correct any hypocalcaemia first)",
+                          "fr": "Remplacer l'acide zolédronique par le dénosumab 120 mg SC toutes les 4 semaines, avec "
+                                "calcium et vitamine D (corriger d'abord toute hypocalcémie)"},
+    "denosumab_dosage": {"en": "120 mg SC every 4 weeks, with calcium and vitamin D; correct any hypocalcaemia first",
+                         "fr": "120 mg SC toutes les 4 semaines, avec calcium et vitamine D ; corriger d'abord toute "
+                               "hypocalcémie"},
+    "zol_dosage": {"en": "{dose} mg IV every 4 weeks", "fr": "{dose} mg IV toutes les 4 semaines"},
+    "not_recommended": {"en": "Not recommended: {action} — {reason}", "fr": "Non recommandé : {action} — {reason}"},
+    "missing_short": {"en": "missing", "fr": "manque"},
+    "cancel": {"en": "Cancel this order", "fr": "Annuler cette prescription"},
+    "not_indicated": {"en": "Bone-resorption inhibitor not indicated (AR-1)",
+                      "fr": "Inhibiteur de la résorption osseuse non indiqué (AR-1)"},
+    "zol_undecided": {"en": "Zoledronic acid: start not decided (see what is missing); clearance {clearance} mL/min",
+                      "fr": "Acide zolédronique : initiation non décidée (voir les données manquantes) ; clairance "
+                            "{clearance} mL/min"},
+    "after_dental": {"en": ", once the dental assessment is done", "fr": ", après le bilan bucco-dentaire"},
     "set_dose": {"en": "Set the dose to {dose} mg", "fr": "Fixer la dose à {dose} mg"},
     "pet_postpone": {"en": "PET within 15 days of G-CSF: postpone to {date}",
                      "fr": "TEP dans les 15 jours suivant le G-CSF : reporter au {date}"},
@@ -102,20 +120,49 @@ def _short(text: str) -> str:
 def _line(rec: dict[str, Any], lang: Language) -> str:
     lesion = f" [{rec['lesion']}]" if rec.get("lesion") else ""
     rcp = f" — *{word('rcp', lang)}*" if rec.get("rcp_required") else ""
-    return f"- **{rec['rule_id']}**{lesion} ({rec['urgency']}): {rec['text']}{rcp}"
+    return f"- **{rec['rule_id']}**{lesion} ({report_labels(lang)[rec['urgency']].lower()}) : {rec['text']}{rcp}" \
+        .replace(" : ", ": " if lang == "en" else " : ")
+
+
+# The EHR's facts that are not request fields, in words (the others are in domain/texts/labels.py FIELDS).
+FACTS: dict[str, dict[Language, str]] = {
+    "ecog": {"en": "ECOG performance status (not used: the guideline scores Karnofsky)",
+             "fr": "Indice ECOG (non utilisé : le référentiel emploie le Karnofsky)"},
+    "denosumab_since": {"en": "Denosumab, current course since", "fr": "Dénosumab, traitement en cours depuis"},
+    "zoledronic_since": {"en": "Zoledronic acid, current course since",
+                         "fr": "Acide zolédronique, traitement en cours depuis"},
+    "last_radiotherapy_date": {"en": "Last radiotherapy", "fr": "Dernière radiothérapie"},
+    "last_surgery_date": {"en": "Last surgery", "fr": "Dernière chirurgie"},
+}
+
+
+def fact_label(name: str, lang: Language) -> str:
+    return FACTS[name][lang] if name in FACTS else labels.FIELDS[name][lang]
+
+
+def fact_unit(name: str, lang: Language) -> str | None:
+    return labels.unit(name, lang) if name in labels.FIELDS else None
 
 
 def _basis(found: fhir_case.EhrFacts, lang: Language) -> list[str]:
-    lines = [f"- {labels.FIELDS.get(name, {'en': name, 'fr': name})[lang]}: {_shown(fact.value, lang)}"
-             f"{' ' + unit if (unit := labels.unit(name, lang)) else ''} ({fact.source})"
+    lines = [f"- {fact_label(name, lang)} : {_shown(fact.value, lang)}"
+             f"{' ' + unit if (unit := fact_unit(name, lang)) else ''} ({fact.source})"
              for name, fact in found.facts.items()]
-    lines += [f"- {word('set_aside', lang)}: {s.fact} — {s.source}: {s.why}" for s in found.set_aside]
-    return lines
+    lines += [f"- {word('set_aside', lang)} — {fact_label(s.fact, lang)}, {s.source} : {localise(s.why, lang)}"
+              for s in found.set_aside]
+    return [line.replace(" : ", ": ") if lang == "en" else line for line in lines]
+
+
+def _number(value: float, lang: Language) -> str:
+    text = f"{value:g}"
+    return text.replace(".", ",") if lang == "fr" else text
 
 
 def _shown(value: Any, lang: Language) -> str:
     if isinstance(value, dict) and "unit" in value:
-        return f"{value['value']} {labels.ENUMS[('CreatinineUnit', value['unit'])][lang]}"
+        return f"{_number(value['value'], lang)} {labels.ENUMS[('CreatinineUnit', value['unit'])][lang]}"
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return _number(value, lang)
     if ("Sex", value) in labels.ENUMS:
         return labels.ENUMS[("Sex", value)][lang]
     return value.isoformat() if isinstance(value, dt.date) else str(value)
@@ -186,36 +233,57 @@ def _rec(result: dict[str, Any], *rules: str) -> list[dict[str, Any]]:
 
 
 def _zoledronic(order: dict[str, Any], result: dict[str, Any], lang: Language) -> Card:
-    ar2 = _rec(result, "AR-2")
-    values = ar2[0].get("values", {}) if ar2 else {}
+    """The inhibitor's whole pathway, as REST answers it, decides the card: not indicated (AR-1) is a warning that
+    proposes to cancel; under 30 mL/min (AR-2, SAFE-3) is critical and proposes denosumab with AR-3's conditions;
+    a dose to give is an update of the order, with the pre-treatment checklist (AR-4) beside it; a start not decided
+    (life expectancy, dental assessment missing) gives the clearance for information, and no dose."""
+    ar = [r for r in result["recommendations"] if r["rule_id"].startswith("AR-")]
+    actions = {r["action"]: r for r in ar}
+    ar2 = next((r for r in ar if r["rule_id"] == "AR-2"), None)
+    values = ar2.get("values", {}) if ar2 else {}
     clearance = values.get("creatinine_clearance_ml_min")
-    dose = values.get("dose_mg")
-    base = {"uuid": str(uuid.uuid4()), "source": source(lang)}
-    reasoning = "\n".join(_line(r, lang) for r in ar2)
+    shown = _number(clearance, lang) if clearance is not None else None
+    missing = [f"- **{n['rule_id']}** — {word('missing_short', lang)} : " + ", ".join(
+        {"fr": " ou ", "en": " or "}[lang].join(labels.FIELDS[p][lang] if p in labels.FIELDS else p
+                                                for p in name.split("|")) for name in n["missing"])
+        for n in result["not_evaluable"] if n["rule_id"].startswith("AR-")]
+    base = {"uuid": str(uuid.uuid4()), "source": source(lang),
+            "detail": "\n".join([*(_line(r, lang) for r in ar), *missing,
+                                 *(f"- {w['message']}" for w in result["warnings"]
+                                   if "zoledronic" in w["code"] or "creatinine" in w["code"])]) or None}
+    cancel = Action(type="delete", description=word("cancel", lang), resource_id=_ref(order))
+    if "antiresorptive_not_indicated" in actions:
+        return Card(**base, indicator="warning", summary=_short(word("not_indicated", lang)),
+                    selection_behavior="at-most-one",
+                    suggestions=[Suggestion(label=word("cancel", lang), uuid=str(uuid.uuid4()), actions=[cancel])])
     if clearance is None:
-        return Card(**base, indicator="warning", summary=_short(word("zol_unknown", lang)), detail=reasoning or None)
-    if dose is None:  # under 30 mL/min: contraindicated (AR-2, SAFE-3)
+        return Card(**base, indicator="warning", summary=_short(word("zol_unknown", lang)))
+    if clearance < 30:  # contraindicated whatever the start decision (AR-2, SAFE-3): denosumab, with AR-3's terms
         denosumab = {"resourceType": "MedicationRequest", "status": "draft", "intent": "order",
                      "subject": order.get("subject", {}),
                      "medicationCodeableConcept": {"coding": [
                          {"system": fhir_case.ATC, "code": "M05BX04", "display": "denosumab"}], "text": "Denosumab"},
-                     "dosageInstruction": [{"text": "120 mg SC every 4 weeks", "route": {"text": "SC"}}]}
-        return Card(**base, indicator="critical",
-                    summary=_short(word("zol_contra", lang, clearance=clearance)), detail=reasoning,
+                     "dosageInstruction": [{"text": word("denosumab_dosage", lang), "route": {"text": "SC"}}]}
+        label = word("replace_denosumab", lang)
+        return Card(**base, indicator="critical", summary=_short(word("zol_contra", lang, clearance=shown)),
                     selection_behavior="at-most-one",
-                    suggestions=[Suggestion(label=word("replace_denosumab", lang), uuid=str(uuid.uuid4()),
-                                            is_recommended=True, actions=[
-                                                Action(type="delete", description=word("replace_denosumab", lang),
-                                                       resource_id=_ref(order)),
-                                                Action(type="create", description=word("replace_denosumab", lang),
-                                                       resource=denosumab)])])
-    updated = {**order, "dosageInstruction": [{"text": f"{dose} mg IV every 4 weeks", "doseAndRate": [
-        {"doseQuantity": {"value": dose, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}}]}]}
-    return Card(**base, indicator="info", summary=_short(word("zol_dose", lang, clearance=clearance, dose=dose)),
-                detail=reasoning, selection_behavior="at-most-one",
-                suggestions=[Suggestion(label=word("set_dose", lang, dose=dose), uuid=str(uuid.uuid4()),
-                                        actions=[Action(type="update", description=word("set_dose", lang, dose=dose),
-                                                        resource=updated)])])
+                    suggestions=[Suggestion(label=label, uuid=str(uuid.uuid4()), is_recommended=True, actions=[
+                        Action(type="delete", description=label, resource_id=_ref(order)),
+                        Action(type="create", description=label, resource=denosumab)])])
+    dose = values.get("dose_mg") if ar2 and ar2["action"] == "zoledronic_acid" else None
+    if dose is None:  # the start is not decided, or no plausible dose: the clearance, for information only
+        return Card(**base, indicator="warning", summary=_short(word("zol_undecided", lang, clearance=shown)))
+    quantity = {"value": dose, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}
+    updated = {**order, "dosageInstruction": [{"text": word("zol_dosage", lang, dose=_number(dose, lang)),
+                                               "doseAndRate": [{"doseQuantity": quantity}]}]}
+    later = "start_after_dental_assessment" in actions
+    summary = word("zol_dose", lang, clearance=shown, dose=_number(dose, lang)) + (
+        word("after_dental", lang) if later else "")
+    return Card(**base, indicator="warning" if later else "info", summary=_short(summary),
+                selection_behavior="at-most-one",
+                suggestions=[Suggestion(label=word("set_dose", lang, dose=_number(dose, lang)), uuid=str(uuid.uuid4()),
+                                        actions=[Action(type="update", description=word(
+                                            "set_dose", lang, dose=_number(dose, lang)), resource=updated)])])
 
 
 def _pet(order: dict[str, Any], result: dict[str, Any], lang: Language) -> Card | None:
@@ -235,12 +303,19 @@ def _pet(order: dict[str, Any], result: dict[str, Any], lang: Language) -> Card 
                                             resource=moved)])])
 
 
+def planned_date(order: dict[str, Any]) -> dt.date | None:
+    """When an order is to be carried out: its occurrence (a date, or a period's start) — never when it was written."""
+    period = order.get("occurrencePeriod")
+    return fhir_case._date(order.get("occurrenceDateTime") or (period.get("start") if isinstance(period, dict)
+                                                                 else None))
+
+
 def order_findings(orders: list[dict[str, Any]], today: dt.date) -> dict[str, Any]:
     """What the selected orders add to the case: a PET's planned date (IMG-2 decides whether it must wait)."""
     pets = [order for order in orders if kind_of(order) == "pet"]
     if not pets:
         return {}
-    planned = fhir_case.effective_date(pets[0]) or today
+    planned = planned_date(pets[0]) or today
     return {"imaging": {"planned_pet_date": max(planned, today).isoformat()}}
 
 
@@ -251,17 +326,19 @@ def _related(result: dict[str, Any], rules: tuple[str, ...], lang: Language) -> 
                                        rule=r["rule_id"])),
                    detail=_line(r, lang)), (r["rule_id"],)) for r in _rec(result, *rules)]
     cards += [(Card(uuid=str(uuid.uuid4()), source=source(lang), indicator="warning",
-                    summary=_short(f"{labels.ACTIONS[w['action']][lang]} — {w['reason']['text']}"),
+                    summary=_short(word("not_recommended", lang, action=labels.ACTIONS[w["action"]][lang],
+                                        reason=w["reason"]["text"])),
                     detail=f"~~{w['rule_id']}~~ {w['text']} ({w['withheld_by']}: {w['reason']['text']})"),
                (w["rule_id"], w["withheld_by"])) for w in result["withheld"] if w["rule_id"] in rules]
     return cards
 
 
-ORDER_RULES = {"radiotherapy": ("SP-3", "SP-4", "RT-1", "RT-2", "RT-3", "RT-4", "RT-5", "MSCC-1", "MSCC-5", "LB-2",
-                                "LB-3", "LB-4"),
-               "surgical_consult": ("SURG-1", "SURG-2", "SURG-3", "SURG-4", "SURG-5", "SP-3", "MSCC-5", "LB-1",
-                                    "LB-4"),
-               "denosumab": ("AR-1", "AR-3", "AR-4", "AR-5", "AR-6", "AR-7")}
+ORDER_RULES = {
+    "radiotherapy": ("SURG-1", "SURG-2", "SP-3", "SP-4", "RT-1", "RT-2", "RT-3", "RT-4", "RT-5", "MSCC-1", "MSCC-5",
+                     "LB-2", "LB-3", "LB-4"),
+    "surgical_consult": ("SURG-1", "SURG-2", "SURG-3", "SURG-4", "SURG-5", "SP-3", "MSCC-5", "LB-1", "LB-4"),
+    "denosumab": ("AR-1", "AR-3", "AR-4", "AR-5", "AR-6", "AR-7"),
+}
 
 
 def order_select(result: dict[str, Any], orders: list[dict[str, Any]], lang: Language) -> list[Served]:

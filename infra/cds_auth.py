@@ -23,7 +23,7 @@ from typing import Any
 import jwt
 import msgspec
 import structlog
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -205,8 +205,7 @@ def remember_jti(engine: Engine, issuer: str, jti: str, expires_at: int, now: fl
                  seen: SeenTokens | None = None) -> None:
     """Record a token id; TokenRefused if it was already used (a replay). In memory with one API process (SQLite)."""
     if seen is not None and engine.dialect.name == "sqlite":
-        seen.add(issuer, jti, expires_at, now)
-        return
+        seen.add(issuer, jti, expires_at, now)  # refused at once if seen; then kept for a restart too
     try:
         with engine.begin() as conn:
             record_jti(conn, issuer, jti, expires_at, now)
@@ -222,6 +221,16 @@ class SeenTokens:
         self._seen: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
         self._added = 0
+
+    def load(self, engine: Engine) -> None:
+        """The ids of tokens not yet expired that the installation recorded: replays stay refused after a restart."""
+        if engine.dialect.name != "sqlite":
+            return
+        with engine.connect() as conn:
+            rows = conn.execute(select(CdsToken.issuer, CdsToken.jti, CdsToken.expires_at).where(
+                CdsToken.expires_at >= int(time.time()) - LEEWAY_S)).all()
+        with self._lock:
+            self._seen.update({(r.issuer, r.jti): r.expires_at for r in rows})
 
     def add(self, issuer: str, jti: str, expires_at: int, now: float | None = None) -> None:
         moment = int(time.time() if now is None else now)

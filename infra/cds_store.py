@@ -4,38 +4,74 @@ the feedback itself, idempotent."""
 
 from __future__ import annotations
 
+import itertools
+import time
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from infra.cds_auth import SeenTokens, TokenRefused, record_jti
+from infra.cds_auth import LEEWAY_S, SeenTokens, TokenRefused
 from infra.cds_models import Card, Feedback
 from infra.jobs import now
-from infra.tables import CdsCall, CdsCard, CdsFeedback
+from infra.tables import CdsCall, CdsCard, CdsFeedback, CdsToken
+
+_admitted = itertools.count()
+ADMIT = text("WITH token AS (INSERT INTO cds_token (issuer, jti, expires_at) VALUES (:issuer, :jti, :expires_at)) "
+             "SELECT service, response_json, request_sha256 FROM cds_call WHERE client = :client AND "
+             "hook_instance = :hook_instance")
 
 
 def admit(engine: Engine, claims: dict[str, Any], client: str, hook_instance: str,
-          seen: SeenTokens) -> tuple[str, bytes] | None:
-    """What a service call needs before it is evaluated, in one transaction: its token's id recorded (TokenRefused
-    on a replay) and the answer already given to this hookInstance, if any. With one API process (SQLite) the ids
-    are kept in memory; on PostgreSQL, shared by every process, in the table — committed without waiting for the
-    disk (synchronous_commit off: a crash may forget the last milliseconds of ids, never an audit record)."""
-    embedded = engine.dialect.name == "sqlite"
-    if embedded:
+          seen: SeenTokens) -> tuple[str, bytes, str] | None:
+    """What a service call needs before it is evaluated: its token's id recorded (TokenRefused on a replay) and the
+    answer already given to this hookInstance, if any. With one API process (SQLite) the ids are kept in memory and
+    the read is one indexed WAL read; on PostgreSQL, shared by every process, both are one statement on `engine`,
+    the relaxed engine (autocommit, no wait for the disk: a crash may forget the last milliseconds of token ids,
+    never an audit record)."""
+    if engine.dialect.name == "sqlite":
         seen.add(claims["iss"], str(claims["jti"]), claims["exp"])
-    try:
-        with engine.begin() as conn:
-            if not embedded:
-                conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
-                record_jti(conn, claims["iss"], str(claims["jti"]), claims["exp"])
-            row = conn.execute(select(CdsCall.service, CdsCall.response_json).where(
+        with engine.connect() as conn:
+            row = conn.execute(select(CdsCall.service, CdsCall.response_json, CdsCall.request_sha256).where(
                 CdsCall.client == client, CdsCall.hook_instance == hook_instance)).first()
-    except IntegrityError:
-        raise TokenRefused("jti already used (replay)") from None
-    return None if row is None else (row.service, row.response_json.encode())
+    else:
+        try:
+            with engine.connect() as conn:
+                if next(_admitted) % 100 == 0:  # forget the ids of tokens expired since: about an hour is kept
+                    conn.execute(delete(CdsToken).where(CdsToken.expires_at < int(time.time()) - LEEWAY_S))
+                row = conn.execute(ADMIT, {"issuer": claims["iss"], "jti": str(claims["jti"])[:256],
+                                           "expires_at": int(claims["exp"]), "client": client,
+                                           "hook_instance": hook_instance}).first()
+        except IntegrityError:
+            raise TokenRefused("jti already used (replay)") from None
+    return None if row is None else (row.service, row.response_json.encode(), row.request_sha256)
+
+
+PLACEHOLDER = {"reference": "Patient/{{context.patientId}}"}
+
+
+def masked(value: Any) -> Any:
+    """`value` with every `subject` and `patient` of its FHIR resources replaced by the CDS Hooks placeholder: what
+    is stored of a response never holds the patient's reference (nor a name an order's subject may carry)."""
+    if isinstance(value, dict):
+        return {k: PLACEHOLDER if k in ("subject", "patient") and isinstance(v, dict) else masked(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    return value
+
+
+def unmasked(value: Any, patient_id: str) -> Any:
+    """A stored response, for the call that asks for it again: the placeholder back to the call's patient."""
+    if value == PLACEHOLDER:
+        return {"reference": f"Patient/{patient_id}"}
+    if isinstance(value, dict):
+        return {k: unmasked(v, patient_id) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unmasked(v, patient_id) for v in value]
+    return value
 
 
 def answered(engine: Engine, client: str, hook_instance: str) -> tuple[str, bytes] | None:
@@ -46,16 +82,20 @@ def answered(engine: Engine, client: str, hook_instance: str) -> tuple[str, byte
     return None if row is None else (row.service, row.response_json.encode())
 
 
-def keep_call(engine: Engine, *, client: str, service: str, hook_instance: str, audit_id: str,
-              response_json: bytes, cards: list[tuple[Card, tuple[str, ...]]]) -> None:
-    """The call and its cards, in one transaction; a concurrent twin of the call (same hookInstance) that got
-    there first keeps its own."""
+def keep_call(engine: Engine, *, client: str, service: str, hook_instance: str, audit_id: str, request_sha256: str,
+              response_json: bytes, cards: list[tuple[Card, tuple[str, ...]]], token: dict[str, Any] | None) -> None:
+    """The call (its response with the patient's references masked) and its cards, in one transaction; a
+    concurrent twin of the call (same hookInstance) that got there first keeps its own. On SQLite the call's token id
+    too, so that a restart does not forget it (SeenTokens.load)."""
     stamp = now()
     try:
         with engine.begin() as conn:
+            if token is not None and engine.dialect.name == "sqlite":
+                conn.execute(insert(CdsToken).prefix_with("OR IGNORE").values(
+                    issuer=token["iss"], jti=str(token["jti"])[:256], expires_at=int(token["exp"])))
             conn.execute(insert(CdsCall).values(client=client, hook_instance=hook_instance, service=service,
-                                                audit_id=audit_id, response_json=response_json.decode(),
-                                                created_at=stamp))
+                                                audit_id=audit_id, request_sha256=request_sha256,
+                                                response_json=response_json.decode(), created_at=stamp))
             if cards:
                 conn.execute(insert(CdsCard), [
                     {"uuid": card.uuid, "client": client, "service": service, "hook_instance": hook_instance,

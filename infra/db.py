@@ -16,7 +16,7 @@ KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "
 
 
 def make_engine(url: str, *, pool_size: int = 5, statement_timeout_s: float = 60.0, lock_timeout_s: float = 4.0,
-                idle_in_transaction_timeout_s: float = 10.0, pooled: bool = True) -> Engine:
+                idle_in_transaction_timeout_s: float = 10.0, pooled: bool = True, relaxed: bool = False) -> Engine:
     """An engine with the service's own session limits: on PostgreSQL a statement, a wait for a lock and an idle
     transaction are bounded by the server (a lost client can never hold the audit chain's lock), and the socket
     has keepalives and a user timeout."""
@@ -30,19 +30,21 @@ def make_engine(url: str, *, pool_size: int = 5, statement_timeout_s: float = 60
     limits = {"statement_timeout": statement_timeout_s, "lock_timeout": lock_timeout_s,
               "idle_in_transaction_session_timeout": idle_in_transaction_timeout_s}
     options = " ".join(f"-c {name}={round(seconds * 1000)}" for name, seconds in limits.items())
+    if relaxed:  # `relaxed`: autocommit, and a commit that does not wait for the disk — never for the audit trail
+        options += " -c synchronous_commit=off"
     connect_args = {"connect_timeout": 3, **KEEPALIVES, "options": options}
     if not pooled:  # a connection of its own each time (the audit writer's: it keeps one, and is never handed
         return create_engine(url, poolclass=NullPool, connect_args=connect_args,  # a stale pooled one)
                              hide_parameters=True)
     # hide_parameters: a database error's text never carries the values of a query (a line, a reference)
     return create_engine(url, pool_size=pool_size, pool_pre_ping=True, pool_timeout=5, connect_args=connect_args,
-                         hide_parameters=True)
+                         hide_parameters=True, **({"isolation_level": "AUTOCOMMIT"} if relaxed else {}))
 
 
-def engine_for(settings: Any, *, pool_size: int = 5, pooled: bool = True) -> Engine:
+def engine_for(settings: Any, *, pool_size: int = 5, pooled: bool = True, relaxed: bool = False) -> Engine:
     """make_engine with the limits of `settings` (infra.settings.Settings)."""
     return make_engine(settings.database_url, pool_size=pool_size, statement_timeout_s=settings.db_statement_timeout_s,
-                       lock_timeout_s=settings.db_lock_timeout_s, pooled=pooled,
+                       lock_timeout_s=settings.db_lock_timeout_s, pooled=pooled, relaxed=relaxed,
                        idle_in_transaction_timeout_s=settings.db_idle_in_transaction_timeout_s)
 
 

@@ -209,11 +209,14 @@ def _patient(found: EhrFacts, patient: dict[str, Any] | None, today: dt.date) ->
 
 
 def _medications(found: EhrFacts, requests: list[dict[str, Any]], today: dt.date) -> None:
-    """The last G-CSF given, and how long denosumab has been taken (first request to today)."""
+    """The last G-CSF prescribed (its authoredOn: a MedicationAdministration would say when it was given), and since
+    when the current inhibitor course runs (its active requests only: a course stopped years ago is not this one)."""
     for name, codes in (("last_gcsf_date", GCSF), ("denosumab_since", DENOSUMAB), ("zoledronic_since", ZOLEDRONIC)):
         dated = []
         for request in requests:
             if request.get("status") in ("entered-in-error", "cancelled", "draft"):
+                continue
+            if name != "last_gcsf_date" and request.get("status") not in ("active", "on-hold"):
                 continue
             if codings(request.get("medicationCodeableConcept")) & codes:
                 day = effective_date(request)

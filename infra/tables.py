@@ -170,6 +170,8 @@ class CdsCall(SQLModel, table=True):
     hook_instance: str = Field(primary_key=True, max_length=128)
     service: str = Field(max_length=64)
     audit_id: str = Field(max_length=36)
+    request_sha256: str = Field(max_length=64, description="The call's body: the same hookInstance with another "
+                                "body is refused")
     response_json: str = Field(sa_column=Column(Text, nullable=False))
     created_at: str = Field(max_length=32)
 

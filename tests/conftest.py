@@ -202,3 +202,6 @@ def bulk_client(bulk_env: dict[str, str]):
         client.keys = keys
         client.engine_url = settings.database_url
         yield client
+
+
+from tests.cds_fixtures import cds_client, ehr  # noqa: E402, F401 — the CDS Hooks tests' EHR, for every test module

@@ -25,6 +25,7 @@ from api.audited import language
 from api.auth import requires
 from api.errors import is_id, problem
 from api.openapi import problems
+from api.responses import TypedStream
 from domain import version
 from domain.model import FieldProblem, InputRejected
 from infra import broker, fhir_results, jobs
@@ -240,7 +241,7 @@ async def job_results(
                        language=language(request))
     lines = jobs.results(request.app.state.engine, job.id, ok)
     if format == "fhir":
-        return Stream(fhir_lines(lines, job.finished_at or job.created_at), media_type=FHIR_NDJSON,
+        return TypedStream(fhir_lines(lines, job.finished_at or job.created_at), media_type=FHIR_NDJSON,
                       headers={**progress_headers(job, settings), "Content-Language": job.language})
     return Stream(lines, media_type=NDJSON,
                   headers={**progress_headers(job, settings), "Content-Language": job.language})

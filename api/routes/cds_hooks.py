@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import hashlib
 import json
 import urllib.parse
 import urllib.request
@@ -61,6 +62,16 @@ def decode(raw: bytes, kind: type, field_prefix: str = "") -> Any:
         raise InputRejected([FieldProblem(field="$", message=f"malformed JSON: {exc}")]) from None
 
 
+class _Refuse(urllib.request.HTTPRedirectHandler):
+    """A FHIR server's redirect is not followed: the access token would go wherever it points."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+NO_REDIRECTS = urllib.request.build_opener(_Refuse)
+
+
 def fetch_missing(hook: HookRequest, keys: list[str], allowed: tuple[str, ...]) -> dict[str, Any]:
     """What the prefetch lacks, read from the EHR's FHIR server with the access token it gave, if that server is one
     the issuer's configuration lists (`fhir_servers`); a key that cannot be read stays missing (the call is 412)."""
@@ -77,7 +88,7 @@ def fetch_missing(hook: HookRequest, keys: list[str], allowed: tuple[str, ...]) 
         asked = urllib.request.Request(url, headers={
             "Authorization": f"Bearer {hook.fhir_authorization.access_token}", "Accept": FHIR_JSON})
         try:
-            with urllib.request.urlopen(asked, timeout=5) as answer:
+            with NO_REDIRECTS.open(asked, timeout=5) as answer:
                 fetched[key] = json.loads(answer.read(8 << 20))
         except (OSError, ValueError) as exc:
             log.warning("cds.fetch_failed", key=key, error=type(exc).__name__)
@@ -107,8 +118,10 @@ async def call(request: Request, service_id: FromPath[str]) -> Response[HookResp
     client = request.user.client
     state = request.app.state
     claims = request.scope["bonemets"]["cds_claims"]
+    raw = await request.body()
+    digest = hashlib.sha256(raw).hexdigest()
     try:
-        hook = decode(await request.body(), HookRequest)
+        hook = decode(raw, HookRequest)
         answers = cds.SERVICE_HOOKS[service_id]
         if hook.hook != answers:
             raise InputRejected([FieldProblem(field="hook", message=f"this service answers {answers}",
@@ -118,7 +131,7 @@ async def call(request: Request, service_id: FromPath[str]) -> Response[HookResp
         await anyio.to_thread.run_sync(lambda: remember(state.engine, claims, state.cds_seen_tokens))
         raise
     try:
-        admit = functools.partial(cds_store.admit, state.engine, claims, client, hook.hook_instance,
+        admit = functools.partial(cds_store.admit, state.cds_engine, claims, client, hook.hook_instance,
                                   state.cds_seen_tokens)
         # SQLite (one process): the token ids in memory and one indexed read, which WAL never blocks — done here,
         # a thread hop would cost more than the read; PostgreSQL: a round trip, in a thread
@@ -127,10 +140,11 @@ async def call(request: Request, service_id: FromPath[str]) -> Response[HookResp
         log.warning("cds.token_refused", reason=refused.reason, path=request.url.path)
         raise NotAuthorizedException(CDS_REFUSED, headers=CDS_CHALLENGE) from None
     if again is not None:
-        if again[0] != service_id:
-            raise InputRejected([FieldProblem(field="hookInstance", message="already used for another service")],
+        if again[0] != service_id or again[2] != digest:  # a retry sends the same call; anything else is another
+            raise InputRejected([FieldProblem(field="hookInstance", message="already used for another call")],
                                 contradiction=True)
-        return Response(again[1], media_type=MediaType.JSON)
+        stored = cds_store.unmasked(msgspec.json.decode(again[1]), context.patient_id)
+        return Response(_encode(stored), media_type=MediaType.JSON)
     prefetch = dict(hook.prefetch or {}) if hook.prefetch is not msgspec.UNSET else {}
     absent = [key for key in cds.PREFETCH if key not in prefetch]
     if absent:
@@ -145,6 +159,9 @@ async def call(request: Request, service_id: FromPath[str]) -> Response[HookResp
     found = fhir_case.read(prefetch, day)
     findings = (hook.extension or {}).get(cds.FINDINGS_EXTENSION) if hook.extension is not msgspec.UNSET else None
     findings = findings if isinstance(findings, dict) else {}
+    if "patient_ref" in findings:  # the patient is the context's: no reference of theirs travels in the findings
+        raise InputRejected([FieldProblem(field=f"extension.{cds.FINDINGS_EXTENSION}.patient_ref",
+                                          message="the patient is context.patientId; no patient reference here")])
     if hook.hook == "order-select":
         orders = cds.selected(hook.context)
         for block, values in cds.order_findings(orders, day).items():
@@ -159,7 +176,7 @@ async def call(request: Request, service_id: FromPath[str]) -> Response[HookResp
     result = evaluate(case, lang)
     output = msgspec.to_builtins(result)
     if hook.hook == "patient-view":
-        served = cds.patient_view(output, found, lang, form_url=f"{public_url(request)}/swagger#/evaluations")
+        served = cds.patient_view(output, found, lang, form_url=f"{public_url(request)}/schema/swagger#/evaluations")
     else:
         served = cds.order_select(output, orders, lang)
     response = HookResponse(cards=[card for card, _ in served])
@@ -168,12 +185,13 @@ async def call(request: Request, service_id: FromPath[str]) -> Response[HookResp
         request, action="cds.answered",
         input_json=_encode({"hook": hook.hook, "hookInstance": hook.hook_instance, "service": service_id,
                             "selections": getattr(context, "selections", None), "case": case}),
-        output_json=_encode({"cards": response.cards, "evaluation": result}),
+        output_json=_encode({"cards": cds_store.masked(msgspec.to_builtins(response.cards)), "evaluation": result}),
         patient_ref=context.patient_id, rule_ids=result.rule_ids, versions=result)
     async def keep() -> None:  # after the answer: the call by hookInstance and its cards, for retries and feedback
         await anyio.to_thread.run_sync(lambda: cds_store.keep_call(
             state.engine, client=client, service=service_id, hook_instance=hook.hook_instance, audit_id=audit_id,
-            response_json=response_json, cards=served))
+            request_sha256=digest, response_json=_encode(cds_store.masked(msgspec.to_builtins(response))),
+            cards=served, token=claims))
 
     request.scope["bonemets"]["log"].update({"service": service_id, "cards": len(served)})
     return Response(response_json, media_type=MediaType.JSON, background=BackgroundTask(keep))

@@ -197,6 +197,17 @@ RULES: list[Rule] = [
     _rule(r"Object missing required field `([^`]+)`", "objet sans le champ obligatoire `{0}`"),
     _rule(r"Object contains unknown field `([^`]+)`", "objet avec un champ inconnu `{0}`"),
     _rule(r"(\w+) must be a date from (\S+) to (\S+)", "{0} doit être une date du {1} au {2}"),
+    # why an EHR observation was not used (infra/fhir_case.py)
+    _rule(r"older than (\d+) days", "antérieure de plus de {0} jours"),
+    _rule(r"dated after the evaluation", "datée après l'évaluation"),
+    _rule(r"no effective date", "sans date"),
+    _rule(r"status (.+) \(final, amended or corrected needed\)", "statut {0} (final, amended ou corrected attendu)"),
+    _rule(r"no value on the scale", "pas de valeur sur l'échelle"),
+    _rule(r"no numeric value", "pas de valeur numérique"),
+    _rule(r"unit (.+) is not one of (.+)", "unité {0} non prise en charge (acceptées : {1})"),
+    _rule(r"(\S+) kg is outside the plausible range \(20-300 kg\)",
+          "{0} kg hors de l'intervalle plausible (20-300 kg)"),
+    _rule(r"age (\d+) outside 18-120", "âge {0} hors de 18-120"),
     # the domain's checks
     _rule(r"creatinine out of range: must be (\S+) mg/dL \((\S+) umol/L\); check the unit",
           "créatinine hors limites : elle doit être de {0} mg/dL ({1} µmol/L) ; vérifiez l'unité"),

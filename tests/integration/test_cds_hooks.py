@@ -13,7 +13,6 @@ from dataclasses import replace
 import jwt
 import msgspec
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 from fhir.resources.R4B import get_fhir_model_class
 from sqlalchemy import text
 
@@ -21,49 +20,10 @@ from infra import cds_models
 from infra.cds_auth import Issuer
 from infra.db import make_engine
 from tests import fhir_fixtures as f
+from tests.cds_fixtures import BASE, EHR, Ehr
 from tests.conftest import Keys
 
-EHR = "https://ehr.example-hospital.fr/"
-BASE = "http://testserver.local"
 SHARED_SECRET = "a-shared-secret-of-48-bytes-for-hs384-signing!!!"  # a symmetric key: CDS Hooks forbids it
-
-
-class Ehr:
-    """The EHR side: its signing key (ES384), published as a JWK Set file the service is configured with."""
-
-    def __init__(self, tmp_path, kid="ehr-2026"):
-        self.key = ec.generate_private_key(ec.SECP384R1())
-        self.kid = kid
-        public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.key.public_key()))
-        self.jwks = tmp_path / "ehr-jwks.json"
-        self.jwks.write_text(json.dumps({"keys": [{**public, "kid": kid, "use": "sig", "alg": "ES384"}]}))
-
-    def token(self, path: str, **changes) -> str:
-        claims = {"iss": EHR, "aud": f"{BASE}{path}", "exp": int(time.time()) + 300, "iat": int(time.time()),
-                  "jti": str(uuid.uuid4()), "tenant": "chu-besancon", **changes}
-        headers = {"kid": changes.pop("kid", self.kid), "typ": "JWT"}
-        return jwt.encode({k: v for k, v in claims.items() if v is not None}, self.key, algorithm="ES384",
-                          headers=headers)
-
-    def headers(self, path: str, **changes) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(path, **changes)}"}
-
-
-@pytest.fixture
-def ehr(tmp_path):
-    return Ehr(tmp_path)
-
-
-@pytest.fixture
-def cds_client(settings, keys, ehr, log_stream):
-    from litestar.testing import TestClient
-
-    from api.app import create_app
-
-    configured = replace(settings, cds_issuers={EHR: Issuer(jwks_file=str(ehr.jwks))}, public_url=BASE)
-    with TestClient(create_app(configured, configure_logs=False), raise_server_exceptions=False) as client:
-        client.keys = keys
-        yield client
 
 
 def call(client, ehr, service, body, **kw):
@@ -165,7 +125,7 @@ def test_story_1_patient_view_says_what_is_recommended_and_what_is_missing(cds_c
     assert summary["indicator"] == "warning" and summary["summary"].startswith("Métastases osseuses")
     assert "AR-2" in summary["detail"] and "23" in summary["detail"]
     # the basis, traced to its resources
-    assert "Créatininémie: 2.5 mg/dL (Observation/" in summary["detail"] and "Âge: 71 ans" in summary["detail"]
+    assert "Créatininémie : 2,5 mg/dL (Observation/" in summary["detail"] and "Âge : 71 ans" in summary["detail"]
     assert summary["source"]["label"].startswith("OncoBFC / NEON / ONCORIF")
     assert "Espérance de vie" in missing["detail"] and missing["links"][0]["type"] == "absolute"
     # audited: the cards and the evaluation, the patient as a keyed hash only; the same hookInstance answered again
@@ -206,6 +166,13 @@ def test_story_2_zoledronic_acid_ordered_at_23_ml_min_is_critical_with_denosumab
     normal = dict(RENAL, observations=(f.creatinine(0.9), f.weight(60)))
     body = hook_request("order-select", f.prefetch(patient_resource=f.patient(BORN), **normal),
                         selections=["MedicationRequest/zol-1"], draftOrders=f.bundle(order))
+    (card,) = cards_of(call(cds_client, ehr, "bonemets-order-select", body))
+    # the start is not decided without a life expectancy (AR-1): the clearance for information, and no dose
+    assert card["indicator"] == "warning" and "suggestions" not in card and "not decided" in card["summary"]
+    assert "**AR-1** — missing" in card["detail"]  # what the start waits for, said
+    body = {**body, "hookInstance": str(uuid.uuid4()), "extension": {"fr.bonemets.findings": {
+        "patient": {"life_expectancy_months": 12},
+        "antiresorptive": {"urgent": False, "dental_assessment_done": True}}}}
     (card,) = cards_of(call(cds_client, ehr, "bonemets-order-select", body))
     assert card["indicator"] == "info" and "mg" in card["summary"]
     updated = card["suggestions"][0]["actions"][0]["resource"]

@@ -99,7 +99,7 @@ def test_a_summary_without_results_draws_no_bars(tmp_path):
 
 @pytest.mark.parametrize(("lang", "heading", "by", "urgency"), [
     ("en", "Withheld by a safety rule", "withheld by SURG-1", "Emergency"),
-    ("fr", "Retenues par une règle de sécurité", "retenue par SURG-1", "Urgence")])
+    ("fr", "Écartées par une règle de sécurité", "écartée par SURG-1", "Urgence")])
 def test_patient_report_prints_what_a_safety_rule_withheld_and_why(lang, heading, by, urgency, tmp_path):
     """clinical-rules.md section 4: the withheld recommendations are printed as such, with the rule that withheld
     them and the finding, in the report's language; every recommendation shows its urgency."""

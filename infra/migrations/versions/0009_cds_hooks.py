@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("hook_instance", sa.String(128), primary_key=True),
         sa.Column("service", sa.String(64), nullable=False),
         sa.Column("audit_id", sa.String(36), nullable=False),
+        sa.Column("request_sha256", sa.String(64), nullable=False),
         sa.Column("response_json", sa.Text, nullable=False),
         sa.Column("created_at", sa.String(32), nullable=False))
     op.create_table(

@@ -1,0 +1,147 @@
+"""What an independent review of the CDS Hooks service found, each held by a test (issue 13): common charts answer
+(no 500), an inhibitor order follows the whole pathway, patient references never reach what is stored, a
+hookInstance is one call, a PET's date is its occurrence, the access token never follows a redirect, a replayed
+token stays refused after a restart."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import replace
+
+from sqlalchemy import text
+
+from infra.cds_auth import Issuer
+from infra.db import make_engine
+from tests import fhir_fixtures as f
+from tests.cds_fixtures import BASE, EHR
+from tests.integration.test_cds_hooks import BORN, RENAL, EhrServer, audit_rows, call, cards_of, hook_request
+
+
+def procedure(code: str, *, days: int, category: str | None = None) -> dict:
+    resource = {"resourceType": "Procedure", "id": f"proc-{uuid.uuid4().hex[:6]}", "status": "completed",
+                "subject": {"reference": f"Patient/{f.PATIENT_ID}"}, "performedDateTime": f.days_ago(days),
+                "code": {"coding": [{"system": f.SNOMED, "code": code}]}}
+    if category:
+        resource["category"] = {"coding": [{"system": f.SNOMED, "code": category}]}
+    return f.valid(resource)
+
+
+def test_a_full_chart_answers_with_every_fact_in_words(cds_client, ehr):
+    """ECOG, an inhibitor course, a radiotherapy and an operation in the chart: cards, each fact named (was a 500)."""
+    chart = f.prefetch(patient_resource=f.patient(BORN), observations=(*RENAL["observations"], f.ecog(1)),
+                       conditions=RENAL["conditions"],
+                       medications=(f.medication("M05BX04", "denosumab", days=40),
+                                    f.medication("M05BA08", "zoledronic acid", days=900, status="completed")),
+                       procedures=(procedure("108290001", days=20),
+                                   procedure("80146002", days=60, category="387713003")))
+    for lang in ("en", "fr"):
+        summary, *_ = cards_of(call(cds_client, ehr, "bonemets-patient-view", hook_request("patient-view", chart),
+                                    headers={"Accept-Language": lang}))
+        words = {"en": ("ECOG", "Denosumab, current course since", "Last radiotherapy", "Last surgery"),
+                 "fr": ("ECOG", "Dénosumab, traitement en cours depuis", "Dernière radiothérapie",
+                        "Dernière chirurgie")}[lang]
+        assert all(w in summary["detail"] for w in words), summary["detail"]
+        assert "zoledronic_since" not in summary["detail"]  # the completed course of 2024 is not the current one
+
+
+def test_zoledronic_acid_for_a_dying_patient_is_not_dosed_but_questioned(cds_client, ehr):
+    order = f.medication("M05BA08", "zoledronic acid", days=0, status="draft", rid="zol-9")
+    normal = dict(RENAL, observations=(f.creatinine(0.9), f.weight(60)))
+    body = hook_request("order-select", f.prefetch(patient_resource=f.patient(BORN), **normal),
+                        selections=["MedicationRequest/zol-9"], draftOrders=f.bundle(order))
+    body["extension"] = {"fr.bonemets.findings": {"patient": {"life_expectancy_weeks": 4}}}
+    (card,) = cards_of(call(cds_client, ehr, "bonemets-order-select", body))
+    assert card["indicator"] == "warning" and "AR-1" in card["summary"] and "AR-1" in card["detail"]
+    (action,) = card["suggestions"][0]["actions"]
+    assert (action["type"], action["resourceId"]) == ("delete", "MedicationRequest/zol-9")
+    assert "mg IV" not in json.dumps(card)  # no dose for an order that is not indicated
+
+
+def test_no_patient_reference_reaches_the_audit_trail_or_the_stored_calls(cds_client, ehr):
+    order = f.medication("M05BA08", "zoledronic acid", days=0, status="draft", rid="zol-1")
+    body = hook_request("order-select", f.prefetch(patient_resource=f.patient(BORN), **RENAL),
+                        selections=["MedicationRequest/zol-1"], draftOrders=f.bundle(order))
+    answer = call(cds_client, ehr, "bonemets-order-select", body)
+    assert f"Patient/{f.PATIENT_ID}" in answer.text  # the EHR gets its own references back...
+    (row,) = audit_rows(cds_client, "cds.answered")
+    engine = make_engine(cds_client.app.state.settings.database_url)
+    with engine.connect() as conn:
+        stored = " ".join(conn.execute(text("SELECT response_json FROM cds_call")).scalars())
+    engine.dispose()
+    assert f.PATIENT_ID not in row["input_json"] + row["output_json"] + stored  # ...nothing stored holds them
+    again = call(cds_client, ehr, "bonemets-order-select", body)
+    assert again.json() == answer.json()  # the same call answered again, references restored
+    findings = {**body, "hookInstance": str(uuid.uuid4()),
+                "extension": {"fr.bonemets.findings": {"patient_ref": "IPP-998877"}}}
+    refused = call(cds_client, ehr, "bonemets-order-select", findings)
+    assert refused.status_code == 400 and "IPP-998877" not in json.dumps(audit_rows(cds_client, "cds.answered"),
+                                                                        default=str)
+
+
+def test_a_hook_instance_is_one_call_another_body_is_refused(cds_client, ehr):
+    body = hook_request("patient-view", f.prefetch(patient_resource=f.patient(BORN), **RENAL))
+    assert call(cds_client, ehr, "bonemets-patient-view", body).status_code == 200
+    other = {**body, "context": {**body["context"], "patientId": "OTHER-111"}}
+    refused = call(cds_client, ehr, "bonemets-patient-view", other)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "hookInstance"
+
+
+def test_a_pet_is_judged_on_its_occurrence_not_on_when_it_was_written(cds_client, ehr):
+    gcsf = f.medication("L03AA13", "pegfilgrastim", days=7)
+    later = (dt.date.today() + dt.timedelta(days=23)).isoformat()
+    pet = f.valid({**f.service_request("82918005", "PET scan", rid="pet-2", when=later),
+                   "authoredOn": dt.date.today().isoformat()})
+    body = hook_request("order-select", f.prefetch(medications=(gcsf,), **RENAL),
+                        selections=["ServiceRequest/pet-2"], draftOrders=f.bundle(pet))
+    assert cards_of(call(cds_client, ehr, "bonemets-order-select", body)) == []  # day 30 after G-CSF: fine
+
+
+def test_the_access_token_never_follows_a_redirect(settings, keys, ehr):
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+
+    target = EhrServer(ehr, {"Observation": f.bundle(f.creatinine(2.5))})
+    origin = EhrServer(ehr, {})
+    origin_handler = origin.server.RequestHandlerClass
+
+    def redirect(self):
+        origin.asked.append((self.path, self.headers.get("Authorization", "")))
+        self.send_response(302)
+        self.send_header("Location", f"{target.url}{self.path}")
+        self.end_headers()
+
+    origin_handler.do_GET = redirect
+    try:
+        configured = replace(settings, cds_issuers={EHR: Issuer(jwks_file=str(ehr.jwks),
+                                                                fhir_servers=(f"{origin.url}/fhir",))},
+                             public_url=BASE)
+        with TestClient(create_app(configured, configure_logs=False), raise_server_exceptions=False) as client:
+            body = hook_request("patient-view", f.prefetch(**RENAL))
+            del body["prefetch"]["creatinine"]
+            body.update(fhirServer=f"{origin.url}/fhir", fhirAuthorization={
+                "access_token": "ehr-access-token", "token_type": "Bearer", "expires_in": 300,
+                "scope": "user/Observation.read", "subject": "bonemets"})
+            assert call(client, ehr, "bonemets-patient-view", body).status_code == 412
+            assert origin.asked and target.asked == []  # asked once, redirected, not followed
+    finally:
+        origin.close()
+        target.close()
+
+
+def test_a_replayed_token_stays_refused_after_a_restart(settings, keys, ehr):
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+
+    configured = replace(settings, cds_issuers={EHR: Issuer(jwks_file=str(ehr.jwks))}, public_url=BASE)
+    path = "/cds-services/bonemets-patient-view"
+    headers = ehr.headers(path)
+    with TestClient(create_app(configured, configure_logs=False), raise_server_exceptions=False) as client:
+        body = hook_request("patient-view", f.prefetch(**RENAL))
+        assert client.post(path, json=body, headers=headers).status_code == 200
+    with TestClient(create_app(configured, configure_logs=False), raise_server_exceptions=False) as client:
+        body = hook_request("patient-view", f.prefetch(**RENAL))
+        assert client.post(path, json=body, headers=headers).status_code == 401
