@@ -122,7 +122,8 @@ def score_resources(score: dict[str, Any], *, issued: str, patient_hash: str | N
     obs = observation(score, issued=issued, patient_hash=patient_hash)
     found = [obs]
     if score["score"] in PROGNOSTIC:
-        found.append(risk_assessment(score, f"Observation/{obs['id']}", issued=issued, patient_hash=patient_hash))
+        # the Observation's fullUrl in the Bundle (urn:uuid:<id>): the reference resolves inside it
+        found.append(risk_assessment(score, f"urn:uuid:{obs['id']}", issued=issued, patient_hash=patient_hash))
     return found
 
 

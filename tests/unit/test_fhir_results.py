@@ -66,6 +66,8 @@ def test_a_score_observation_has_its_total_band_and_a_component_per_item():
     assert "rules" in sins["method"]["text"]
     prognostic = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "RiskAssessment"]
     assert [r["code"]["coding"][0]["code"] for r in prognostic] == ["tomita"]
+    full_urls = {e["fullUrl"] for e in bundle["entry"]}
+    assert prognostic[0]["basis"][0]["reference"] in full_urls  # resolves inside the Bundle
     guidance = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "GuidanceResponse"]
     assert len([g for g in guidance if g["status"] == "success"]) == len(output["recommendations"]) + len(
         output["withheld"])
