@@ -81,17 +81,12 @@ class PatientReport(Struct):
     document_date: str  # the evaluation's date: the PDF's own date, so the same input gives the same bytes
 
 
-def _number(value: float, lang: Language) -> str:
-    text = f"{value:g}"
-    return text.replace(".", ",") if lang == "fr" else text
-
-
 def _plain(value: Any, lang: Language) -> str:
     """A value that is not a code: yes/no, a number in the language's notation, or the text as given."""
     if isinstance(value, bool):
         return {"fr": "Oui", "en": "Yes"}[lang] if value else {"fr": "Non", "en": "No"}[lang]
     if isinstance(value, int | float):
-        return _number(value, lang)
+        return words.number(value, lang)
     return str(value)
 
 
@@ -101,9 +96,9 @@ def _derived(item: str, derived: Any, lang: Language) -> str:
         return ", ".join(words.ENUMS[(f"Frankel{part.title()}", derived[part])][lang] for part in ("motor", "sensory")
                          if part in derived)
     if item == "size":  # a fraction of the bone's diameter
-        return f"{_number(round(derived * 100, 1), lang)} %"
+        return f"{words.number(round(derived * 100, 1), lang)} %"
     if item == "collapse":
-        return f"{_number(derived, lang)} %"
+        return f"{words.number(derived, lang)} %"
     return _plain(derived, lang)
 
 

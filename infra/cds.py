@@ -153,16 +153,11 @@ def _basis(found: fhir_case.EhrFacts, lang: Language) -> list[str]:
     return [line.replace(" : ", ": ") if lang == "en" else line for line in lines]
 
 
-def _number(value: float, lang: Language) -> str:
-    text = f"{value:g}"
-    return text.replace(".", ",") if lang == "fr" else text
-
-
 def _shown(value: Any, lang: Language) -> str:
     if isinstance(value, dict) and "unit" in value:
-        return f"{_number(value['value'], lang)} {labels.ENUMS[('CreatinineUnit', value['unit'])][lang]}"
+        return f"{labels.number(value['value'], lang)} {labels.ENUMS[('CreatinineUnit', value['unit'])][lang]}"
     if isinstance(value, float | int) and not isinstance(value, bool):
-        return _number(value, lang)
+        return labels.number(value, lang)
     if ("Sex", value) in labels.ENUMS:
         return labels.ENUMS[("Sex", value)][lang]
     return value.isoformat() if isinstance(value, dt.date) else str(value)
@@ -242,7 +237,7 @@ def _zoledronic(order: dict[str, Any], result: dict[str, Any], lang: Language) -
     ar2 = next((r for r in ar if r["rule_id"] == "AR-2"), None)
     values = ar2.get("values", {}) if ar2 else {}
     clearance = values.get("creatinine_clearance_ml_min")
-    shown = _number(clearance, lang) if clearance is not None else None
+    shown = labels.number(clearance, lang) if clearance is not None else None
     missing = [f"- **{n['rule_id']}** — {word('missing_short', lang)} : " + ", ".join(
         {"fr": " ou ", "en": " or "}[lang].join(labels.FIELDS[p][lang] if p in labels.FIELDS else p
                                                 for p in name.split("|")) for name in n["missing"])
@@ -274,16 +269,16 @@ def _zoledronic(order: dict[str, Any], result: dict[str, Any], lang: Language) -
     if dose is None:  # the start is not decided, or no plausible dose: the clearance, for information only
         return Card(**base, indicator="warning", summary=_short(word("zol_undecided", lang, clearance=shown)))
     quantity = {"value": dose, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}
-    updated = {**order, "dosageInstruction": [{"text": word("zol_dosage", lang, dose=_number(dose, lang)),
+    updated = {**order, "dosageInstruction": [{"text": word("zol_dosage", lang, dose=labels.number(dose, lang)),
                                                "doseAndRate": [{"doseQuantity": quantity}]}]}
     later = "start_after_dental_assessment" in actions
-    summary = word("zol_dose", lang, clearance=shown, dose=_number(dose, lang)) + (
+    set_dose = word("set_dose", lang, dose=labels.number(dose, lang))
+    summary = word("zol_dose", lang, clearance=shown, dose=labels.number(dose, lang)) + (
         word("after_dental", lang) if later else "")
     return Card(**base, indicator="warning" if later else "info", summary=_short(summary),
                 selection_behavior="at-most-one",
-                suggestions=[Suggestion(label=word("set_dose", lang, dose=_number(dose, lang)), uuid=str(uuid.uuid4()),
-                                        actions=[Action(type="update", description=word(
-                                            "set_dose", lang, dose=_number(dose, lang)), resource=updated)])])
+                suggestions=[Suggestion(label=set_dose, uuid=str(uuid.uuid4()), actions=[
+                    Action(type="update", description=set_dose, resource=updated)])])
 
 
 def _pet(order: dict[str, Any], result: dict[str, Any], lang: Language) -> Card | None:

@@ -74,14 +74,6 @@ def unmasked(value: Any, patient_id: str) -> Any:
     return value
 
 
-def answered(engine: Engine, client: str, hook_instance: str) -> tuple[str, bytes] | None:
-    """(service, response JSON) of a call this client already made with this hookInstance, if any."""
-    with engine.connect() as conn:
-        row = conn.execute(select(CdsCall.service, CdsCall.response_json).where(
-            CdsCall.client == client, CdsCall.hook_instance == hook_instance)).first()
-    return None if row is None else (row.service, row.response_json.encode())
-
-
 def keep_call(engine: Engine, *, client: str, service: str, hook_instance: str, audit_id: str, request_sha256: str,
               response_json: bytes, cards: list[tuple[Card, tuple[str, ...]]], token: dict[str, Any] | None) -> None:
     """The call (its response with the patient's references masked) and its cards, in one transaction; a

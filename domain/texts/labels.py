@@ -475,5 +475,11 @@ def unit(name: str, lang: Language) -> str | None:
     return None if found is None else found[lang]
 
 
+def number(value: float, lang: Language) -> str:
+    """A number as the language writes it: 2.5 in English, 2,5 in French."""
+    text = f"{value:g}"
+    return text.replace(".", ",") if lang == "fr" else text
+
+
 def action_label(code: str, lang: Language) -> str:
     return ACTIONS[code][lang]
