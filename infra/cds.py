@@ -227,6 +227,9 @@ def _rec(result: dict[str, Any], *rules: str) -> list[dict[str, Any]]:
     return [r for r in result["recommendations"] if r["rule_id"] in rules]
 
 
+CONTRAINDICATED = frozenset({"zoledronic_acid_not_given", "renal_dosing_information_under_30"})  # AR-2's actions
+
+
 def _zoledronic(order: dict[str, Any], result: dict[str, Any], lang: Language) -> Card:
     """The inhibitor's whole pathway, as REST answers it, decides the card: not indicated (AR-1) is a warning that
     proposes to cancel; under 30 mL/min (AR-2, SAFE-3) is critical and proposes denosumab with AR-3's conditions;
@@ -253,7 +256,9 @@ def _zoledronic(order: dict[str, Any], result: dict[str, Any], lang: Language) -
                     suggestions=[Suggestion(label=word("cancel", lang), uuid=str(uuid.uuid4()), actions=[cancel])])
     if clearance is None:
         return Card(**base, indicator="warning", summary=_short(word("zol_unknown", lang)))
-    if clearance < 30:  # contraindicated whatever the start decision (AR-2, SAFE-3): denosumab, with AR-3's terms
+    # contraindicated whatever the start decision, as AR-2 decided it (SAFE-3; the threshold is the domain's, not
+    # repeated here): denosumab, with AR-3's terms
+    if ar2 is not None and ar2["action"] in CONTRAINDICATED:
         denosumab = {"resourceType": "MedicationRequest", "status": "draft", "intent": "order",
                      "subject": order.get("subject", {}),
                      "medicationCodeableConcept": {"coding": [
