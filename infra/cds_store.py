@@ -9,19 +9,26 @@ import time
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from infra.cds_auth import LEEWAY_S, SeenTokens, TokenRefused
 from infra.cds_models import Card, Feedback
+from infra.db import raw_transaction
 from infra.jobs import now
-from infra.tables import CdsCall, CdsCard, CdsFeedback, CdsToken
+from infra.tables import CdsCard, CdsFeedback
 
 _admitted = itertools.count()
-ADMIT = text("WITH token AS (INSERT INTO cds_token (issuer, jti, expires_at) VALUES (:issuer, :jti, :expires_at)) "
-             "SELECT service, response_json, request_sha256 FROM cds_call WHERE client = :client AND "
-             "hook_instance = :hook_instance")
+_ANSWERED = "SELECT service, response_json, request_sha256 FROM cds_call WHERE client = {m} AND hook_instance = {m}"
+# PostgreSQL: the token id and the read in one statement (one round trip); a replay breaks the primary key
+_ADMIT = ("WITH token AS (INSERT INTO cds_token (issuer, jti, expires_at) VALUES (%s, %s, %s)) "
+          + _ANSWERED.format(m="%s"))
+_FORGET = "DELETE FROM cds_token WHERE expires_at < {m}"
+
+
+def _marks(engine: Engine) -> str:
+    return "?" if engine.dialect.name == "sqlite" else "%s"
 
 
 def admit(engine: Engine, claims: dict[str, Any], client: str, hook_instance: str,
@@ -30,23 +37,29 @@ def admit(engine: Engine, claims: dict[str, Any], client: str, hook_instance: st
     answer already given to this hookInstance, if any. With one API process (SQLite) the ids are kept in memory and
     the read is one indexed WAL read; on PostgreSQL, shared by every process, both are one statement on `engine`,
     the relaxed engine (autocommit, no wait for the disk: a crash may forget the last milliseconds of token ids,
-    never an audit record)."""
-    if engine.dialect.name == "sqlite":
-        seen.add(claims["iss"], str(claims["jti"]), claims["exp"])
-        with engine.connect() as conn:
-            row = conn.execute(select(CdsCall.service, CdsCall.response_json, CdsCall.request_sha256).where(
-                CdsCall.client == client, CdsCall.hook_instance == hook_instance)).first()
-    else:
-        try:
-            with engine.connect() as conn:
+    never an audit record). Both on the driver's cursor: this is on every call's path, and SQLAlchemy's statement
+    building costs several times the read itself."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if engine.dialect.name == "sqlite":
+            seen.add(claims["iss"], str(claims["jti"]), claims["exp"])
+            cursor.execute(_ANSWERED.format(m="?"), (client, hook_instance))
+            row = cursor.fetchone()
+        else:
+            try:
                 if next(_admitted) % 100 == 0:  # forget the ids of tokens expired since: about an hour is kept
-                    conn.execute(delete(CdsToken).where(CdsToken.expires_at < int(time.time()) - LEEWAY_S))
-                row = conn.execute(ADMIT, {"issuer": claims["iss"], "jti": str(claims["jti"])[:256],
-                                           "expires_at": int(claims["exp"]), "client": client,
-                                           "hook_instance": hook_instance}).first()
-        except IntegrityError:
-            raise TokenRefused("jti already used (replay)") from None
-    return None if row is None else (row.service, row.response_json.encode(), row.request_sha256)
+                    cursor.execute(_FORGET.format(m="%s"), (int(time.time()) - LEEWAY_S,))
+                cursor.execute(_ADMIT, (claims["iss"], str(claims["jti"])[:256], int(claims["exp"]), client,
+                                        hook_instance))
+                row = cursor.fetchone()
+            except Exception as exc:
+                if _duplicate(exc):  # this jti was used
+                    raise TokenRefused("jti already used (replay)") from None
+                raise
+    finally:
+        raw.close()
+    return None if row is None else (row[0], row[1].encode(), row[2])
 
 
 PLACEHOLDER = {"reference": "Patient/{{context.patientId}}"}
@@ -74,27 +87,40 @@ def unmasked(value: Any, patient_id: str) -> Any:
     return value
 
 
+_KEEP_TOKEN = "INSERT OR IGNORE INTO cds_token (issuer, jti, expires_at) VALUES (?, ?, ?)"
+_KEEP_CALL = ("INSERT INTO cds_call (client, hook_instance, service, audit_id, request_sha256, response_json, "
+              "created_at) VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m})")
+_KEEP_CARD = ("INSERT INTO cds_card (uuid, client, service, hook_instance, audit_id, indicator, rule_ids, summary, "
+              "created_at) VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m}, {m}, {m})")
+
+
 def keep_call(engine: Engine, *, client: str, service: str, hook_instance: str, audit_id: str, request_sha256: str,
               response_json: bytes, cards: list[tuple[Card, tuple[str, ...]]], token: dict[str, Any] | None) -> None:
     """The call (its response with the patient's references masked) and its cards, in one transaction; a
     concurrent twin of the call (same hookInstance) that got there first keeps its own. On SQLite the call's token id
-    too, so that a restart does not forget it (SeenTokens.load)."""
+    too, so that a restart does not forget it (SeenTokens.load). On the driver's cursor, as admit: it runs beside
+    the next calls."""
     stamp = now()
+    m = _marks(engine)
     try:
-        with engine.begin() as conn:
-            if token is not None and engine.dialect.name == "sqlite":
-                conn.execute(insert(CdsToken).prefix_with("OR IGNORE").values(
-                    issuer=token["iss"], jti=str(token["jti"])[:256], expires_at=int(token["exp"])))
-            conn.execute(insert(CdsCall).values(client=client, hook_instance=hook_instance, service=service,
-                                                audit_id=audit_id, request_sha256=request_sha256,
-                                                response_json=response_json.decode(), created_at=stamp))
+        with raw_transaction(engine) as cursor:
+            if token is not None and m == "?":
+                cursor.execute(_KEEP_TOKEN, (token["iss"], str(token["jti"])[:256], int(token["exp"])))
+            cursor.execute(_KEEP_CALL.format(m=m), (client, hook_instance, service, audit_id, request_sha256,
+                                                   response_json.decode(), stamp))
             if cards:
-                conn.execute(insert(CdsCard), [
-                    {"uuid": card.uuid, "client": client, "service": service, "hook_instance": hook_instance,
-                     "audit_id": audit_id, "indicator": card.indicator, "rule_ids": ",".join(rules)[:512],
-                     "summary": card.summary[:256], "created_at": stamp} for card, rules in cards])
-    except IntegrityError:
-        return
+                cursor.executemany(_KEEP_CARD.format(m=m), [
+                    (card.uuid, client, service, hook_instance, audit_id, card.indicator, ",".join(rules)[:512],
+                     card.summary[:256], stamp) for card, rules in cards])
+    except Exception as exc:
+        if _duplicate(exc):
+            return
+        raise
+
+
+def _duplicate(exc: Exception) -> bool:
+    """A primary key already there: PostgreSQL's unique_violation, or SQLite's UNIQUE constraint."""
+    return getattr(exc, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(exc)
 
 
 def card_of(engine: Engine, client: str, uuid: str) -> dict[str, Any] | None:
