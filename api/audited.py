@@ -59,15 +59,16 @@ async def audit(request: Request, *, action: str, inputs: Inputs, output: Any,
 
 
 async def record(request: Request, *, action: str, input_json: bytes, output_json: bytes, patient_ref: str | None,
-                 rule_ids: tuple[str, ...], versions: Any) -> str:
+                 rule_ids: tuple[str, ...], versions: Any, audit_id: str | None = None) -> str:
     """Append one audit record for this request (the patient reference stored as its keyed hash only) and wait
-    for its commit; its id. `versions` carries the guideline, engine and rules versions of the answer."""
+    for its commit; its id (`audit_id`, when the answer must name its record before it is written). `versions`
+    carries the guideline, engine and rules versions of the answer."""
     app_state = request.app.state
     writer: AuditWriter = app_state.audit_writer
     principal = request.user
     meta = request.scope.get("bonemets", {})
     entry = AuditEntry(
-        id=new_id(),
+        id=audit_id or new_id(),
         client=principal.client,
         roles=",".join(sorted(principal.roles)),
         endpoint=f"{request.method} {request.url.path}",

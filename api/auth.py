@@ -79,8 +79,8 @@ async def authenticate_cds(connection: ASGIConnection) -> AuthenticationResult:
     except cds_auth.TokenRefused as refused:
         log.warning("cds.token_refused", reason=refused.reason, path=connection.scope["path"])
         raise NotAuthorizedException(CDS_REFUSED, headers=CDS_CHALLENGE) from None
-    tenant = f"#{claims['tenant']}" if isinstance(claims.get("tenant"), str) else ""
-    principal = Principal(key_id="cds-jwt", client=f"cds:{claims['iss']}{tenant}"[:256], roles=frozenset({"cds"}))
+    principal = Principal(key_id="cds-jwt", client=cds_auth.client_name(claims["iss"], claims.get("tenant")),
+                          roles=frozenset({"cds"}))
     connection.scope.setdefault("bonemets", {}).update(client=principal.client, cds_issuer=claims["iss"],
                                                        cds_claims=claims)
     check_role(principal, connection.route_handler.opt.get(ROLE))

@@ -42,6 +42,10 @@ _PROBLEMS: dict[int, tuple[str, dict[str, Any]]] = {
         "type": "/problems/conflict", "title": "Conflict", "status": 409,
         "detail": "Job 0b7e5c1e-6a7d-4a8e-9a53-0f4d2c1b9e11 is running; its summary can be made once it has finished.",
         "instance": "/v1/bulk-jobs/0b7e5c1e-6a7d-4a8e-9a53-0f4d2c1b9e11/report"}),
+    410: ("A link that was valid has expired: ask the EHR for a new card", {
+        "type": "/problems/gone", "title": "Gone", "status": 410,
+        "detail": "This report link has expired; open the patient's chart again for a new one.",
+        "instance": "/v1/report-links"}),
     413: ("The body (or one bulk line) is larger than the configured limit", {
         "type": "/problems/request-body-too-large", "title": "Request body too large", "status": 413,
         "detail": "Request Entity Too Large", "instance": "/v1/evaluations"}),
@@ -114,7 +118,7 @@ def polish(doc: dict[str, Any], extra_responses: dict[str, dict[str, dict[str, A
             if method not in ("get", "post", "put", "delete", "patch"):
                 continue
             tags = operation.get("tags", [])
-            if "health" in tags or "fhir" in tags:
+            if "health" in tags or "fhir" in tags or operation.get("operationId") in PUBLIC_OPERATIONS:
                 operation["security"] = []  # probes and terminology readers call these without a key
             if "cds-hooks" in tags:
                 operation["security"] = [{"cdsJwt": []}]  # the EHR's signed JWT, never an API key
@@ -159,6 +163,7 @@ RESPONSE_HEADERS: dict[str, dict[str, dict[str, str]]] = {
                       "429": {"Retry-After": "Seconds to wait before polling again"}},
     "bulk_jobs_get_results": {"409": {"Retry-After": "Seconds to wait before polling the status again"}},
     "reports_create": {"202": {"Location": "The report's URL"}},
+    "report_links_open": {"202": {"Retry-After": "Seconds to wait before asking again"}},
     "reports_get": {"202": {"Retry-After": "Seconds to wait before asking again"},
                     "200": {"ETag": "The PDF's SHA-256, quoted"}},
 }
@@ -236,7 +241,13 @@ EXTRA_RESPONSES: dict[str, dict[str, Any]] = {
         {"type": "object", "description": "A FHIR OperationOutcome naming each prefetch key the service needs and "
          "could not read (CDS Hooks 2.0.1: 412 Precondition Failed)"})}},
     "bulk_jobs_get": {"202": {"application/json": _content(_ref("JobStatus"))}},
+    "report_links_open": {
+        "200": {"application/pdf": _content({"type": "string", "format": "binary"})},
+        "202": {"text/html": _content({**_TEXT, "description": "A page that reloads itself every second while the "
+                                       "report renders (the link is opened by a browser)"})},
+    },
 }
+PUBLIC_OPERATIONS = {"report_links_open"}  # the signed link is the permission: no key, no token
 
 EXTRA_REQUEST_BODIES: dict[str, dict[str, Any]] = {
     "bulk_jobs_create": {"required": True, "description": "The cases, each as its compute endpoint's body plus "
@@ -251,11 +262,49 @@ EXTRA_REQUEST_BODIES: dict[str, dict[str, Any]] = {
 }
 
 
+CDS_PREFIX = "CDSHooks"
+CDS_CALL_EXAMPLE = {
+    "hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+    "fhirServer": "https://ehr.example-hospital.fr/fhir",
+    "context": {"userId": "Practitioner/dr-martin", "patientId": "1288992"},
+    "prefetch": {"patient": {"resourceType": "Patient", "id": "1288992", "gender": "male", "birthDate": "1955-01-15"},
+                 "observations": {"resourceType": "Bundle", "type": "searchset", "entry": []},
+                 "conditions": {"resourceType": "Bundle", "type": "searchset", "entry": []},
+                 "medications": {"resourceType": "Bundle", "type": "searchset", "entry": []},
+                 "procedures": {"resourceType": "Bundle", "type": "searchset", "entry": []}}}
+
+
+def _cds_request_bodies(doc: dict[str, Any]) -> dict[str, Any]:
+    """The CDS Hooks request and feedback bodies (the handlers read them raw, so Litestar does not see them), from
+    the same msgspec Structs that decode them (infra.cds_models), their components prefixed CDSHooks."""
+    from infra.cds_models import FeedbackRequest
+    from infra.cds_models import Request as HookRequest
+
+    (call, feedback), components = msgspec.json.schema_components(
+        [HookRequest, FeedbackRequest], ref_template=f"#/components/schemas/{CDS_PREFIX}{{name}}")
+    doc.setdefault("components", {}).setdefault("schemas", {}).update(
+        {f"{CDS_PREFIX}{name}": {**schema, "title": f"CDS Hooks {schema.get('title', name)}"}
+         for name, schema in components.items()})
+    return {
+        "cds_hooks_call": {"required": True, "description": "A CDS Hooks 2.0.1 request (CDSHooksRequest): the hook, "
+                           "its hookInstance (the idempotency key), context, and the prefetch the discovery "
+                           "document asks for", "content": {"application/json": {"schema": call,
+                                                                                 "example": CDS_CALL_EXAMPLE}}},
+        "cds_hooks_feedback": {"required": True, "description": "CDS Hooks 2.0.1 feedback (CDSHooksFeedback): what "
+                               "the clinician did with each card", "content": {"application/json": {
+                                   "schema": feedback, "example": {"feedback": [{
+                                       "card": "9368d37b-283f-44a0-93ea-547cebab93ed", "outcome": "accepted",
+                                       "acceptedSuggestions": [{"id": "e56e1945-20b3-4393-8503-a1a20fd73152"}],
+                                       "outcomeTimestamp": "2026-11-27T14:12:00Z"}]}}}},
+    }
+
+
 def polish_request_bodies(doc: dict[str, Any]) -> None:
+    bodies = {**EXTRA_REQUEST_BODIES, **_cds_request_bodies(doc)}
     for item in doc.get("paths", {}).values():
         for operation in item.values():
-            if isinstance(operation, dict) and operation.get("operationId") in EXTRA_REQUEST_BODIES:
-                operation["requestBody"] = EXTRA_REQUEST_BODIES[operation["operationId"]]
+            if isinstance(operation, dict) and operation.get("operationId") in bodies:
+                operation["requestBody"] = bodies[operation["operationId"]]
 
 
 def keep_zero_bounds() -> None:

@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
+
 from domain import version
 from domain.model import Language
 from domain.texts import labels
@@ -73,6 +75,7 @@ WORDS: dict[str, dict[Language, str]] = {
     "set_aside": {"en": "Not used", "fr": "Non utilisé"},
     "rcp": {"en": "discuss in RCP", "fr": "discussion en RCP"},
     "form": {"en": "Evaluate the whole case (bonemets)", "fr": "Évaluer le cas complet (bonemets)"},
+    "report": {"en": "PDF report of this evaluation", "fr": "Rapport PDF de cette évaluation"},
     "zol_contra": {"en": "Zoledronic acid: clearance {clearance} mL/min, contraindicated — denosumab",
                    "fr": "Acide zolédronique : clairance {clearance} mL/min, contre-indiqué — dénosumab"},
     "zol_dose": {"en": "Zoledronic acid: clearance {clearance} mL/min, dose {dose} mg",
@@ -197,6 +200,13 @@ def patient_view(result: dict[str, Any], found: fhir_case.EhrFacts, lang: Langua
                            links=[Link(label=word("form", lang), url=form_url, type="absolute")]),
                       tuple(dict.fromkeys(n["rule_id"] for n in result["not_evaluable"]))))
     return cards
+
+
+def with_report_link(served: list[Served], url: str, lang: Language) -> list[Served]:
+    """Every card with a link to the PDF report of the evaluation behind it (the same report for all of a call's
+    cards: the link is signed for the call's audit record, infra.report_links)."""
+    link = Link(label=word("report", lang), url=url, type="absolute")
+    return [(msgspec.structs.replace(card, links=[*(card.links or []), link]), rules) for card, rules in served]
 
 
 # --- order-select ---------------------------------------------------------------------------------------------

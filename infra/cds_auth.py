@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
 import itertools
 import json
 import threading
@@ -152,6 +153,19 @@ class KeySets:
         with self._lock:
             self._cache[issuer] = (time.monotonic(), keys)
         return keys
+
+
+CLIENT_MAX = 128  # the audit trail's client column
+
+
+def client_name(issuer: str, tenant: Any = None) -> str:
+    """The client a CDS call is recorded under: `cds:` the issuer, `#` the tenant when the token names one. A name
+    longer than the audit trail's column keeps its start, readable, and ends in a hash of the whole, so that two long
+    issuers (or tenants) never share a name."""
+    name = f"cds:{issuer}" + (f"#{tenant}" if isinstance(tenant, str) else "")
+    if len(name) <= CLIENT_MAX:
+        return name
+    return f"{name[:CLIENT_MAX - 33]}~{hashlib.sha256(name.encode()).hexdigest()[:32]}"
 
 
 def unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -9,12 +9,12 @@ from domain.texts.messages import localise
 
 TITLES = {
     400: "Invalid request", 401: "Authentication required", 403: "Forbidden", 404: "Not found",
-    405: "Method not allowed", 409: "Conflict", 413: "Request body too large", 415: "Unsupported media type",
+    405: "Method not allowed", 409: "Conflict", 410: "Gone", 413: "Request body too large", 415: "Unsupported media type",
     422: "Contradictory input", 429: "Too many requests", 500: "Internal error", 503: "Service unavailable",
 }
 TITLES_FR = {
     400: "Requête invalide", 401: "Authentification requise", 403: "Accès refusé", 404: "Introuvable",
-    405: "Méthode non permise", 409: "Conflit", 413: "Corps de requête trop volumineux",
+    405: "Méthode non permise", 409: "Conflit", 410: "Expiré", 413: "Corps de requête trop volumineux",
     415: "Type de média non pris en charge",
     422: "Données contradictoires", 429: "Trop de requêtes", 500: "Erreur interne", 503: "Service indisponible",
 }

@@ -16,7 +16,14 @@ from infra.db import placeholder, raw_transaction
 from infra.jobs import now, result_bodies
 from infra.tables import AuditRecord, BulkJob, Report
 
-REPORTABLE_ACTIONS = ("score.computed", "pathway.evaluated", "evaluation.computed")
+REPORTABLE_ACTIONS = ("score.computed", "pathway.evaluated", "evaluation.computed", "cds.answered")
+
+
+def reported_output(record: dict[str, Any]) -> Any:
+    """What a patient report shows of an audited answer: the answer itself, or a CDS Hooks call's evaluation (its
+    cards are the EHR's rendering of it)."""
+    output = msgspec.json.decode(record["output_json"])
+    return output["evaluation"] if record["action"] == "cds.answered" else output
 
 
 class ReportRow(msgspec.Struct, frozen=True):
@@ -68,6 +75,17 @@ def get_report(engine: Engine, report_id: str, client: str | None = None) -> Rep
     query = select(*(getattr(Report, f) for f in ReportRow.__struct_fields__)).where(Report.id == report_id)
     if client is not None:
         query = query.where(Report.client == client)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return _row(row._mapping) if row else None
+
+
+def find_report(engine: Engine, client: str, source_audit_id: str, language: str) -> ReportRow | None:
+    """The newest patient report of this answer in this language, if one was asked for (a failed one too: a link
+    opened again says it failed, rather than render it again and again)."""
+    query = select(*(getattr(Report, f) for f in ReportRow.__struct_fields__)).where(
+        Report.client == client, Report.source_audit_id == source_audit_id, Report.language == language,
+        Report.kind == "patient").order_by(Report.created_at.desc()).limit(1)
     with engine.connect() as conn:
         row = conn.execute(query).first()
     return _row(row._mapping) if row else None

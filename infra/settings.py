@@ -55,6 +55,7 @@ class Settings:
     cds_issuers: Mapping[str, Any] = field(default_factory=dict)
     public_url: str | None = None
     timezone: str = "Europe/Paris"
+    report_link_ttl_s: int = 86400  # how long a CDS card's link to its PDF report opens it (infra.report_links)
 
     @property
     def public_key(self) -> str:
@@ -122,6 +123,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, install: bool = F
         cds_issuers=_cds_issuers(env),
         public_url=(env.get("BONEMETS_PUBLIC_URL") or "").rstrip("/") or None,
         timezone=_timezone(env),
+        report_link_ttl_s=_at_least_one(env, "BONEMETS_REPORT_LINK_TTL_S", 86400),
         audit_retention_days=_retention(env),
         auth_cache_ttl_s=_positive(env, "BONEMETS_AUTH_CACHE_TTL_S", 30.0),
         db_statement_timeout_s=_positive(env, "BONEMETS_DB_STATEMENT_TIMEOUT_S", 60.0),

@@ -157,6 +157,6 @@ def render(engine: Engine, report: reports.ReportRow) -> tuple[bytes, str | None
     trace = Trace(audit_id=record["id"], audit_hash=record["hash"], computed_at=record["created_at"],
                   guideline_version=record["guideline_version"], engine_version=record["engine_version"],
                   rules_version=record["rules_version"])
-    document = patient_report(msgspec.json.decode(record["output_json"]), trace=trace, endpoint=record["endpoint"],
+    document = patient_report(reports.reported_output(record), trace=trace, endpoint=record["endpoint"],
                               patient_hash=record["patient_hash"], lang=report.language)
     return pdf_renderer.render_patient_report(document), record["patient_hash"]

@@ -32,7 +32,8 @@ from domain.evaluation import Case, evaluate
 from domain.model import FieldProblem, InputRejected
 from domain.validation import convert
 from domain.validation import problems as schema_problems
-from infra import cds, cds_store, fhir_case
+from infra import cds, cds_store, fhir_case, report_links
+from infra.audit import new_id
 from infra.cds_auth import SeenTokens, TokenRefused, remember_jti
 from infra.cds_models import FeedbackRequest, OrderSelectContext, PatientViewContext, Services
 from infra.cds_models import Request as HookRequest
@@ -179,10 +180,14 @@ async def call(request: Request, service_id: FromPath[str]) -> Response[HookResp
         served = cds.patient_view(output, found, lang, form_url=f"{public_url(request)}/schema/swagger#/evaluations")
     else:
         served = cds.order_select(output, orders, lang)
+    audit_id = new_id()  # the cards link to the report of their own audit record, signed before it is written
+    link = report_links.grant_for(state.settings.pseudonym_key, audit_id=audit_id, client=client, language=lang,
+                                  ttl_s=state.settings.report_link_ttl_s)
+    served = cds.with_report_link(served, f"{public_url(request)}/v1/report-links/{link}", lang)
     response = HookResponse(cards=[card for card, _ in served])
     response_json = _encode(response)
-    audit_id = await record(
-        request, action="cds.answered",
+    await record(
+        request, action="cds.answered", audit_id=audit_id,
         input_json=_encode({"hook": hook.hook, "hookInstance": hook.hook_instance, "service": service_id,
                             "selections": getattr(context, "selections", None), "case": case}),
         output_json=_encode({"cards": cds_store.masked(msgspec.to_builtins(response.cards)), "evaluation": result}),

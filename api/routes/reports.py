@@ -3,6 +3,7 @@ registry summary of a finished bulk job. Rendered by the workers; owned by the c
 
 from __future__ import annotations
 
+import html
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -20,7 +21,7 @@ from domain.evaluation import Case
 from domain.evaluation import evaluate as evaluate_case
 from domain.model import FieldProblem, InputRejected
 from domain.validation import top_level_patient_ref
-from infra import broker, jobs, reports
+from infra import broker, jobs, report_links, reports
 
 
 class ReportRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -47,16 +48,21 @@ def status_of(report: reports.ReportRow) -> ReportStatus:
                         location=f"/v1/reports/{report.id}")
 
 
-async def queue_report(request: Request, **source: Any) -> Response[ReportStatus]:
+async def enqueue(request: Request, *, client: str, lang: str, **source: Any) -> reports.ReportRow:
+    """A report row, queued for the workers; none left behind if the broker cannot take it (503)."""
     state = request.app.state
     report = await anyio.to_thread.run_sync(lambda: reports.create_report(
-        state.engine, client=request.user.client, language=language(request),
-        request_id=request.scope["bonemets"]["request_id"], **source))
+        state.engine, client=client, language=lang, request_id=request.scope["bonemets"]["request_id"], **source))
     try:
         await anyio.to_thread.run_sync(broker.enqueue_report, state.celery, report.id, report.request_id)
     except broker.BrokerUnavailable:  # nothing half-made: no report left queued forever
         await anyio.to_thread.run_sync(reports.delete_report, state.engine, report.id)
         raise
+    return report
+
+
+async def queue_report(request: Request, **source: Any) -> Response[ReportStatus]:
+    report = await enqueue(request, client=request.user.client, lang=language(request), **source)
     location = f"/v1/reports/{report.id}"
     return Response(status_of(report), status_code=202, headers={"Location": location, "Retry-After": "1"})
 
@@ -111,10 +117,61 @@ async def get_report(request: Request, report_id: FromPath[str]) -> Response[Any
     if report.status != "ready":  # 200 is the PDF and only the PDF: a client generated from the document reads it
         return problem(409, f"Report {report_id} could not be rendered ({report.error or 'unknown error'}); ask "
                        "for a new one.", instance=request.url.path, language=language(request))
-    pdf = await anyio.to_thread.run_sync(reports.report_pdf, engine, report_id)
+    return await pdf_response(engine, report)
+
+
+async def pdf_response(engine: Any, report: reports.ReportRow, **headers: str) -> Response[bytes]:
+    pdf = await anyio.to_thread.run_sync(reports.report_pdf, engine, report.id)
     return Response(pdf, media_type="application/pdf", headers={
         "ETag": f'"{report.sha256}"', "Content-Disposition": f'inline; filename="bonemets-{report.id}.pdf"',
-        "Content-Language": report.language})
+        "Content-Language": report.language, **headers})
+
+
+WAITING = {
+    "fr": ("Rapport en préparation", "Le rapport PDF est en cours de rendu ; cette page se recharge d'elle-même."),
+    "en": ("Report being prepared", "The PDF report is being rendered; this page reloads by itself."),
+}
+
+
+def waiting_page(lang: str) -> Response[str]:
+    """What a browser shows while the report renders: a page that asks again every second."""
+    title, text = (html.escape(t) for t in WAITING[lang])
+    page = (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><meta http-equiv="refresh" '
+            f'content="1"><title>{title}</title></head><body><h1>{title}</h1><p>{text}</p></body></html>')
+    return Response(page, status_code=202, media_type="text/html; charset=utf-8",
+                    headers={"Retry-After": "1", "Cache-Control": "no-store", "Content-Language": lang})
+
+
+@get("/v1/report-links/{token:str}", tags=["reports"], operation_id="report_links_open", exclude_from_auth=True,
+     security=[], media_type="application/pdf", responses=problems(404, 409, 410, 503),
+     summary="A CDS card's link to its PDF report: the signed link is the permission (no key), for one report, "
+     "until it expires; the PDF (200), or a page that reloads while it renders (202)")
+async def open_link(request: Request, token: FromPath[str]) -> Response[Any]:
+    state = request.app.state
+    try:
+        grant = report_links.verify(state.settings.pseudonym_key, token)
+    except report_links.LinkRefused as refused:
+        lang = language(request)
+        if refused.expired:
+            return problem(410, "This report link has expired; open the patient's chart again for a new one.",
+                           instance="/v1/report-links", language=lang)
+        return problem(404, "No such report link.", instance="/v1/report-links", language=lang)
+    report = await anyio.to_thread.run_sync(reports.find_report, state.engine, grant.client, grant.audit_id,
+                                            grant.language)
+    if report is None:  # the first time the link is opened: the report is asked for, once
+        source = await anyio.to_thread.run_sync(reports.audit_source, state.engine, grant.audit_id, grant.client)
+        if source is None:  # signed by us for an answer that is not (or no longer) there
+            return problem(404, "The answer this link was made for is not in the audit trail.",
+                           instance="/v1/report-links", language=grant.language)
+        report = await enqueue(request, client=grant.client, lang=grant.language, kind="patient",
+                               source_audit_id=grant.audit_id)
+    request.scope["bonemets"]["log"].update({"report_id": report.id, "link_client": grant.client})
+    if report.status == "queued":
+        return waiting_page(grant.language)
+    if report.status != "ready":
+        return problem(409, f"Report {report.id} could not be rendered ({report.error or 'unknown error'}).",
+                       instance="/v1/report-links", language=grant.language)
+    return await pdf_response(state.engine, report, **{"Cache-Control": "private, no-store"})
 
 
 class ReportList(msgspec.Struct):
@@ -137,4 +194,4 @@ async def list_reports(
     return ReportList(reports=[status_of(r) for r in page], next_cursor=token)
 
 
-ROUTES = [request_report, request_job_report, list_reports, get_report]
+ROUTES = [request_report, request_job_report, list_reports, get_report, open_link]

@@ -117,6 +117,12 @@ RULES: list[Rule] = [
     _rule(r"No report (\S+)\.", "Aucun rapport {0}."),
     _rule(r"Report (\S+) could not be rendered \((.*)\); ask for a new one\.",
           "Le rapport {0} n'a pas pu être produit ({1}) ; demandez-en un nouveau."),
+    _rule(r"Report (\S+) could not be rendered \((.*)\)\.", "Le rapport {0} n'a pas pu être produit ({1})."),
+    _rule(r"This report link has expired; open the patient's chart again for a new one\.",
+          "Ce lien de rapport a expiré ; rouvrez le dossier du patient pour en obtenir un nouveau."),
+    _rule(r"No such report link\.", "Aucun lien de rapport de ce type."),
+    _rule(r"The answer this link was made for is not in the audit trail\.",
+          "La réponse pour laquelle ce lien a été fait n'est pas dans la piste d'audit."),
     _rule(r"Job (\S+) is (\w+); its summary can be made once it has finished\.",
           "Le traitement {0} est à l'état {1} ; sa synthèse pourra être produite quand il sera terminé."),
     _rule(r"Job (\S+) is (\w+): its results are complete once it has finished \(poll its status\), or ask for the "
