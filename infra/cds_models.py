@@ -159,6 +159,10 @@ class Feedback(Model):
     def __post_init__(self) -> None:
         if self.outcome == "accepted" and self.accepted_suggestions is UNSET:
             raise ValueError("acceptedSuggestions is required when the outcome is accepted")
+        if self.outcome == "accepted" and self.override_reason is not UNSET:
+            raise ValueError("overrideReason is for an overridden card, not an accepted one")
+        if self.outcome == "overridden" and self.accepted_suggestions:
+            raise ValueError("acceptedSuggestions is for an accepted card, not an overridden one")
 
 
 class FeedbackRequest(Model):

@@ -17,7 +17,7 @@ from infra.cds_auth import LEEWAY_S, SeenTokens, TokenRefused
 from infra.cds_models import Card, Feedback
 from infra.db import raw_transaction
 from infra.jobs import now
-from infra.tables import CdsCard, CdsFeedback
+from infra.tables import CdsCall, CdsCard, CdsFeedback
 
 _admitted = itertools.count()
 _ANSWERED = "SELECT service, response_json, request_sha256 FROM cds_call WHERE client = {m} AND hook_instance = {m}"
@@ -127,6 +127,16 @@ def card_of(engine: Engine, client: str, uuid: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = conn.execute(select(CdsCard).where(CdsCard.uuid == uuid, CdsCard.client == client)).first()
     return None if row is None else dict(row._mapping)
+
+
+def suggestions_of(engine: Engine, card: dict[str, Any]) -> set[str]:
+    """The uuids of the suggestions a served card (a row of card_of) offered, read from its call's stored response."""
+    with engine.connect() as conn:
+        stored = conn.execute(select(CdsCall.response_json).where(
+            CdsCall.client == card["client"], CdsCall.hook_instance == card["hook_instance"])).scalar_one_or_none()
+    cards = msgspec.json.decode(stored)["cards"] if stored else []
+    return {s["uuid"] for c in cards if c.get("uuid") == card["uuid"] for s in c.get("suggestions", [])
+            if "uuid" in s}
 
 
 def keep_feedback(engine: Engine, *, client: str, service: str, feedback: Feedback, audit_id: str) -> bool:

@@ -9,7 +9,8 @@ from domain.texts.messages import localise
 
 TITLES = {
     400: "Invalid request", 401: "Authentication required", 403: "Forbidden", 404: "Not found",
-    405: "Method not allowed", 409: "Conflict", 410: "Gone", 413: "Request body too large", 415: "Unsupported media type",
+    405: "Method not allowed", 409: "Conflict", 410: "Gone", 413: "Request body too large",
+    415: "Unsupported media type",
     422: "Contradictory input", 429: "Too many requests", 500: "Internal error", 503: "Service unavailable",
 }
 TITLES_FR = {

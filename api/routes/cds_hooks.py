@@ -218,10 +218,19 @@ async def feedback(request: Request, service_id: FromPath[str]) -> dict[str, Any
     state = request.app.state
     client = request.user.client
     recorded = 0
-    for item in sent.feedback:
+    cards = []
+    for i, item in enumerate(sent.feedback):  # every item checked before any is recorded
         card = await anyio.to_thread.run_sync(cds_store.card_of, state.engine, client, item.card)
         if card is None or card["service"] != service_id:
             raise NotFoundException(f"No card {item.card} served by {service_id} to this client.")
+        offered = await anyio.to_thread.run_sync(cds_store.suggestions_of, state.engine, card)
+        unknown = [j for j, s in enumerate(item.accepted_suggestions or []) if s.id not in offered]
+        if unknown:
+            raise InputRejected([FieldProblem(field=f"feedback[{i}].acceptedSuggestions[{j}].id",
+                                              message="not a suggestion of this card", allowed=sorted(offered))
+                                 for j in unknown])
+        cards.append(card)
+    for item, card in zip(sent.feedback, cards, strict=True):
         if await anyio.to_thread.run_sync(cds_store.already_given, state.engine, item):
             continue  # the same outcome reported again: nothing new to record or audit
         audit_id = await record(request, action="cds.feedback", input_json=_encode(item),

@@ -98,6 +98,36 @@ def test_a_pet_is_judged_on_its_occurrence_not_on_when_it_was_written(cds_client
     assert cards_of(call(cds_client, ehr, "bonemets-order-select", body)) == []  # day 30 after G-CSF: fine
 
 
+def test_feedback_names_only_the_cards_suggestions_and_the_outcomes_own_fields(cds_client, ehr):
+    """An accepted suggestion must be one the card offered; overrideReason goes with an overridden card and
+    acceptedSuggestions with an accepted one (CDS Hooks 2.0.1 Feedback): anything else is 400, naming the field,
+    and nothing of the request is recorded."""
+    order = f.medication("M05BA08", "zoledronic acid", days=0, status="draft", rid="zol-1")
+    body = hook_request("order-select", f.prefetch(patient_resource=f.patient(BORN), **RENAL),
+                        selections=["MedicationRequest/zol-1"], draftOrders=f.bundle(order))
+    (card,) = cards_of(call(cds_client, ehr, "bonemets-order-select", body))
+    offered = card["suggestions"][0]["uuid"]
+    path = "/cds-services/bonemets-order-select/feedback"
+
+    def send(*items):
+        return cds_client.post(path, json={"feedback": list(items)}, headers=ehr.headers(path))
+
+    accepted = {"card": card["uuid"], "outcome": "accepted", "outcomeTimestamp": "2026-11-27T10:05:31Z",
+                "acceptedSuggestions": [{"id": offered}]}
+    stranger = {**accepted, "acceptedSuggestions": [{"id": offered}, {"id": str(uuid.uuid4())}]}
+    refused = send(accepted, stranger)
+    assert refused.status_code == 400 and not audit_rows(cds_client, "cds.feedback")  # the good item waits too
+    (error,) = refused.json()["errors"]
+    assert error["field"] == "feedback[1].acceptedSuggestions[1].id" and error["allowed"] == [offered]
+    reason = {"reason": {"system": "https://bonemets.org/fhir/override-reason", "code": "patient-refused",
+                         "display": "Patient refused"}, "userComment": "wants to wait"}
+    assert send({**accepted, "overrideReason": reason}).status_code == 400
+    overridden = {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-11-27T10:06:00Z"}
+    assert send({**overridden, "acceptedSuggestions": [{"id": offered}]}).status_code == 400
+    assert send(accepted).json()["recorded"] == 1 and send({**overridden, "overrideReason": reason}).json() == {
+        "recorded": 1, "received": 1}
+
+
 def test_the_access_token_never_follows_a_redirect(settings, keys, ehr):
     from litestar.testing import TestClient
 
