@@ -11,17 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
 from domain import version
-from domain.model import Language
+from domain.evaluation import Case, EvaluationResult, evaluate
+from domain.model import FieldProblem, InputRejected, Language
 from domain.texts import labels
 from domain.texts.messages import localise
 from domain.texts.report import labels as report_labels
+from domain.validation import convert
 from infra import fhir_case
 from infra.cds_models import Action, Card, Link, Service, Source, Suggestion
+from infra.cds_models import Request as HookRequest
 
 PATIENT_VIEW = "bonemets-patient-view"
 ORDER_SELECT = "bonemets-order-select"
@@ -207,6 +210,38 @@ def with_report_link(served: list[Served], url: str, lang: Language) -> list[Ser
     cards: the link is signed for the call's audit record, infra.report_links)."""
     link = Link(label=word("report", lang), url=url, type="absolute")
     return [(msgspec.structs.replace(card, links=[*(card.links or []), link]), rules) for card, rules in served]
+
+
+class Answered(NamedTuple):
+    case: Case
+    result: EvaluationResult
+    served: list[Served]
+
+
+def answer(hook: HookRequest, prefetch: dict[str, Any], day: dt.date, lang: Language, form_url: str) -> Answered:
+    """A service call's answer: the case its FHIR resources make (with the clinician's findings from the call's
+    extension, and what the selected orders add), evaluated exactly as `POST /v1/evaluations`, as cards.
+    InputRejected names a bad finding where it was sent (`extension.fr.bonemets.findings.<field>`)."""
+    found = fhir_case.read(prefetch, day)
+    findings = (hook.extension or {}).get(FINDINGS_EXTENSION) if hook.extension is not msgspec.UNSET else None
+    findings = dict(findings) if isinstance(findings, dict) else {}
+    if "patient_ref" in findings:  # the patient is the context's: no reference of theirs travels in the findings
+        raise InputRejected([FieldProblem(field=f"extension.{FINDINGS_EXTENSION}.patient_ref",
+                                          message="the patient is context.patientId; no patient reference here")])
+    orders = selected(hook.context) if hook.hook == "order-select" else []
+    for block, values in order_findings(orders, day).items():
+        findings[block] = {**(findings.get(block) or {}), **values}
+    try:
+        case = convert(fhir_case.case_of(found, day, findings), Case)
+    except InputRejected as rejected:  # the clinician's findings, as sent in the extension
+        raise InputRejected([FieldProblem(field=f"extension.{FINDINGS_EXTENSION}.{p.field}", message=p.message,
+                                          allowed=p.allowed) for p in rejected.problems],
+                            contradiction=rejected.contradiction) from None
+    result = evaluate(case, lang)
+    output = msgspec.to_builtins(result)
+    served = (patient_view(output, found, lang, form_url=form_url) if hook.hook == "patient-view"
+              else order_select(output, orders, lang))
+    return Answered(case, result, served)
 
 
 # --- order-select ---------------------------------------------------------------------------------------------

@@ -25,14 +25,12 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath
 
 from api.audited import language, record
-from api.auth import CDS_CHALLENGE, CDS_REFUSED, JTI_IN_HANDLER, requires
+from api.auth import CDS_CHALLENGE, CDS_REFUSED, JTI_IN_HANDLER, public_url, requires
 from api.openapi import problems
 from domain import version
-from domain.evaluation import Case, evaluate
 from domain.model import FieldProblem, InputRejected
-from domain.validation import convert
 from domain.validation import problems as schema_problems
-from infra import cds, cds_store, fhir_case, report_links
+from infra import cds, cds_store, report_links
 from infra.audit import new_id
 from infra.cds_auth import SeenTokens, TokenRefused, remember_jti
 from infra.cds_models import FeedbackRequest, OrderSelectContext, PatientViewContext, Services
@@ -156,34 +154,13 @@ async def call(request: Request, service_id: FromPath[str]) -> Response[HookResp
         if absent:
             return precondition_failed(absent)
     lang = language(request)
-    day = today(request)
-    found = fhir_case.read(prefetch, day)
-    findings = (hook.extension or {}).get(cds.FINDINGS_EXTENSION) if hook.extension is not msgspec.UNSET else None
-    findings = findings if isinstance(findings, dict) else {}
-    if "patient_ref" in findings:  # the patient is the context's: no reference of theirs travels in the findings
-        raise InputRejected([FieldProblem(field=f"extension.{cds.FINDINGS_EXTENSION}.patient_ref",
-                                          message="the patient is context.patientId; no patient reference here")])
-    if hook.hook == "order-select":
-        orders = cds.selected(hook.context)
-        for block, values in cds.order_findings(orders, day).items():
-            findings[block] = {**(findings.get(block) or {}), **values}
-    case_json = fhir_case.case_of(found, day, findings)
-    try:
-        case = convert(case_json, Case)
-    except InputRejected as rejected:  # the clinician's findings, as sent in the extension
-        raise InputRejected([FieldProblem(field=f"extension.{cds.FINDINGS_EXTENSION}.{p.field}", message=p.message,
-                                          allowed=p.allowed) for p in rejected.problems],
-                            contradiction=rejected.contradiction) from None
-    result = evaluate(case, lang)
-    output = msgspec.to_builtins(result)
-    if hook.hook == "patient-view":
-        served = cds.patient_view(output, found, lang, form_url=f"{public_url(request)}/schema/swagger#/evaluations")
-    else:
-        served = cds.order_select(output, orders, lang)
+    answered = cds.answer(hook, prefetch, today(request), lang,
+                          form_url=f"{public_url(request)}/schema/swagger#/evaluations")
+    case, result = answered.case, answered.result
     audit_id = new_id()  # the cards link to the report of their own audit record, signed before it is written
     link = report_links.grant_for(state.settings.pseudonym_key, audit_id=audit_id, client=client, language=lang,
                                   ttl_s=state.settings.report_link_ttl_s)
-    served = cds.with_report_link(served, f"{public_url(request)}/v1/report-links/{link}", lang)
+    served = cds.with_report_link(answered.served, f"{public_url(request)}/v1/report-links/{link}", lang)
     response = HookResponse(cards=[card for card, _ in served])
     response_json = _encode(response)
     await record(
@@ -259,11 +236,6 @@ VERSIONS = _Versions()
 async def acceptance(request: Request) -> dict[str, Any]:
     rows = await anyio.to_thread.run_sync(cds_store.acceptance, request.app.state.engine)
     return {"cards": rows}
-
-
-def public_url(request: Request) -> str:
-    configured = request.app.state.settings.public_url
-    return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
 
 
 ROUTES = [discovery, call, feedback, acceptance]
