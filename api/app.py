@@ -23,6 +23,7 @@ from domain import version
 from infra.audit import AuditWriter
 from infra.broker import create_client
 from infra.cds_auth import IssuerRegistry, KeySets, SeenTokens
+from infra.cds_store import InFlight
 from infra.db import engine_for
 from infra.keys import KeyStore
 from infra.log import configure_logging
@@ -65,6 +66,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
         state=State({"settings": settings, "engine": engine, "audit_writer": writer, "celery": create_client(settings),
                      "key_store": KeyStore(engine, settings.auth_cache_ttl_s),
                      "cds_issuers": issuers, "cds_key_sets": KeySets(issuers), "cds_seen_tokens": app_state_seen,
+                     "cds_in_flight": InFlight(),
                      "cds_engine": relaxed}),
         middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=UNAUTHENTICATED)],
         exception_handlers=errors.EXCEPTION_HANDLERS,

@@ -4,9 +4,10 @@ the feedback itself, idempotent."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from sqlalchemy import func, insert, select
@@ -21,24 +22,41 @@ from infra.tables import CdsCall, CdsCard, CdsFeedback
 
 _admitted = itertools.count()
 _ANSWERED = "SELECT service, response_json, request_sha256 FROM cds_call WHERE client = {m} AND hook_instance = {m}"
-# PostgreSQL: the token id and the read in one statement (one round trip); a replay breaks the primary key
-_ADMIT = ("WITH token AS (INSERT INTO cds_token (issuer, jti, expires_at) VALUES (%s, %s, %s)) "
-          + _ANSWERED.format(m="%s"))
+# PostgreSQL: in one statement (one round trip), the token id recorded (a replay breaks its primary key), the
+# hookInstance claimed for this call (an empty response until the call is kept), and what the table held before:
+# another process's call, answered or still pending. Always one row.
+_ADMIT = ("WITH token AS (INSERT INTO cds_token (issuer, jti, expires_at) VALUES (%s, %s, %s)), "
+          "claim AS (INSERT INTO cds_call (client, hook_instance, service, audit_id, request_sha256, response_json, "
+          "created_at) VALUES (%s, %s, %s, '', %s, '', %s) ON CONFLICT DO NOTHING RETURNING 1) "
+          "SELECT c.service, c.response_json, c.request_sha256, (SELECT count(*) FROM claim) "
+          "FROM (SELECT 1) AS one LEFT JOIN cds_call c ON c.client = %s AND c.hook_instance = %s")
 _FORGET = "DELETE FROM cds_token WHERE expires_at < {m}"
+_RELEASE = "DELETE FROM cds_call WHERE client = {m} AND hook_instance = {m} AND response_json = ''"
 
 
 def _marks(engine: Engine) -> str:
     return "?" if engine.dialect.name == "sqlite" else "%s"
 
 
-def admit(engine: Engine, claims: dict[str, Any], client: str, hook_instance: str,
-          seen: SeenTokens) -> tuple[str, bytes, str] | None:
-    """What a service call needs before it is evaluated: its token's id recorded (TokenRefused on a replay) and the
-    answer already given to this hookInstance, if any. With one API process (SQLite) the ids are kept in memory and
-    the read is one indexed WAL read; on PostgreSQL, shared by every process, both are one statement on `engine`,
-    the relaxed engine (autocommit, no wait for the disk: a crash may forget the last milliseconds of token ids,
-    never an audit record). Both on the driver's cursor: this is on every call's path, and SQLAlchemy's statement
-    building costs several times the read itself."""
+class Admitted(NamedTuple):
+    """What admit found for a call's hookInstance: nothing (the call is this one's to answer: `claimed`), or a call
+    already made — its service, its body's SHA-256 and its stored response (empty while another process answers
+    it)."""
+
+    claimed: bool
+    service: str | None = None
+    response_json: bytes = b""
+    request_sha256: str | None = None
+
+
+def admit(engine: Engine, claims: dict[str, Any], client: str, hook_instance: str, service: str,
+          request_sha256: str, seen: SeenTokens) -> Admitted:
+    """What a service call needs before it is evaluated: its token's id recorded (TokenRefused on a replay) and its
+    hookInstance claimed, or the call already made with it. With one API process (SQLite) the ids are kept in memory,
+    the calls in flight in InFlight, and the read is one indexed WAL read; on PostgreSQL, shared by every process,
+    all of it is one statement on `engine`, the relaxed engine (autocommit, no wait for the disk: a crash may forget
+    the last milliseconds of token ids, never an audit record). On the driver's cursor: this is on every call's
+    path, and SQLAlchemy's statement building costs several times the read itself."""
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
@@ -46,20 +64,71 @@ def admit(engine: Engine, claims: dict[str, Any], client: str, hook_instance: st
             seen.add(claims["iss"], str(claims["jti"]), claims["exp"])
             cursor.execute(_ANSWERED.format(m="?"), (client, hook_instance))
             row = cursor.fetchone()
+            found = None if row is None else Admitted(False, row[0], row[1].encode(), row[2])
         else:
             try:
                 if next(_admitted) % 100 == 0:  # forget the ids of tokens expired since: about an hour is kept
                     cursor.execute(_FORGET.format(m="%s"), (int(time.time()) - LEEWAY_S,))
                 cursor.execute(_ADMIT, (claims["iss"], str(claims["jti"])[:256], int(claims["exp"]), client,
-                                        hook_instance))
+                                        hook_instance, service, request_sha256, now(), client, hook_instance))
                 row = cursor.fetchone()
             except Exception as exc:
                 if _duplicate(exc):  # this jti was used
                     raise TokenRefused("jti already used (replay)") from None
                 raise
+            if row[3]:
+                return Admitted(True)
+            # claimed by another call: as it was before this statement, or pending (committed meanwhile)
+            found = Admitted(False, row[0] or service, (row[1] or "").encode(), row[2] or request_sha256)
     finally:
         raw.close()
-    return None if row is None else (row[0], row[1].encode(), row[2])
+    return found or Admitted(True)
+
+
+def stored_call(engine: Engine, client: str, hook_instance: str) -> Admitted | None:
+    """The call kept for this hookInstance (its response empty while it is being answered), if any."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(_ANSWERED.format(m=_marks(engine)), (client, hook_instance))
+        row = cursor.fetchone()
+    finally:
+        raw.close()
+    return None if row is None else Admitted(False, row[0], row[1].encode(), row[2])
+
+
+def release(engine: Engine, client: str, hook_instance: str) -> None:
+    """Give up a hookInstance this call claimed and did not answer (a refused body, a 412, the audit unavailable):
+    the EHR's retry is a new call, not a wait for one that will never end."""
+    if engine.dialect.name == "sqlite":
+        return  # nothing is claimed in the database with one process: InFlight holds the call
+    with raw_transaction(engine) as cursor:
+        cursor.execute(_RELEASE.format(m="%s"), (client, hook_instance))
+
+
+class InFlight:
+    """This process's calls, by (client, hookInstance), from their admission until their storage has committed: a
+    retry or a twin sent meanwhile gets the very answer of the first (the same bytes), not a second evaluation."""
+
+    def __init__(self) -> None:
+        self._calls: dict[tuple[str, str], tuple[str, str, asyncio.Future[bytes]]] = {}
+
+    def get(self, client: str, hook_instance: str) -> tuple[str, str, asyncio.Future[bytes]] | None:
+        return self._calls.get((client, hook_instance))
+
+    def start(self, client: str, hook_instance: str, service: str, request_sha256: str) -> asyncio.Future[bytes]:
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._calls[(client, hook_instance)] = (service, request_sha256, future)
+        return future
+
+    def fail(self, client: str, hook_instance: str, exc: BaseException) -> None:
+        found = self._calls.pop((client, hook_instance), None)
+        if found is not None and not found[2].done():
+            found[2].set_exception(exc)
+            found[2].exception()  # retrieved: a call nobody waited for is not an error to report
+
+    def end(self, client: str, hook_instance: str) -> None:
+        self._calls.pop((client, hook_instance), None)
 
 
 PLACEHOLDER = {"reference": "Patient/{{context.patientId}}"}
@@ -89,7 +158,9 @@ def unmasked(value: Any, patient_id: str) -> Any:
 
 _KEEP_TOKEN = "INSERT OR IGNORE INTO cds_token (issuer, jti, expires_at) VALUES (?, ?, ?)"
 _KEEP_CALL = ("INSERT INTO cds_call (client, hook_instance, service, audit_id, request_sha256, response_json, "
-              "created_at) VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m})")
+              "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+_ANSWER_CLAIM = ("UPDATE cds_call SET audit_id = %s, response_json = %s, created_at = %s WHERE client = %s AND "
+                 "hook_instance = %s")
 _KEEP_CARD = ("INSERT INTO cds_card (uuid, client, service, hook_instance, audit_id, indicator, rule_ids, summary, "
               "created_at) VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m}, {m}, {m})")
 
@@ -106,8 +177,11 @@ def keep_call(engine: Engine, *, client: str, service: str, hook_instance: str, 
         with raw_transaction(engine) as cursor:
             if token is not None and m == "?":
                 cursor.execute(_KEEP_TOKEN, (token["iss"], str(token["jti"])[:256], int(token["exp"])))
-            cursor.execute(_KEEP_CALL.format(m=m), (client, hook_instance, service, audit_id, request_sha256,
-                                                   response_json.decode(), stamp))
+            if m == "?":
+                cursor.execute(_KEEP_CALL, (client, hook_instance, service, audit_id, request_sha256,
+                                            response_json.decode(), stamp))
+            else:  # the row this call claimed at admission
+                cursor.execute(_ANSWER_CLAIM, (audit_id, response_json.decode(), stamp, client, hook_instance))
             if cards:
                 cursor.executemany(_KEEP_CARD.format(m=m), [
                     (card.uuid, client, service, hook_instance, audit_id, card.indicator, ",".join(rules)[:512],

@@ -119,7 +119,7 @@ class Report(SQLModel, table=True):
     kind: str = Field(max_length=16, description="patient or registry")
     status: str = Field(max_length=16, description="queued, ready, failed")
     language: str = Field(max_length=2)
-    source_audit_id: str | None = Field(default=None, max_length=36)
+    source_audit_id: str | None = Field(default=None, max_length=36, index=True)
     job_id: str | None = Field(default=None, max_length=36)
     request_id: str = Field(max_length=128)
     created_at: str = Field(max_length=32)

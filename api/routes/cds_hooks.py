@@ -6,11 +6,13 @@ sent, and the same hookInstance called again gets the same cards."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import functools
 import hashlib
 import json
+import time
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -21,7 +23,7 @@ import msgspec
 import structlog
 from litestar import MediaType, Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.exceptions import ClientException, NotAuthorizedException, NotFoundException
 from litestar.params import FromPath
 
 from api.audited import language, record
@@ -41,6 +43,8 @@ log = structlog.get_logger("bonemets.cds")
 _encode = msgspec.json.Encoder().encode
 CONTEXTS = {"patient-view": PatientViewContext, "order-select": OrderSelectContext}
 FHIR_JSON = "application/fhir+json"
+# A whole chart's prefetch (100 MedicationRequests, 50 Procedures, their Bundles) outgrows the REST body limit
+CDS_MAX_BODY = 8 << 20
 
 
 @get("/cds-services", tags=["cds-hooks"], operation_id="cds_hooks_discovery", opt=requires("cds"),
@@ -94,23 +98,34 @@ def fetch_missing(hook: HookRequest, keys: list[str], allowed: tuple[str, ...]) 
     return fetched
 
 
-def precondition_failed(missing: list[str]) -> Response[dict[str, Any]]:
+def precondition_failed(missing: list[str], lang: str) -> Response[dict[str, Any]]:
     """412 with an OperationOutcome naming each prefetch key the service needs and could not get."""
+    said = {"en": "prefetch {key!r} ({query}) is missing and the service cannot read it from the FHIR server (no "
+                  "fhirServer and fhirAuthorization, or the read failed)",
+            "fr": "le prefetch {key!r} ({query}) manque et le service ne peut pas le lire sur le serveur FHIR (pas de "
+                  "fhirServer et fhirAuthorization, ou la lecture a échoué)"}[lang]
     return Response({"resourceType": "OperationOutcome", "issue": [
-        {"severity": "error", "code": "required", "diagnostics": f"prefetch {key!r} ({cds.PREFETCH[key]}) is missing "
-         "and the service cannot read it from the FHIR server (no fhirServer and fhirAuthorization, or the read "
-         "failed)", "expression": [f"prefetch.{key}"]} for key in missing]},
-        status_code=412, media_type=FHIR_JSON)
+        {"severity": "error", "code": "required", "diagnostics": said.format(key=key, query=cds.PREFETCH[key]),
+         "expression": [f"prefetch.{key}"]} for key in missing]},
+        status_code=412, media_type=FHIR_JSON, headers={"Content-Language": lang})
 
 
 def today(request: Request) -> dt.date:
     return dt.datetime.now(ZoneInfo(request.app.state.settings.timezone)).date()
 
 
+class Unanswered(Exception):
+    """A call that ends without cards (412): its response, for it and for any twin that waited on it."""
+
+    def __init__(self, response: Response[Any]) -> None:
+        super().__init__("unanswered")
+        self.response = response
+
+
 @post("/cds-services/{service_id:str}", tags=["cds-hooks"], operation_id="cds_hooks_call", status_code=200,
-      opt={"input_type": HookRequest, JTI_IN_HANDLER: True, **requires("cds")},
+      opt={"input_type": HookRequest, JTI_IN_HANDLER: True, **requires("cds")}, request_max_body_size=CDS_MAX_BODY,
       summary="A CDS Hooks service call: cards from the guideline for this patient or these selected orders",
-      responses=problems(400, 401, 404, 422, 503))
+      responses=problems(400, 401, 404, 409, 413, 422, 503))
 async def call(request: Request, service_id: FromPath[str]) -> Response[HookResponse]:
     if service_id not in cds.SERVICE_HOOKS:
         raise NotFoundException(f"No CDS service {service_id}.")
@@ -130,30 +145,73 @@ async def call(request: Request, service_id: FromPath[str]) -> Response[HookResp
         await anyio.to_thread.run_sync(lambda: remember(state.engine, claims, state.cds_seen_tokens))
         raise
     try:
-        admit = functools.partial(cds_store.admit, state.cds_engine, claims, client, hook.hook_instance,
-                                  state.cds_seen_tokens)
+        admit = functools.partial(cds_store.admit, state.cds_engine, claims, client, hook.hook_instance, service_id,
+                                  digest, state.cds_seen_tokens)
         # SQLite (one process): the token ids in memory and one indexed read, which WAL never blocks — done here,
         # a thread hop would cost more than the read; PostgreSQL: a round trip, in a thread
-        again = admit() if state.engine.dialect.name == "sqlite" else await anyio.to_thread.run_sync(admit)
+        admitted = admit() if state.engine.dialect.name == "sqlite" else await anyio.to_thread.run_sync(admit)
     except TokenRefused as refused:
         log.warning("cds.token_refused", reason=refused.reason, path=request.url.path)
         raise NotAuthorizedException(CDS_REFUSED, headers=CDS_CHALLENGE) from None
-    if again is not None:
-        if again[0] != service_id or again[2] != digest:  # a retry sends the same call; anything else is another
-            raise InputRejected([FieldProblem(field="hookInstance", message="already used for another call")],
-                                contradiction=True)
-        stored = cds_store.unmasked(msgspec.json.decode(again[1]), context.patient_id)
-        return Response(_encode(stored), media_type=MediaType.JSON)
+    in_flight: cds_store.InFlight = state.cds_in_flight
+    if (flight := in_flight.get(client, hook.hook_instance)) is not None:  # being answered here: its very answer
+        same_call(flight[0], flight[1], service_id, digest)
+        try:
+            return Response(await asyncio.shield(flight[2]), media_type=MediaType.JSON)
+        except Unanswered as unanswered:
+            return unanswered.response
+    if not admitted.claimed:  # made before, here or by another process: its stored answer
+        same_call(admitted.service, admitted.request_sha256, service_id, digest)
+        stored = admitted if admitted.response_json else await answered_elsewhere(state, client, hook.hook_instance)
+        return Response(_encode(cds_store.unmasked(msgspec.json.decode(stored.response_json), context.patient_id)),
+                        media_type=MediaType.JSON)
+    in_flight.start(client, hook.hook_instance, service_id, digest)
+    try:
+        return await answer(request, service_id, hook, context, claims, digest)
+    except BaseException as exc:  # no answer: the hookInstance is released, a twin that waited gets the same end
+        in_flight.fail(client, hook.hook_instance, exc)
+        await anyio.to_thread.run_sync(cds_store.release, state.cds_engine, client, hook.hook_instance)
+        if isinstance(exc, Unanswered):
+            return exc.response
+        raise
+
+
+def same_call(service: str | None, request_sha256: str | None, service_id: str, digest: str) -> None:
+    """A retry sends the same call; the same hookInstance with anything else is another call (422)."""
+    if service != service_id or request_sha256 != digest:
+        raise InputRejected([FieldProblem(field="hookInstance", message="already used for another call")],
+                            contradiction=True)
+
+
+async def answered_elsewhere(state: Any, client: str, hook_instance: str) -> cds_store.Admitted:
+    """The answer another API process is giving to this hookInstance, once it has kept it (polled: a call takes
+    milliseconds); 409 if it has not within a few seconds (that process may have died: retry later)."""
+    deadline = time.monotonic() + min(5.0, state.settings.audit_timeout_s)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.025)
+        found = await anyio.to_thread.run_sync(cds_store.stored_call, state.cds_engine, client, hook_instance)
+        if found is not None and found.response_json:
+            return found
+    raise ClientException(detail="A call with this hookInstance is still being answered; retry in a moment.",
+                          status_code=409, headers={"Retry-After": "1"})
+
+
+async def answer(request: Request, service_id: str, hook: HookRequest, context: Any, claims: dict[str, Any],
+                 digest: str) -> Response[Any]:
+    """The call this request claimed: the prefetch completed (or 412), the cards, their audit record; the call and
+    its cards kept after the answer, for retries and feedback."""
+    state = request.app.state
+    client = request.user.client
     prefetch = dict(hook.prefetch or {}) if hook.prefetch is not msgspec.UNSET else {}
     absent = [key for key in cds.PREFETCH if key not in prefetch]
+    lang = language(request)
     if absent:
         issuer = state.cds_issuers.current().get(request.scope["bonemets"].get("cds_issuer"))
         allowed = issuer.fhir_servers if issuer is not None else ()
         prefetch.update(await anyio.to_thread.run_sync(fetch_missing, hook, absent, allowed))
         absent = [key for key in cds.PREFETCH if key not in prefetch]
         if absent:
-            return precondition_failed(absent)
-    lang = language(request)
+            raise Unanswered(precondition_failed(absent, lang))
     answered = cds.answer(hook, prefetch, today(request), lang,
                           form_url=f"{public_url(request)}/schema/swagger#/evaluations")
     case, result = answered.case, answered.result
@@ -169,11 +227,20 @@ async def call(request: Request, service_id: FromPath[str]) -> Response[HookResp
                             "selections": getattr(context, "selections", None), "case": case}),
         output_json=_encode({"cards": cds_store.masked(msgspec.to_builtins(response.cards)), "evaluation": result}),
         patient_ref=context.patient_id, rule_ids=result.rule_ids, versions=result)
+    in_flight: cds_store.InFlight = state.cds_in_flight
+    in_flight.get(client, hook.hook_instance)[2].set_result(response_json)
+
     async def keep() -> None:  # after the answer: the call by hookInstance and its cards, for retries and feedback
-        await anyio.to_thread.run_sync(lambda: cds_store.keep_call(
-            state.engine, client=client, service=service_id, hook_instance=hook.hook_instance, audit_id=audit_id,
-            request_sha256=digest, response_json=_encode(cds_store.masked(msgspec.to_builtins(response))),
-            cards=served, token=claims))
+        try:
+            await anyio.to_thread.run_sync(lambda: cds_store.keep_call(
+                state.engine, client=client, service=service_id, hook_instance=hook.hook_instance,
+                audit_id=audit_id, request_sha256=digest,
+                response_json=_encode(cds_store.masked(msgspec.to_builtins(response))), cards=served, token=claims))
+        except Exception as exc:  # answered and audited, but not kept: a retry will be a new call, not a wait
+            log.error("cds.keep_failed", error=type(exc).__name__)
+            await anyio.to_thread.run_sync(cds_store.release, state.cds_engine, client, hook.hook_instance)
+        finally:
+            in_flight.end(client, hook.hook_instance)
 
     request.scope["bonemets"]["log"].update({"service": service_id, "cards": len(served)})
     return Response(response_json, media_type=MediaType.JSON, background=BackgroundTask(keep))
@@ -185,9 +252,9 @@ def remember(engine: Any, claims: dict[str, Any], seen: SeenTokens) -> None:
 
 
 @post("/cds-services/{service_id:str}/feedback", tags=["cds-hooks"], operation_id="cds_hooks_feedback",
-      status_code=200, opt={"input_type": FeedbackRequest, **requires("cds")},
+      status_code=200, opt={"input_type": FeedbackRequest, **requires("cds")}, request_max_body_size=CDS_MAX_BODY,
       summary="CDS Hooks feedback: what the clinician did with each card (idempotent, audited)",
-      responses=problems(400, 401, 404, 503))
+      responses=problems(400, 401, 404, 413, 503))
 async def feedback(request: Request, service_id: FromPath[str]) -> dict[str, Any]:
     if service_id not in cds.SERVICE_HOOKS:
         raise NotFoundException(f"No CDS service {service_id}.")

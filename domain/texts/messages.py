@@ -106,6 +106,8 @@ RULES: list[Rule] = [
     _rule(r"this service answers (\S+)", "ce service répond à {0}"),
     _rule(r"already used for another service", "déjà utilisé pour un autre service"),
     _rule(r"already used for another call", "déjà utilisé pour un autre appel"),
+    _rule(r"A call with this hookInstance is still being answered; retry in a moment\.",
+          "Un appel avec ce hookInstance est encore en cours de réponse ; réessayez dans un instant."),
     _rule(r"the patient is context\.patientId; no patient reference here",
           "le patient est context.patientId ; aucune référence de patient ici"),
     _rule(r"fhirServer is required when fhirAuthorization is given",

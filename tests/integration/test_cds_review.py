@@ -88,6 +88,39 @@ def test_a_hook_instance_is_one_call_another_body_is_refused(cds_client, ehr):
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "hookInstance"
 
 
+def test_twins_and_retries_of_one_hook_instance_get_the_first_answer_and_one_audit_record(cds_client, ehr,
+                                                                                       settings, keys):
+    """The same call sent at once by several threads, and to a second API process on the same database (PostgreSQL:
+    the hookInstance is claimed at admission), and retried at once: every answer is the first one, byte for byte
+    where the same process answers, and there is one audit record."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+
+    body = hook_request("patient-view", f.prefetch(patient_resource=f.patient(BORN), **RENAL))
+    clients = [cds_client]
+    other = None
+    if settings.database_url.startswith("postgresql"):  # two API processes share PostgreSQL; SQLite has one
+        configured = replace(settings, cds_issuers={EHR: Issuer(jwks_file=str(ehr.jwks))}, public_url=BASE)
+        other = TestClient(create_app(configured, configure_logs=False), raise_server_exceptions=False)
+        other.__enter__()
+        clients.append(other)
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(lambda i: call(clients[i % len(clients)], ehr, "bonemets-patient-view", body),
+                                    range(6)))
+        answers += [call(c, ehr, "bonemets-patient-view", body) for c in clients]  # retried at once
+    finally:
+        if other is not None:
+            other.__exit__(None, None, None)
+    assert [a.status_code for a in answers] == [200] * len(answers)
+    uuids = {tuple(card["uuid"] for card in a.json()["cards"]) for a in answers}
+    assert len(uuids) == 1
+    assert len(audit_rows(cds_client, "cds.answered")) == 1
+
+
 def test_a_pet_is_judged_on_its_occurrence_not_on_when_it_was_written(cds_client, ehr):
     gcsf = f.medication("L03AA13", "pegfilgrastim", days=7)
     later = (dt.date.today() + dt.timedelta(days=23)).isoformat()
