@@ -15,9 +15,10 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from domain import version
+from domain import safety, version
 from domain.evaluation import Case, EvaluationResult, evaluate
 from domain.model import FieldProblem, InputRejected, Language
+from domain.pathways import imaging
 from domain.texts import labels
 from domain.texts.messages import localise
 from domain.texts.report import labels as report_labels
@@ -68,19 +69,21 @@ WORDS: dict[str, dict[Language, str]] = {
     "missing": {"en": "Bone metastases: {n} finding(s) missing to decide",
                 "fr": "Métastases osseuses : {n} donnée(s) manquante(s) pour décider"},
     "missing_intro": {"en": "These findings are not in the EHR; record them (or send them with the call) to get "
-                            "the guideline's answer:",
+                            "the guideline's answer — the PDF report (link below) shows what each decision waits for:",
                       "fr": "Ces données ne sont pas dans le dossier ; renseignez-les (ou joignez-les à l'appel) "
-                            "pour obtenir la réponse du référentiel :"},
+                            "pour obtenir la réponse du référentiel — le rapport PDF (lien ci-dessous) montre ce que "
+                            "chaque décision attend :"},
     "withheld": {"en": "Not recommended: set aside by a safety rule",
                  "fr": "Non recommandées : écartées par une règle de sécurité"},
     "warnings": {"en": "Warnings", "fr": "Avertissements"},
     "basis": {"en": "Taken from the EHR", "fr": "Repris du dossier"},
     "set_aside": {"en": "Not used", "fr": "Non utilisé"},
     "rcp": {"en": "discuss in RCP", "fr": "discussion en RCP"},
-    "form": {"en": "Evaluate the whole case (bonemets)", "fr": "Évaluer le cas complet (bonemets)"},
     "report": {"en": "PDF report of this evaluation", "fr": "Rapport PDF de cette évaluation"},
     "zol_contra": {"en": "Zoledronic acid: clearance {clearance} mL/min, contraindicated — denosumab",
                    "fr": "Acide zolédronique : clairance {clearance} mL/min, contre-indiqué — dénosumab"},
+    "zol_contra_only": {"en": "Zoledronic acid: clearance {clearance} mL/min, contraindicated",
+                        "fr": "Acide zolédronique : clairance {clearance} mL/min, contre-indiqué"},
     "zol_dose": {"en": "Zoledronic acid: clearance {clearance} mL/min, dose {dose} mg",
                  "fr": "Acide zolédronique : clairance {clearance} mL/min, dose {dose} mg"},
     "zol_unknown": {"en": "Zoledronic acid: no recent creatinine, weight, age and sex to dose it",
@@ -176,8 +179,7 @@ def _indicator(urgencies: Iterable[str]) -> str:
 Served = tuple[Card, tuple[str, ...]]  # a card and the rule ids it speaks for (feedback is counted by them)
 
 
-def patient_view(result: dict[str, Any], found: fhir_case.EhrFacts, lang: Language,
-                 form_url: str) -> list[Served]:
+def patient_view(result: dict[str, Any], found: fhir_case.EhrFacts, lang: Language) -> list[Served]:
     """A summary card of what the guideline recommends next; a card of what is missing to decide."""
     recs = result["recommendations"]
     detail = [_line(r, lang) for r in recs]
@@ -199,8 +201,7 @@ def patient_view(result: dict[str, Any], found: fhir_case.EhrFacts, lang: Langua
                                                          for part in name.split("|")) for name in missing]
         cards.append((Card(uuid=str(uuid.uuid4()), source=source(lang), indicator="info",
                            summary=_short(word("missing", lang, n=len(missing))),
-                           detail="\n".join([word("missing_intro", lang), *(f"- {n}" for n in names)]),
-                           links=[Link(label=word("form", lang), url=form_url, type="absolute")]),
+                           detail="\n".join([word("missing_intro", lang), *(f"- {n}" for n in names)])),
                       tuple(dict.fromkeys(n["rule_id"] for n in result["not_evaluable"]))))
     return cards
 
@@ -218,13 +219,16 @@ class Answered(NamedTuple):
     served: list[Served]
 
 
-def answer(hook: HookRequest, prefetch: dict[str, Any], day: dt.date, lang: Language, form_url: str) -> Answered:
+def answer(hook: HookRequest, prefetch: dict[str, Any], day: dt.date, lang: Language) -> Answered:
     """A service call's answer: the case its FHIR resources make (with the clinician's findings from the call's
     extension, and what the selected orders add), evaluated exactly as `POST /v1/evaluations`, as cards.
     InputRejected names a bad finding where it was sent (`extension.fr.bonemets.findings.<field>`)."""
     found = fhir_case.read(prefetch, day)
     findings = (hook.extension or {}).get(FINDINGS_EXTENSION) if hook.extension is not msgspec.UNSET else None
-    findings = dict(findings) if isinstance(findings, dict) else {}
+    if findings is not None and not isinstance(findings, dict):
+        raise InputRejected([FieldProblem(field=f"extension.{FINDINGS_EXTENSION}", message="must be an object shaped "
+                                          "as the POST /v1/evaluations body")])
+    findings = dict(findings or {})
     if "patient_ref" in findings:  # the patient is the context's: no reference of theirs travels in the findings
         raise InputRejected([FieldProblem(field=f"extension.{FINDINGS_EXTENSION}.patient_ref",
                                           message="the patient is context.patientId; no patient reference here")])
@@ -239,9 +243,14 @@ def answer(hook: HookRequest, prefetch: dict[str, Any], day: dt.date, lang: Lang
                             contradiction=rejected.contradiction) from None
     result = evaluate(case, lang)
     output = msgspec.to_builtins(result)
-    served = (patient_view(output, found, lang, form_url=form_url) if hook.hook == "patient-view"
-              else order_select(output, orders, lang))
-    return Answered(case, result, served)
+    if hook.hook == "patient-view":
+        return Answered(case, result, patient_view(output, found, lang))
+    # each selected PET on its own date: the imaging pathway, as POST /v1/pathways/imaging answers it (the case
+    # itself was evaluated with the earliest, the one IMG-2 constrains most)
+    pets = {_ref(order): msgspec.to_builtins(imaging.evaluate(msgspec.structs.replace(
+        case.imaging or imaging.Inputs(), planned_pet_date=max(planned_date(order) or day, day)), lang))
+        for order in orders if kind_of(order) == "pet"}
+    return Answered(case, result, order_select(output, orders, lang, pets))
 
 
 # --- order-select ---------------------------------------------------------------------------------------------
@@ -275,35 +284,59 @@ def _rec(result: dict[str, Any], *rules: str) -> list[dict[str, Any]]:
 CONTRAINDICATED = frozenset({"zoledronic_acid_not_given", "renal_dosing_information_under_30"})  # AR-2's actions
 
 
-def _zoledronic(order: dict[str, Any], result: dict[str, Any], lang: Language) -> Card:
-    """The inhibitor's whole pathway, as REST answers it, decides the card: not indicated (AR-1) is a warning that
-    proposes to cancel; under 30 mL/min (AR-2, SAFE-3) is critical and proposes denosumab with AR-3's conditions;
-    a dose to give is an update of the order, with the pre-treatment checklist (AR-4) beside it; a start not decided
-    (life expectancy, dental assessment missing) gives the clearance for information, and no dose."""
+def _colon(lang: Language) -> str:
+    return " : " if lang == "fr" else ": "
+
+
+def _missing_lines(result: dict[str, Any], prefix: str, lang: Language) -> list[str]:
+    return [f"- **{n['rule_id']}** — {word('missing_short', lang)}{_colon(lang)}" + ", ".join(
+        {"fr": " ou ", "en": " or "}[lang].join(labels.FIELDS[p][lang] if p in labels.FIELDS else p
+                                                for p in name.split("|")) for name in n["missing"])
+        for n in result["not_evaluable"] if n["rule_id"].startswith(prefix)]
+
+
+def _inhibitor_base(result: dict[str, Any], lang: Language, warning_codes: tuple[str, ...]) -> dict[str, Any]:
     ar = [r for r in result["recommendations"] if r["rule_id"].startswith("AR-")]
-    actions = {r["action"]: r for r in ar}
-    ar2 = next((r for r in ar if r["rule_id"] == "AR-2"), None)
+    return {"uuid": str(uuid.uuid4()), "source": source(lang),
+            "detail": "\n".join([*(_line(r, lang) for r in ar), *_missing_lines(result, "AR-", lang),
+                                 *(f"- {w['message']}" for w in result["warnings"]
+                                   if any(code in w["code"] for code in warning_codes))]) or None}
+
+
+def _cancel(order: dict[str, Any], lang: Language, recommended: bool = False) -> Suggestion:
+    label = word("cancel", lang)
+    return Suggestion(label=label, uuid=str(uuid.uuid4()), is_recommended=recommended or msgspec.UNSET,
+                      actions=[Action(type="delete", description=label, resource_id=_ref(order))])
+
+
+def _not_indicated(order: dict[str, Any], result: dict[str, Any], lang: Language,
+                   codes: tuple[str, ...]) -> Card | None:
+    """AR-1 says no bone-resorption inhibitor for this patient: any inhibitor ordered is a warning, cancel proposed."""
+    if not any(r["action"] == "antiresorptive_not_indicated" for r in _rec(result, "AR-1")):
+        return None
+    return Card(**_inhibitor_base(result, lang, codes), indicator="warning",
+                summary=_short(word("not_indicated", lang)), selection_behavior="at-most-one",
+                suggestions=[_cancel(order, lang, recommended=True)])
+
+
+def _zoledronic(order: dict[str, Any], result: dict[str, Any], lang: Language) -> Card:
+    """The inhibitor's whole pathway, as REST answers it, decides the card. Under 30 mL/min (AR-2, SAFE-3) it is
+    critical whatever else is said: cancel proposed, and replaced by denosumab (AR-3's terms) only once the start is
+    decided (AR-1); not indicated (AR-1) is a warning that proposes to cancel; a dose to give is an update of the
+    order, with the pre-treatment checklist (AR-4) beside it; a start not decided (life expectancy, dental
+    assessment missing) gives the clearance for information, and no dose."""
+    codes = ("zoledronic", "creatinine")
+    ar2 = next((r for r in _rec(result, "AR-2")), None)
     values = ar2.get("values", {}) if ar2 else {}
     clearance = values.get("creatinine_clearance_ml_min")
     shown = labels.number(clearance, lang) if clearance is not None else None
-    missing = [f"- **{n['rule_id']}** — {word('missing_short', lang)} : " + ", ".join(
-        {"fr": " ou ", "en": " or "}[lang].join(labels.FIELDS[p][lang] if p in labels.FIELDS else p
-                                                for p in name.split("|")) for name in n["missing"])
-        for n in result["not_evaluable"] if n["rule_id"].startswith("AR-")]
-    base = {"uuid": str(uuid.uuid4()), "source": source(lang),
-            "detail": "\n".join([*(_line(r, lang) for r in ar), *missing,
-                                 *(f"- {w['message']}" for w in result["warnings"]
-                                   if "zoledronic" in w["code"] or "creatinine" in w["code"])]) or None}
-    cancel = Action(type="delete", description=word("cancel", lang), resource_id=_ref(order))
-    if "antiresorptive_not_indicated" in actions:
-        return Card(**base, indicator="warning", summary=_short(word("not_indicated", lang)),
-                    selection_behavior="at-most-one",
-                    suggestions=[Suggestion(label=word("cancel", lang), uuid=str(uuid.uuid4()), actions=[cancel])])
-    if clearance is None:
-        return Card(**base, indicator="warning", summary=_short(word("zol_unknown", lang)))
-    # contraindicated whatever the start decision, as AR-2 decided it (SAFE-3; the threshold is the domain's, not
-    # repeated here): denosumab, with AR-3's terms
+    base = _inhibitor_base(result, lang, codes)
+    started = {r["action"] for r in _rec(result, "AR-1")} & {"start_antiresorptive", "start_after_dental_assessment"}
+    # contraindicated as AR-2 decided it (SAFE-3; the threshold is the domain's, not repeated here)
     if ar2 is not None and ar2["action"] in CONTRAINDICATED:
+        if not started:  # not indicated, or not decided: no inhibitor to put in its place yet
+            return Card(**base, indicator="critical", summary=_short(word("zol_contra_only", lang, clearance=shown)),
+                        selection_behavior="at-most-one", suggestions=[_cancel(order, lang, recommended=True)])
         denosumab = {"resourceType": "MedicationRequest", "status": "draft", "intent": "order",
                      "subject": order.get("subject", {}),
                      "medicationCodeableConcept": {"coding": [
@@ -315,13 +348,17 @@ def _zoledronic(order: dict[str, Any], result: dict[str, Any], lang: Language) -
                     suggestions=[Suggestion(label=label, uuid=str(uuid.uuid4()), is_recommended=True, actions=[
                         Action(type="delete", description=label, resource_id=_ref(order)),
                         Action(type="create", description=label, resource=denosumab)])])
+    if (card := _not_indicated(order, result, lang, codes)) is not None:
+        return card
+    if clearance is None:
+        return Card(**base, indicator="warning", summary=_short(word("zol_unknown", lang)))
     dose = values.get("dose_mg") if ar2 and ar2["action"] == "zoledronic_acid" else None
-    if dose is None:  # the start is not decided, or no plausible dose: the clearance, for information only
+    if dose is None or not started:  # the start is not decided, or no plausible dose: the clearance, for information
         return Card(**base, indicator="warning", summary=_short(word("zol_undecided", lang, clearance=shown)))
     quantity = {"value": dose, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}
     updated = {**order, "dosageInstruction": [{"text": word("zol_dosage", lang, dose=labels.number(dose, lang)),
                                                "doseAndRate": [{"doseQuantity": quantity}]}]}
-    later = "start_after_dental_assessment" in actions
+    later = "start_after_dental_assessment" in started
     set_dose = word("set_dose", lang, dose=labels.number(dose, lang))
     summary = word("zol_dose", lang, clearance=shown, dose=labels.number(dose, lang)) + (
         word("after_dental", lang) if later else "")
@@ -337,15 +374,29 @@ def _pet(order: dict[str, Any], result: dict[str, Any], lang: Language) -> Card 
     if not postpone:
         return None
     date = postpone[0]["values"]["earliest_pet_date"]
-    moved = {**order, "occurrenceDateTime": date}
+    moved = rescheduled(order, dt.date.fromisoformat(date))
+    shown = labels.date(dt.date.fromisoformat(date), lang)
     return Card(uuid=str(uuid.uuid4()), source=source(lang), indicator=max(
         "warning", INDICATOR[postpone[0]["urgency"]], key=RANK.__getitem__),
-                summary=_short(word("pet_postpone", lang, date=date)), detail=_line(postpone[0], lang),
+                summary=_short(word("pet_postpone", lang, date=shown)), detail=_line(postpone[0], lang),
                 selection_behavior="at-most-one",
-                suggestions=[Suggestion(label=word("pet_reschedule", lang, date=date), uuid=str(uuid.uuid4()),
+                suggestions=[Suggestion(label=word("pet_reschedule", lang, date=shown), uuid=str(uuid.uuid4()),
                                         is_recommended=True, actions=[Action(
-                                            type="update", description=word("pet_reschedule", lang, date=date),
+                                            type="update", description=word("pet_reschedule", lang, date=shown),
                                             resource=moved)])])
+
+
+def rescheduled(order: dict[str, Any], day: dt.date) -> dict[str, Any]:
+    """The order moved to `day` in the occurrence[x] it already uses: a period keeps its length, a date-time its
+    time; an order without one gets occurrenceDateTime."""
+    period = order.get("occurrencePeriod")
+    if isinstance(period, dict) and period.get("start"):
+        start = fhir_case._date(period["start"])
+        moved = {**period, "start": day.isoformat()}
+        if start is not None and (end := fhir_case._date(period.get("end"))) is not None:
+            moved["end"] = (day + (end - start)).isoformat()
+        return {**order, "occurrencePeriod": moved}
+    return {**order, "occurrenceDateTime": day.isoformat()}
 
 
 def planned_date(order: dict[str, Any]) -> dt.date | None:
@@ -356,25 +407,34 @@ def planned_date(order: dict[str, Any]) -> dt.date | None:
 
 
 def order_findings(orders: list[dict[str, Any]], today: dt.date) -> dict[str, Any]:
-    """What the selected orders add to the case: a PET's planned date (IMG-2 decides whether it must wait)."""
+    """What the selected orders add to the case: the earliest planned PET (IMG-2 decides whether it must wait; each
+    PET's own card is judged on its own date)."""
     pets = [order for order in orders if kind_of(order) == "pet"]
     if not pets:
         return {}
-    planned = planned_date(pets[0]) or today
-    return {"imaging": {"planned_pet_date": max(planned, today).isoformat()}}
+    earliest = min(max(planned_date(order) or today, today) for order in pets)
+    return {"imaging": {"planned_pet_date": earliest.isoformat()}}
 
 
-def _related(result: dict[str, Any], rules: tuple[str, ...], lang: Language) -> list[Served]:
-    """The guideline's own recommendations and withholdings about the kind of order selected, a card each."""
+def _related(order: dict[str, Any], result: dict[str, Any], rules: tuple[str, ...], lang: Language,
+             against: frozenset[tuple[str, str]]) -> list[Served]:
+    """The guideline's own recommendations and withholdings about the kind of order selected, a card each; a
+    withheld recommendation that is this very order (`against`: its rule and action) proposes to cancel it."""
     cards = [(Card(uuid=str(uuid.uuid4()), source=source(lang), indicator=INDICATOR[r["urgency"]],
                    summary=_short(word("order_rec", lang, label=labels.ACTIONS[r["action"]][lang],
                                        rule=r["rule_id"])),
                    detail=_line(r, lang)), (r["rule_id"],)) for r in _rec(result, *rules)]
-    cards += [(Card(uuid=str(uuid.uuid4()), source=source(lang), indicator="warning",
-                    summary=_short(word("not_recommended", lang, action=labels.ACTIONS[w["action"]][lang],
-                                        reason=w["reason"]["text"])),
-                    detail=f"~~{w['rule_id']}~~ {w['text']} ({w['withheld_by']}: {w['reason']['text']})"),
-               (w["rule_id"], w["withheld_by"])) for w in result["withheld"] if w["rule_id"] in rules]
+    for w in result["withheld"]:
+        if w["rule_id"] not in rules:
+            continue
+        this_order = (w["rule_id"], w["action"]) in against
+        cards.append((Card(uuid=str(uuid.uuid4()), source=source(lang), indicator="warning",
+                           summary=_short(word("not_recommended", lang, action=labels.ACTIONS[w["action"]][lang],
+                                               reason=w["reason"]["text"])),
+                           detail=f"~~{w['rule_id']}~~ {w['text']} ({w['withheld_by']}: {w['reason']['text']})",
+                           **({"selection_behavior": "at-most-one", "suggestions": [_cancel(order, lang)]}
+                              if this_order else {})),
+                      (w["rule_id"], w["withheld_by"])))
     return cards
 
 
@@ -386,16 +446,33 @@ ORDER_RULES = {
 }
 
 
-def order_select(result: dict[str, Any], orders: list[dict[str, Any]], lang: Language) -> list[Served]:
-    """For each selected order the guideline speaks of: a card supporting it, changing it or warning against it."""
+# Per kind of order: the rules that speak of it, and the recommendations (rule, action) that are the order itself
+# (withheld, they propose to cancel it).
+ORDER_AGAINST = {"surgical_consult": safety.SURGICAL, "radiotherapy": frozenset(), "denosumab": frozenset()}
+
+
+def order_select(result: dict[str, Any], orders: list[dict[str, Any]], lang: Language,
+                 pets: dict[str, dict[str, Any]] | None = None) -> list[Served]:
+    """For each selected order the guideline speaks of: a card supporting it, changing it or warning against it. A
+    recommendation that speaks for several selected orders is one card (the first order's); each PET is judged on
+    its own date (`pets`: the imaging pathway's answer by order reference)."""
     cards: list[Served] = []
     for order in orders:
         kind = kind_of(order)
         if kind == "zoledronic":
             cards.append((_zoledronic(order, result, lang), ("AR-2",)))
         elif kind == "pet":
-            card = _pet(order, result, lang)
+            card = _pet(order, (pets or {}).get(_ref(order), result), lang)
             cards.extend([(card, ("IMG-2",))] if card else [])
+        elif kind == "denosumab" and (card := _not_indicated(order, result, lang, ("denosumab",))) is not None:
+            cards.append((card, ("AR-1",)))
         elif kind in ORDER_RULES:
-            cards.extend(_related(result, ORDER_RULES[kind], lang))
-    return cards
+            cards.extend(_related(order, result, ORDER_RULES[kind], lang, ORDER_AGAINST[kind]))
+    unique: dict[tuple[str, str | None], list[Served]] = {}
+    for card, rules in cards:  # the same words for two orders (a radiotherapy and a consult share SURG-1) once:
+        same = unique.setdefault((card.summary, card.detail or None), [])  # the one that proposes a change wins
+        if not same or (card.suggestions and same[0][0].suggestions):
+            same.append((card, rules))
+        elif card.suggestions:
+            same[0] = (card, rules)
+    return [served for same in unique.values() for served in same]

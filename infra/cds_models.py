@@ -8,6 +8,7 @@ tests/unit/test_cds_models.py round-trips the spec's own JSON examples through t
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -157,6 +158,10 @@ class Feedback(Model):
     override_reason: OverrideReason | UnsetType = UNSET
 
     def __post_init__(self) -> None:
+        try:
+            dt.datetime.fromisoformat(self.outcome_timestamp)
+        except ValueError:
+            raise ValueError("outcomeTimestamp must be an ISO 8601 date and time, e.g. 2026-11-27T10:05:31Z") from None
         if self.outcome == "accepted" and self.accepted_suggestions is UNSET:
             raise ValueError("acceptedSuggestions is required when the outcome is accepted")
         if self.outcome == "accepted" and self.override_reason is not UNSET:

@@ -237,13 +237,19 @@ def already_given(engine: Engine, feedback: Feedback) -> bool:
 
 
 def acceptance(engine: Engine) -> list[dict[str, Any]]:
-    """Per service and card rules: cards served, accepted, overridden (for the auditors)."""
+    """Per service and card rules: cards served, accepted, overridden (for the auditors); each card counted once, by
+    the last outcome reported for it."""
     served = select(CdsCard.service, CdsCard.rule_ids, CdsCard.indicator, func.count().label("served")).group_by(
         CdsCard.service, CdsCard.rule_ids, CdsCard.indicator)
-    outcomes = select(CdsCard.service, CdsCard.rule_ids, CdsCard.indicator, CdsFeedback.outcome,
-                      func.count(func.distinct(CdsFeedback.card)).label("cards")).join(
-        CdsFeedback, CdsFeedback.card == CdsCard.uuid).group_by(
-        CdsCard.service, CdsCard.rule_ids, CdsCard.indicator, CdsFeedback.outcome)
+    # a card counts once, by the last outcome reported for it (a clinician may accept, then override)
+    last = select(CdsFeedback.card, func.max(CdsFeedback.outcome_timestamp).label("at")).group_by(
+        CdsFeedback.card).subquery()
+    final = select(CdsFeedback.card, func.max(CdsFeedback.outcome).label("outcome")).join(
+        last, (last.c.card == CdsFeedback.card) & (last.c.at == CdsFeedback.outcome_timestamp)).group_by(
+        CdsFeedback.card).subquery()
+    outcomes = select(CdsCard.service, CdsCard.rule_ids, CdsCard.indicator, final.c.outcome,
+                      func.count().label("cards")).join(final, final.c.card == CdsCard.uuid).group_by(
+        CdsCard.service, CdsCard.rule_ids, CdsCard.indicator, final.c.outcome)
     with engine.connect() as conn:
         rows = {(r.service, r.rule_ids, r.indicator): {"service": r.service, "rule_ids": r.rule_ids.split(",")
                                                        if r.rule_ids else [], "indicator": r.indicator,

@@ -122,12 +122,17 @@ def _ref(resource: dict[str, Any], day: dt.date | None) -> str:
 def _quantity(obs: dict[str, Any], units: dict[str, Any]) -> tuple[float, str] | str:
     """(value, UCUM unit) of an observation's valueQuantity in one of `units`, or why it has none."""
     quantity = obs.get("valueQuantity")
-    if not isinstance(quantity, dict) or not isinstance(quantity.get("value"), int | float):
+    if not isinstance(quantity, dict) or not _numeric(quantity.get("value")):
         return "no numeric value"
     unit = quantity.get("code") or quantity.get("unit")
     if unit not in units:
         return f"unit {unit!r} is not one of {', '.join(units)}"
     return quantity["value"], unit
+
+
+def _numeric(value: Any) -> bool:
+    """A JSON number — not a boolean, which Python counts as one (true would read as 1 mg/dL)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _creatinine(obs: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
@@ -155,7 +160,7 @@ def _scale(obs: dict[str, Any], answers: dict[str, int], allowed: range) -> tupl
     if value is None:
         value = next((answers[code] for system, code in codings(obs.get("valueCodeableConcept"))
                       if system == LOINC and code in answers), None)
-    if not isinstance(value, int | float) or int(value) != value or int(value) not in allowed:
+    if not _numeric(value) or int(value) != value or int(value) not in allowed:
         return None, "no value on the scale"
     return int(value), ""
 
@@ -198,6 +203,10 @@ def _patient(found: EhrFacts, patient: dict[str, Any] | None, today: dt.date) ->
         return
     where = "Patient"  # never its id: a patient reference in clear must not reach a card or the audit trail
     born = _date(patient.get("birthDate"))
+    if born is None and "birthDate" in patient:
+        found.set_aside.append(SetAside(fact="age", source=where, why="birthDate is not a date"))
+    elif born is not None and born > today:
+        found.set_aside.append(SetAside(fact="age", source=where, why="birthDate is after the evaluation"))
     if born is not None and born <= today:
         age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
         if 18 <= age <= 120:
@@ -222,6 +231,9 @@ def _medications(found: EhrFacts, requests: list[dict[str, Any]], today: dt.date
                 day = effective_date(request)
                 if day is not None and day <= today:
                     dated.append((day, _ref(request, day)))
+                else:  # said, not dropped: an undated G-CSF may still forbid a PET (IMG-2)
+                    found.set_aside.append(SetAside(fact=name, source=_ref(request, day), why=(
+                        "no date (authoredOn)" if day is None else "dated after the evaluation")))
         if dated:
             pick = max(dated) if name == "last_gcsf_date" else min(dated)
             found.facts[name] = Fact(value=pick[0], source=pick[1])

@@ -212,8 +212,7 @@ async def answer(request: Request, service_id: str, hook: HookRequest, context: 
         absent = [key for key in cds.PREFETCH if key not in prefetch]
         if absent:
             raise Unanswered(precondition_failed(absent, lang))
-    answered = cds.answer(hook, prefetch, today(request), lang,
-                          form_url=f"{public_url(request)}/schema/swagger#/evaluations")
+    answered = cds.answer(hook, prefetch, today(request), lang)
     case, result = answered.case, answered.result
     audit_id = new_id()  # the cards link to the report of their own audit record, signed before it is written
     link = report_links.grant_for(state.settings.pseudonym_key, audit_id=audit_id, client=client, language=lang,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import MediaType, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -138,7 +138,7 @@ def waiting_page(lang: str) -> Response[str]:
     title, text = (html.escape(t) for t in WAITING[lang])
     page = (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><meta http-equiv="refresh" '
             f'content="1"><title>{title}</title></head><body><h1>{title}</h1><p>{text}</p></body></html>')
-    return Response(page, status_code=202, media_type="text/html; charset=utf-8",
+    return Response(page, status_code=202, media_type=MediaType.HTML,
                     headers={"Retry-After": "1", "Cache-Control": "no-store", "Content-Language": lang})
 
 

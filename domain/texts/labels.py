@@ -6,6 +6,7 @@ action a rule answers with."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from domain.model import Language
@@ -479,6 +480,17 @@ def number(value: float, lang: Language) -> str:
     """A number as the language writes it: 2.5 in English, 2,5 in French."""
     text = f"{value:g}"
     return text.replace(".", ",") if lang == "fr" else text
+
+
+MONTHS: dict[Language, tuple[str, ...]] = {
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    "fr": ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."),
+}
+
+
+def date(value: dt.date, lang: Language) -> str:
+    """A calendar day as a reader of the language writes it, the month in letters (never 05/12 vs 12/05)."""
+    return f"{value.day} {MONTHS[lang][value.month - 1]} {value.year}"
 
 
 def action_label(code: str, lang: Language) -> str:

@@ -16,6 +16,7 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from sqlalchemy import text
 
+from domain.texts import labels
 from infra import cds_models
 from infra.cds_auth import Issuer
 from infra.db import make_engine
@@ -156,6 +157,14 @@ def test_story_2_zoledronic_acid_ordered_at_23_ml_min_is_critical_with_denosumab
     body = hook_request("order-select", f.prefetch(patient_resource=f.patient(BORN), **RENAL),
                         selections=["MedicationRequest/zol-1"], draftOrders=f.bundle(order))
     (card,) = cards_of(call(cds_client, ehr, "bonemets-order-select", body))
+    # the start not decided (no life expectancy, AR-1): contraindicated all the same, cancel it; nothing in its place
+    assert card["indicator"] == "critical" and "contraindicated" in card["summary"] and "23" in card["summary"]
+    (cancel,) = card["suggestions"]
+    assert [(a["type"], a["resourceId"]) for a in cancel["actions"]] == [("delete", "MedicationRequest/zol-1")]
+    body = {**body, "hookInstance": str(uuid.uuid4()), "extension": {"fr.bonemets.findings": {
+        "patient": {"life_expectancy_months": 12}, "disease": {"bone_metastases": 3},
+        "antiresorptive": {"urgent": False, "dental_assessment_done": True}}}}
+    (card,) = cards_of(call(cds_client, ehr, "bonemets-order-select", body))
     assert card["indicator"] == "critical" and "contraindicated" in card["summary"] and "denosumab" in card["summary"]
     assert "23" in card["summary"] and card["selectionBehavior"] == "at-most-one"
     delete, create = card["suggestions"][0]["actions"]
@@ -180,16 +189,33 @@ def test_story_2_zoledronic_acid_ordered_at_23_ml_min_is_critical_with_denosumab
 
 
 def test_story_3_a_pet_planned_within_15_days_of_g_csf_is_postponed(cds_client, ehr):
+    """G-CSF five days ago: a PET today must wait until day 15 (IMG-2); two PETs selected are each judged on their
+    own date (the second one too, planned in 5 days, inside the window); a PET scheduled as a period is moved as a
+    period (one occurrence[x], its length kept)."""
     gcsf = f.medication("L03AA13", "pegfilgrastim", days=5)
-    pet = f.service_request("82918005", "PET scan", rid="pet-1", when=dt.date.today().isoformat())
+    today = dt.date.today()
+    pet = f.service_request("82918005", "PET scan", rid="pet-1", when=today.isoformat())
     body = hook_request("order-select", f.prefetch(medications=(gcsf,), **RENAL),
                         selections=["ServiceRequest/pet-1"], draftOrders=f.bundle(pet))
     (card,) = cards_of(call(cds_client, ehr, "bonemets-order-select", body))
-    expected = (dt.date.today() + dt.timedelta(days=10)).isoformat()
-    assert card["indicator"] == "warning" and expected in card["summary"]
+    expected = today + dt.timedelta(days=10)
+    assert card["indicator"] == "warning" and labels.date(expected, "en") in card["summary"]
     moved = card["suggestions"][0]["actions"][0]["resource"]
     assert get_fhir_model_class("ServiceRequest").model_validate(moved).occurrenceDateTime.isoformat()[:10] == \
-        expected
+        expected.isoformat()
+    later = f.service_request("82918005", "PET scan", rid="pet-2", when=(today + dt.timedelta(days=30)).isoformat())
+    period = f.valid({**f.service_request("82918005", "PET scan", rid="pet-3"), "occurrencePeriod": {
+        "start": (today + dt.timedelta(days=5)).isoformat(), "end": (today + dt.timedelta(days=6)).isoformat()}})
+    body = hook_request("order-select", f.prefetch(medications=(gcsf,), **RENAL),
+                        selections=["ServiceRequest/pet-2", "ServiceRequest/pet-3"],
+                        draftOrders=f.bundle(later, period))
+    (card,) = cards_of(call(cds_client, ehr, "bonemets-order-select", body, headers={"Accept-Language": "fr"}))
+    assert labels.date(expected, "fr") in card["summary"] and expected.isoformat() not in card["summary"]
+    moved = card["suggestions"][0]["actions"][0]["resource"]
+    assert moved["id"] == "pet-3" and "occurrenceDateTime" not in moved
+    assert moved["occurrencePeriod"] == {"start": expected.isoformat(),
+                                         "end": (expected + dt.timedelta(days=1)).isoformat()}
+    get_fhir_model_class("ServiceRequest").model_validate(moved)
 
 
 def test_feedback_is_idempotent_audited_and_counted_for_auditors(cds_client, ehr):

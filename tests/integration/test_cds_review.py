@@ -16,7 +16,13 @@ from infra.cds_auth import Issuer
 from infra.db import make_engine
 from tests import fhir_fixtures as f
 from tests.cds_fixtures import BASE, EHR
+from tests.conftest import Keys
 from tests.integration.test_cds_hooks import BORN, RENAL, EhrServer, audit_rows, call, cards_of, hook_request
+
+# What the clinician adds that decides the start of an inhibitor (AR-1): a year to live, three bone metastases, the
+# dental assessment done
+DECIDED = {"patient": {"life_expectancy_months": 12}, "disease": {"bone_metastases": 3},
+           "antiresorptive": {"urgent": False, "dental_assessment_done": True}}
 
 
 def procedure(code: str, *, days: int, category: str | None = None) -> dict:
@@ -57,12 +63,54 @@ def test_zoledronic_acid_for_a_dying_patient_is_not_dosed_but_questioned(cds_cli
     (action,) = card["suggestions"][0]["actions"]
     assert (action["type"], action["resourceId"]) == ("delete", "MedicationRequest/zol-9")
     assert "mg IV" not in json.dumps(card)  # no dose for an order that is not indicated
+    # the same patient at 23 mL/min: contraindicated outranks not indicated — critical, cancel, nothing in its place
+    body = {**body, "hookInstance": str(uuid.uuid4()), "prefetch": f.prefetch(patient_resource=f.patient(BORN),
+                                                                              **RENAL)}
+    (card,) = cards_of(call(cds_client, ehr, "bonemets-order-select", body))
+    assert card["indicator"] == "critical" and "contraindicated" in card["summary"]
+    assert [a["type"] for s in card["suggestions"] for a in s["actions"]] == ["delete"]
+    # denosumab for that patient: not indicated either, a warning proposing to cancel it (was an info card)
+    denosumab = f.medication("M05BX04", "denosumab", days=0, status="draft", rid="dmab-9")
+    body = {**body, "hookInstance": str(uuid.uuid4()), "context": {**body["context"], "selections": [
+        "MedicationRequest/dmab-9"], "draftOrders": f.bundle(denosumab)}}
+    (card,) = cards_of(call(cds_client, ehr, "bonemets-order-select", body))
+    assert card["indicator"] == "warning" and "AR-1" in card["summary"]
+    assert card["suggestions"][0]["actions"][0]["resourceId"] == "MedicationRequest/dmab-9"
+
+
+def test_a_radiotherapy_and_a_consult_for_a_dying_patient_say_each_thing_once(cds_client, ehr):
+    """Three weeks to live, a fractured femur and a T10 threatening the cord (the README's dying story): a
+    radiotherapy and a surgical consult selected together give each recommendation once, and the surgical opinion
+    SURG-1 withholds proposes to cancel the consult."""
+    radiotherapy = f.service_request("108290001", "Radiation oncology", rid="rt-1")
+    consult = f.service_request("103696004", "Surgical consult", rid="surg-1")
+    body = hook_request("order-select", f.prefetch(patient_resource=f.patient(BORN), **RENAL),
+                        selections=["ServiceRequest/rt-1", "ServiceRequest/surg-1"],
+                        draftOrders=f.bundle(radiotherapy, consult))
+    body["extension"] = {"fr.bonemets.findings": {
+        "patient": {"karnofsky": 30, "life_expectancy_weeks": 3},
+        "lesions": [{"id": "femur-L", "kind": "long_bone", "long_bone": {
+            "pathological_fracture": True, "location": "femoral_neck", "lesion": "lytic"}},
+            {"id": "T10", "kind": "spine", "spine": {
+                "compression_fracture": True, "lesion": "lytic", "posterior_wall_retropulsion": True,
+                "pain_uncontrolled": True, "cord_threat": True}}]}}
+    cards = cards_of(call(cds_client, ehr, "bonemets-order-select", body))
+    texts = [(c["summary"], c.get("detail")) for c in cards]
+    assert len(texts) == len(set(texts)) and any("SURG-1" in c["summary"] for c in cards)
+    withheld = [c for c in cards if "Surgical opinion" in c["summary"] and c["summary"].startswith("Not recommended")]
+    assert withheld and all(c["suggestions"][0]["actions"][0]["resourceId"] == "ServiceRequest/surg-1"
+                            for c in withheld)
+    # findings that are not an object are refused where they were sent, not ignored
+    body = {**body, "hookInstance": str(uuid.uuid4()), "extension": {"fr.bonemets.findings": [1]}}
+    refused = call(cds_client, ehr, "bonemets-order-select", body)
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "extension.fr.bonemets.findings"
 
 
 def test_no_patient_reference_reaches_the_audit_trail_or_the_stored_calls(cds_client, ehr):
     order = f.medication("M05BA08", "zoledronic acid", days=0, status="draft", rid="zol-1")
     body = hook_request("order-select", f.prefetch(patient_resource=f.patient(BORN), **RENAL),
                         selections=["MedicationRequest/zol-1"], draftOrders=f.bundle(order))
+    body["extension"] = {"fr.bonemets.findings": DECIDED}  # the start decided: denosumab is proposed for this patient
     answer = call(cds_client, ehr, "bonemets-order-select", body)
     assert f"Patient/{f.PATIENT_ID}" in answer.text  # the EHR gets its own references back...
     (row,) = audit_rows(cds_client, "cds.answered")
@@ -157,8 +205,13 @@ def test_feedback_names_only_the_cards_suggestions_and_the_outcomes_own_fields(c
     assert send({**accepted, "overrideReason": reason}).status_code == 400
     overridden = {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-11-27T10:06:00Z"}
     assert send({**overridden, "acceptedSuggestions": [{"id": offered}]}).status_code == 400
+    assert send({**accepted, "outcomeTimestamp": "yesterday"}).status_code == 400
     assert send(accepted).json()["recorded"] == 1 and send({**overridden, "overrideReason": reason}).json() == {
         "recorded": 1, "received": 1}
+    # accepted, then overridden: the card counts once, as overridden (its last outcome)
+    counts = cds_client.get("/v1/audit/cds-feedback", headers=Keys.header(cds_client.keys.auditor)).json()["cards"]
+    (row,) = [r for r in counts if r["service"] == "bonemets-order-select"]
+    assert (row["served"], row["accepted"], row["overridden"]) == (1, 0, 1)
 
 
 def test_the_access_token_never_follows_a_redirect(settings, keys, ehr):

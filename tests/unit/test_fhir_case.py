@@ -76,3 +76,18 @@ def test_findings_only_a_clinician_holds_are_merged_with_the_ehr_facts():
     case = fhir_case.case_of(found, TODAY, {"patient": {"life_expectancy_months": 8}, "lesions": []})
     assert case["patient"] == {"age": found.value("age"), "sex": "male", "karnofsky": 70,
                                "life_expectancy_months": 8}
+
+
+def test_a_boolean_value_a_birth_date_that_is_not_one_and_an_undated_g_csf_are_each_said_not_used():
+    """`true` is not 1 mg/dL; a birthDate of 12345 is no age; a G-CSF without authoredOn cannot be placed in time,
+    but is said (it may forbid a PET): none is silently dropped or misread (issue 13 review)."""
+    sick, gcsf, patient = f.creatinine(1.0), f.medication("L03AA13", "pegfilgrastim", days=5), f.patient("1955-01-15")
+    data = f.prefetch(patient_resource=patient, observations=(sick,), medications=(gcsf,))  # valid FHIR, then spoilt
+    sick["valueQuantity"]["value"] = True
+    del gcsf["authoredOn"]
+    patient["birthDate"] = 12345
+    found = fhir_case.read(data, TODAY)
+    assert found.value("creatinine") is None and found.value("age") is None and found.value("last_gcsf_date") is None
+    why = {s.fact: s.why for s in found.set_aside}
+    assert why == {"creatinine": "no numeric value", "age": "birthDate is not a date",
+                   "last_gcsf_date": "no date (authoredOn)"}
