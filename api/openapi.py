@@ -17,6 +17,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 
 from api.responses import Problem
+from infra.cds import SERVICE_HOOKS
 
 PROBLEM_JSON = "application/problem+json"
 FHIR_JSON = "application/fhir+json"
@@ -122,6 +123,9 @@ def polish(doc: dict[str, Any], extra_responses: dict[str, dict[str, dict[str, A
                 operation["security"] = []  # probes and terminology readers call these without a key
             if "cds-hooks" in tags:
                 operation["security"] = [{"cdsJwt": []}]  # the EHR's signed JWT, never an API key
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("name") == "service_id":
+                        parameter["schema"] = {"type": "string", "enum": list(SERVICE_HOOKS)}
             if {"scores", "pathways", "evaluations"} & set(tags) and "200" in operation.get("responses", {}):
                 operation["responses"]["200"].setdefault("content", {})[FHIR_JSON] = _content(
                     {"type": "object", "description": "With Accept: application/fhir+json: a FHIR R4 Bundle "
@@ -263,15 +267,33 @@ EXTRA_REQUEST_BODIES: dict[str, dict[str, Any]] = {
 
 
 CDS_PREFIX = "CDSHooks"
+def _empty() -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "searchset", "total": 0}
+
+
 CDS_CALL_EXAMPLE = {
     "hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
     "fhirServer": "https://ehr.example-hospital.fr/fhir",
     "context": {"userId": "Practitioner/dr-martin", "patientId": "1288992"},
     "prefetch": {"patient": {"resourceType": "Patient", "id": "1288992", "gender": "male", "birthDate": "1955-01-15"},
-                 "observations": {"resourceType": "Bundle", "type": "searchset", "entry": []},
-                 "conditions": {"resourceType": "Bundle", "type": "searchset", "entry": []},
-                 "medications": {"resourceType": "Bundle", "type": "searchset", "entry": []},
-                 "procedures": {"resourceType": "Bundle", "type": "searchset", "entry": []}}}
+                 **{key: _empty() for key in ("creatinine", "weight", "performance", "conditions", "medications",
+                                              "procedures")}}}
+
+
+def _cds_name(name: str) -> str:
+    return name if name.startswith(CDS_PREFIX) else f"{CDS_PREFIX}{name}"
+
+
+def _prefix_refs(schema: Any) -> None:
+    """The CDS Hooks components' references, renamed with them (CDSHooks...: no clash with the REST components)."""
+    if isinstance(schema, dict):
+        if isinstance(schema.get("$ref"), str):
+            schema["$ref"] = "#/components/schemas/" + _cds_name(schema["$ref"].rsplit("/", 1)[1])
+        for value in schema.values():
+            _prefix_refs(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _prefix_refs(value)
 
 
 def _cds_request_bodies(doc: dict[str, Any]) -> dict[str, Any]:
@@ -281,9 +303,11 @@ def _cds_request_bodies(doc: dict[str, Any]) -> dict[str, Any]:
     from infra.cds_models import Request as HookRequest
 
     (call, feedback), components = msgspec.json.schema_components(
-        [HookRequest, FeedbackRequest], ref_template=f"#/components/schemas/{CDS_PREFIX}{{name}}")
+        [HookRequest, FeedbackRequest], ref_template="#/components/schemas/{name}")
+    for schema in (call, feedback, *components.values()):
+        _prefix_refs(schema)
     doc.setdefault("components", {}).setdefault("schemas", {}).update(
-        {f"{CDS_PREFIX}{name}": {**schema, "title": f"CDS Hooks {schema.get('title', name)}"}
+        {_cds_name(name): {**schema, "title": f"CDS Hooks {name.removeprefix(CDS_PREFIX)}"}
          for name, schema in components.items()})
     return {
         "cds_hooks_call": {"required": True, "description": "A CDS Hooks 2.0.1 request (CDSHooksRequest): the hook, "

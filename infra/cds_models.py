@@ -40,7 +40,7 @@ class Service(Model):
     extension: Extension | UnsetType = UNSET
 
 
-class Services(Model):
+class CDSHooksServices(Model):
     services: list[Service]
 
 
@@ -56,7 +56,7 @@ class FhirAuthorization(msgspec.Struct, omit_defaults=True):  # snake_case on th
     patient: str | UnsetType = UNSET
 
 
-class Request(Model):
+class CDSHooksRequest(Model):
     hook: str
     hook_instance: Annotated[str, Meta(min_length=1, max_length=128)]
     context: dict[str, Any]
@@ -133,7 +133,7 @@ class Card(Model):
             raise ValueError("selectionBehavior is required when suggestions are given")
 
 
-class Response(Model):
+class CDSHooksResponse(Model):
     cards: list[Card]
     system_actions: list[Action] | UnsetType = UNSET
 
@@ -150,7 +150,7 @@ class OverrideReason(Model):
     user_comment: Annotated[str, Meta(max_length=4000)] | UnsetType = UNSET
 
 
-class Feedback(Model):
+class FeedbackItem(Model):
     card: Annotated[str, Meta(min_length=1, max_length=128)]
     outcome: Literal["accepted", "overridden"]
     outcome_timestamp: str
@@ -170,5 +170,14 @@ class Feedback(Model):
             raise ValueError("acceptedSuggestions is for an accepted card, not an overridden one")
 
 
-class FeedbackRequest(Model):
-    feedback: Annotated[list[Feedback], Meta(min_length=1, max_length=100)]
+class CDSHooksFeedback(Model):
+    feedback: Annotated[list[FeedbackItem], Meta(min_length=1, max_length=100)]
+
+
+# The spec's names are the classes' (and so the OpenAPI components': a generated client's own `Response` type is
+# not shadowed); the short names for the code that reads them.
+Services = CDSHooksServices
+Request = CDSHooksRequest
+Response = CDSHooksResponse
+FeedbackRequest = CDSHooksFeedback
+Feedback = FeedbackItem

@@ -254,7 +254,7 @@ def remember(engine: Any, claims: dict[str, Any], seen: SeenTokens) -> None:
       status_code=200, opt={"input_type": FeedbackRequest, **requires("cds")}, request_max_body_size=CDS_MAX_BODY,
       summary="CDS Hooks feedback: what the clinician did with each card (idempotent, audited)",
       responses=problems(400, 401, 404, 413, 503))
-async def feedback(request: Request, service_id: FromPath[str]) -> dict[str, Any]:
+async def feedback(request: Request, service_id: FromPath[str]) -> FeedbackReceipt:
     if service_id not in cds.SERVICE_HOOKS:
         raise NotFoundException(f"No CDS service {service_id}.")
     sent = decode(await request.body(), FeedbackRequest)
@@ -284,7 +284,30 @@ async def feedback(request: Request, service_id: FromPath[str]) -> dict[str, Any
         kept = await anyio.to_thread.run_sync(lambda i=item, a=audit_id: cds_store.keep_feedback(
             state.engine, client=client, service=service_id, feedback=i, audit_id=a))
         recorded += kept
-    return {"recorded": recorded, "received": len(sent.feedback)}
+    return FeedbackReceipt(recorded=recorded, received=len(sent.feedback))
+
+
+class FeedbackReceipt(msgspec.Struct):
+    """How many outcomes were recorded now (an outcome reported again is not recorded twice) of those received."""
+
+    recorded: int
+    received: int
+
+
+class CardCounts(msgspec.Struct):
+    """The cards of one service speaking for the same rules with the same indicator: how many were served, and how
+    many were last reported accepted or overridden."""
+
+    service: str
+    rule_ids: list[str]
+    indicator: str
+    served: int
+    accepted: int
+    overridden: int
+
+
+class CardAcceptance(msgspec.Struct):
+    cards: list[CardCounts]
 
 
 class _Versions(msgspec.Struct):
@@ -299,9 +322,9 @@ VERSIONS = _Versions()
 @get("/v1/audit/cds-feedback", tags=["audit"], operation_id="audit_cds_feedback", opt=requires("auditor"),
      summary="Per CDS Hooks card (service, rules, indicator): how many were served, accepted and overridden",
      responses=problems(401, 403))
-async def acceptance(request: Request) -> dict[str, Any]:
+async def acceptance(request: Request) -> CardAcceptance:
     rows = await anyio.to_thread.run_sync(cds_store.acceptance, request.app.state.engine)
-    return {"cards": rows}
+    return CardAcceptance(cards=[msgspec.convert(row, CardCounts) for row in rows])
 
 
 ROUTES = [discovery, call, feedback, acceptance]

@@ -113,6 +113,13 @@ def test_a_generated_client_calls_every_compute_operation(live_server, tmp_path)
             called.append(operation_id)
         assert len(called) == 16
         client.get_httpx_client().close()
+        # every generated module imports: no schema of the document shadows the generator's own names (the CDS
+        # Hooks response was once a component called `Response`)
+        import pkgutil
+        modules = [m.name for m in pkgutil.walk_packages(client_module.__path__, "bonemets_client.")]
+        for name in modules:
+            importlib.import_module(name)
+        assert "bonemets_client.api.cds_hooks.cds_hooks_call" in modules
     finally:
         sys.path.remove(str(tmp_path))
         for name in [m for m in sys.modules if m.startswith("bonemets_client")]:

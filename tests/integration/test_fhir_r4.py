@@ -30,25 +30,28 @@ def emitted() -> list[dict]:
         "status": 400, "detail": "This line cannot be evaluated.",
         "errors": [{"field": "pain", "message": "Invalid enum value 'x'"}]}}, ISSUED))
     found += [fhir_results.code_system(), fhir_results.value_set()]
-    found.append(precondition_failed(["creatinine", "weight"]).content)  # the 412 body
+    found += [precondition_failed(["creatinine", "weight"], lang).content for lang in ("en", "fr")]  # the 412s
     today = dt.date.today()
     for creatinine in (2.5, 0.9):  # contraindicated: delete and create denosumab; else: the dose, as an update
         facts = fhir_case.read(f.prefetch(patient_resource=f.patient("1955-01-01"),
                                           observations=(f.creatinine(creatinine), f.weight(60))), today)
         case = fhir_case.case_of(facts, today, {"patient": {"life_expectancy_months": 12},
-                                                "disease": {"bone_metastases": 3}})
+                                                "disease": {"bone_metastases": 3},
+                                                "antiresorptive": {"urgent": False, "dental_assessment_done": True}})
         result = msgspec.to_builtins(evaluate(msgspec.convert(case, Case), "en"))
         order = f.medication("M05BA08", "zoledronic acid", days=0, status="draft", rid="zol-1")
         for card, _ in cds.order_select(result, [order], "en"):
             found += [a.resource for s in card.suggestions or [] for a in s.actions or []
                       if a.resource is not msgspec.UNSET]
     pet = f.service_request("82918005", "PET scan", rid="pet-1", when=today.isoformat())
+    period = f.valid({**f.service_request("82918005", "PET scan", rid="pet-2"), "occurrencePeriod": {
+        "start": today.isoformat(), "end": (today + dt.timedelta(days=1)).isoformat()}})
     gcsf = f.medication("L03AA13", "pegfilgrastim", days=5)
     facts = fhir_case.read(f.prefetch(medications=(gcsf,)), today)
-    case = fhir_case.case_of(facts, today, cds.order_findings([pet], today))
+    case = fhir_case.case_of(facts, today, cds.order_findings([pet, period], today))
     result = msgspec.to_builtins(evaluate(msgspec.convert(case, Case), "en"))
-    cards = cds.order_select(result, [pet], "en")
-    assert cards, "the PET card is among the resources checked"
+    cards = cds.order_select(result, [pet, period], "en")
+    assert len(cards) == 2, "both PET cards are among the resources checked (a date-time and a period moved)"
     found += [a.resource for card, _ in cards for s in card.suggestions or [] for a in s.actions or []]
     output = msgspec.to_builtins(evaluate(msgspec.convert(EXAMPLE, Case), "en"))
     found.append(fhir_results.answer(output, issued=ISSUED, patient_hash=None))
