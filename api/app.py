@@ -23,7 +23,7 @@ from domain import version
 from infra.audit import AuditWriter
 from infra.broker import create_client
 from infra.cds_auth import IssuerRegistry, KeySets, SeenTokens
-from infra.cds_store import InFlight
+from infra.cds_store import InFlight, admission_for
 from infra.db import engine_for
 from infra.keys import KeyStore
 from infra.log import configure_logging
@@ -42,6 +42,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
     # CDS Hooks' token ids: on PostgreSQL, a small pool that commits without waiting for the disk (infra.cds_store)
     relaxed = engine if settings.embedded else engine_for(settings, pool_size=2, relaxed=True)
     app_state_seen = SeenTokens()
+    admission = admission_for(settings)  # CDS Hooks calls admitted on the event loop (PostgreSQL)
     writer = AuditWriter(writer_engine, batch_max=settings.audit_batch_max, checkpoints=settings.checkpointer(),
                          stall_s=settings.audit_timeout_s / 2)
 
@@ -53,6 +54,8 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
             yield
         finally:
             writer.stop()
+            if admission is not None:
+                await admission.close()
             engine.dispose()
             relaxed.dispose()
             writer_engine.dispose()
@@ -66,7 +69,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
         state=State({"settings": settings, "engine": engine, "audit_writer": writer, "celery": create_client(settings),
                      "key_store": KeyStore(engine, settings.auth_cache_ttl_s),
                      "cds_issuers": issuers, "cds_key_sets": KeySets(issuers), "cds_seen_tokens": app_state_seen,
-                     "cds_in_flight": InFlight(),
+                     "cds_in_flight": InFlight(), "cds_admission": admission,
                      "cds_engine": relaxed}),
         middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=UNAUTHENTICATED)],
         exception_handlers=errors.EXCEPTION_HANDLERS,

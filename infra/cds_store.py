@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from infra.audit import AuditUnavailable
 from infra.cds_auth import LEEWAY_S, SeenTokens, TokenRefused
 from infra.cds_models import Card, Feedback
 from infra.db import raw_transaction
@@ -49,40 +50,94 @@ class Admitted(NamedTuple):
     request_sha256: str | None = None
 
 
-def admit(engine: Engine, claims: dict[str, Any], client: str, hook_instance: str, service: str,
-          request_sha256: str, seen: SeenTokens) -> Admitted:
-    """What a service call needs before it is evaluated: its token's id recorded (TokenRefused on a replay) and its
-    hookInstance claimed, or the call already made with it. With one API process (SQLite) the ids are kept in memory,
-    the calls in flight in InFlight, and the read is one indexed WAL read; on PostgreSQL, shared by every process,
-    all of it is one statement on `engine`, the relaxed engine (autocommit, no wait for the disk: a crash may forget
-    the last milliseconds of token ids, never an audit record). On the driver's cursor: this is on every call's
-    path, and SQLAlchemy's statement building costs several times the read itself."""
+def admit(engine: Engine, claims: dict[str, Any], client: str, hook_instance: str, seen: SeenTokens) -> Admitted:
+    """What a service call needs before it is evaluated, with one API process (SQLite): its token's id recorded in
+    memory (TokenRefused on a replay; kept in the database with the call, for a restart), and the call already made
+    with its hookInstance, if any, by one indexed WAL read (the calls in flight are InFlight's). On the driver's
+    cursor: this is on every call's path, and SQLAlchemy's statement building costs several times the read."""
+    seen.add(claims["iss"], str(claims["jti"]), claims["exp"])
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
-        if engine.dialect.name == "sqlite":
-            seen.add(claims["iss"], str(claims["jti"]), claims["exp"])
-            cursor.execute(_ANSWERED.format(m="?"), (client, hook_instance))
-            row = cursor.fetchone()
-            found = None if row is None else Admitted(False, row[0], row[1].encode(), row[2])
-        else:
-            try:
-                if next(_admitted) % 100 == 0:  # forget the ids of tokens expired since: about an hour is kept
-                    cursor.execute(_FORGET.format(m="%s"), (int(time.time()) - LEEWAY_S,))
-                cursor.execute(_ADMIT, (claims["iss"], str(claims["jti"])[:256], int(claims["exp"]), client,
-                                        hook_instance, service, request_sha256, now(), client, hook_instance))
-                row = cursor.fetchone()
-            except Exception as exc:
-                if _duplicate(exc):  # this jti was used
-                    raise TokenRefused("jti already used (replay)") from None
-                raise
-            if row[3]:
-                return Admitted(True)
-            # claimed by another call: as it was before this statement, or pending (committed meanwhile)
-            found = Admitted(False, row[0] or service, (row[1] or "").encode(), row[2] or request_sha256)
+        cursor.execute(_ANSWERED.format(m="?"), (client, hook_instance))
+        row = cursor.fetchone()
     finally:
         raw.close()
-    return found or Admitted(True)
+    return Admitted(True) if row is None else Admitted(False, row[0], row[1].encode(), row[2])
+
+
+class AsyncAdmission:
+    """PostgreSQL, shared by every API process: in one statement on the event loop (a few psycopg AsyncConnections,
+    autocommit, no wait for the disk: a crash may forget the last milliseconds of token ids, never an audit record;
+    no thread hop on every call's path, bench/cds_hooks.py), the token's id recorded (TokenRefused on a replay), the
+    hookInstance claimed, or the call already made with it. A connection that failed is dropped; the database
+    unreachable is AuditUnavailable (503)."""
+
+    def __init__(self, conninfo: str, connect_args: dict[str, Any], size: int = 4) -> None:
+        self._conninfo, self._args, self._size = conninfo, connect_args, size
+        self._idle: list[Any] = []
+
+    async def admit(self, claims: dict[str, Any], client: str, hook_instance: str, service: str,
+                    request_sha256: str) -> Admitted:
+        params = (claims["iss"], str(claims["jti"])[:256], int(claims["exp"]), client, hook_instance, service,
+                  request_sha256, now(), client, hook_instance)
+        row = await self._run(params, reused=bool(self._idle))
+        if row[3]:
+            return Admitted(True)
+        return Admitted(False, row[0] or service, (row[1] or "").encode(), row[2] or request_sha256)
+
+    async def _run(self, params: tuple[Any, ...], reused: bool) -> tuple[Any, ...]:
+        import psycopg
+
+        try:
+            conn = self._idle.pop() if reused else await psycopg.AsyncConnection.connect(
+                self._conninfo, autocommit=True, **self._args)
+        except psycopg.Error as exc:
+            raise AuditUnavailable("token store unavailable") from exc
+        try:
+            if next(_admitted) % 100 == 0:  # forget the ids of tokens expired since: about an hour is kept
+                await conn.execute(_FORGET.format(m="%s"), (int(time.time()) - LEEWAY_S,))
+            row = await (await conn.execute(_ADMIT, params)).fetchone()
+        except psycopg.errors.UniqueViolation:
+            self._keep(conn)
+            raise TokenRefused("jti already used (replay)") from None
+        except psycopg.OperationalError as exc:  # a kept connection the server has since closed: once more, anew
+            await conn.close()
+            if reused:
+                return await self._run(params, reused=False)
+            raise AuditUnavailable("token store unavailable") from exc
+        except psycopg.Error as exc:
+            await conn.close()
+            raise AuditUnavailable("token store unavailable") from exc
+        except BaseException:
+            await conn.close()
+            raise
+        self._keep(conn)
+        return row
+
+    def _keep(self, conn: Any) -> None:
+        if len(self._idle) < self._size and not conn.closed:
+            self._idle.append(conn)
+        else:
+            asyncio.get_running_loop().create_task(conn.close())
+
+    async def close(self) -> None:
+        while self._idle:
+            await self._idle.pop().close()
+
+
+def admission_for(settings: Any) -> AsyncAdmission | None:
+    """The event-loop admission of a PostgreSQL deployment's settings; None on the embedded default (SQLite)."""
+    if settings.embedded:
+        return None
+    from sqlalchemy.engine import make_url
+
+    from infra.db import pg_connect_args
+
+    conninfo = make_url(settings.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return AsyncAdmission(conninfo, pg_connect_args(
+        settings.db_statement_timeout_s, settings.db_lock_timeout_s, settings.db_idle_in_transaction_timeout_s,
+        relaxed=True))
 
 
 def stored_call(engine: Engine, client: str, hook_instance: str) -> Admitted | None:

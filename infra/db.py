@@ -27,18 +27,25 @@ def make_engine(url: str, *, pool_size: int = 5, statement_timeout_s: float = 60
         engine = create_engine(url, connect_args={"timeout": 5, "check_same_thread": False}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    limits = {"statement_timeout": statement_timeout_s, "lock_timeout": lock_timeout_s,
-              "idle_in_transaction_session_timeout": idle_in_transaction_timeout_s}
-    options = " ".join(f"-c {name}={round(seconds * 1000)}" for name, seconds in limits.items())
-    if relaxed:  # `relaxed`: autocommit, and a commit that does not wait for the disk — never for the audit trail
-        options += " -c synchronous_commit=off"
-    connect_args = {"connect_timeout": 3, **KEEPALIVES, "options": options}
+    connect_args = pg_connect_args(statement_timeout_s, lock_timeout_s, idle_in_transaction_timeout_s, relaxed)
     if not pooled:  # a connection of its own each time (the audit writer's: it keeps one, and is never handed
         return create_engine(url, poolclass=NullPool, connect_args=connect_args,  # a stale pooled one)
                              hide_parameters=True)
     # hide_parameters: a database error's text never carries the values of a query (a line, a reference)
     return create_engine(url, pool_size=pool_size, pool_pre_ping=True, pool_timeout=5, connect_args=connect_args,
                          hide_parameters=True, **({"isolation_level": "AUTOCOMMIT"} if relaxed else {}))
+
+
+def pg_connect_args(statement_timeout_s: float, lock_timeout_s: float, idle_in_transaction_timeout_s: float,
+                    relaxed: bool) -> dict[str, Any]:
+    """libpq connection options of the service's PostgreSQL sessions (make_engine's, and infra.cds_store's own
+    event-loop connections)."""
+    limits = {"statement_timeout": statement_timeout_s, "lock_timeout": lock_timeout_s,
+              "idle_in_transaction_session_timeout": idle_in_transaction_timeout_s}
+    options = " ".join(f"-c {name}={round(seconds * 1000)}" for name, seconds in limits.items())
+    if relaxed:  # `relaxed`: autocommit, and a commit that does not wait for the disk — never for the audit trail
+        options += " -c synchronous_commit=off"
+    return {"connect_timeout": 3, **KEEPALIVES, "options": options}
 
 
 def engine_for(settings: Any, *, pool_size: int = 5, pooled: bool = True, relaxed: bool = False) -> Engine:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import hashlib
 import json
 import time
@@ -145,11 +144,11 @@ async def call(request: Request, service_id: FromPath[str]) -> Response[HookResp
         await anyio.to_thread.run_sync(lambda: remember(state.engine, claims, state.cds_seen_tokens))
         raise
     try:
-        admit = functools.partial(cds_store.admit, state.cds_engine, claims, client, hook.hook_instance, service_id,
-                                  digest, state.cds_seen_tokens)
-        # SQLite (one process): the token ids in memory and one indexed read, which WAL never blocks — done here,
-        # a thread hop would cost more than the read; PostgreSQL: a round trip, in a thread
-        admitted = admit() if state.engine.dialect.name == "sqlite" else await anyio.to_thread.run_sync(admit)
+        if state.cds_admission is None:  # SQLite (one process): memory and one WAL read, here — a thread hop would
+            admitted = cds_store.admit(state.engine, claims, client, hook.hook_instance,  # cost more than the read
+                                       state.cds_seen_tokens)
+        else:  # PostgreSQL: one statement, awaited on the event loop
+            admitted = await state.cds_admission.admit(claims, client, hook.hook_instance, service_id, digest)
     except TokenRefused as refused:
         log.warning("cds.token_refused", reason=refused.reason, path=request.url.path)
         raise NotAuthorizedException(CDS_REFUSED, headers=CDS_CHALLENGE) from None

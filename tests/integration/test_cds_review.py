@@ -261,3 +261,21 @@ def test_a_replayed_token_stays_refused_after_a_restart(settings, keys, ehr):
     with TestClient(create_app(configured, configure_logs=False), raise_server_exceptions=False) as client:
         body = hook_request("patient-view", f.prefetch(**RENAL))
         assert client.post(path, json=body, headers=headers).status_code == 401
+
+
+def test_a_call_after_the_database_dropped_the_kept_connections_is_answered(cds_client, ehr, settings):
+    """PostgreSQL: the admission's kept connections closed by the server (a restart, a failover): the next call
+    opens a new one and is answered, not a 503."""
+    if not settings.database_url.startswith("postgresql"):
+        return  # SQLite admits in memory and a file: no connection to lose
+    body = hook_request("patient-view", f.prefetch(patient_resource=f.patient(BORN), **RENAL))
+    assert call(cds_client, ehr, "bonemets-patient-view", body).status_code == 200
+    engine = make_engine(settings.migration_database_url or settings.database_url)
+    with engine.connect() as conn:
+        killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                                   "usename = 'bonemets_app' AND pid <> pg_backend_pid()")).scalar_one()
+        conn.commit()
+    engine.dispose()
+    assert killed >= 1
+    again = {**body, "hookInstance": str(uuid.uuid4())}
+    assert call(cds_client, ehr, "bonemets-patient-view", again).status_code == 200
