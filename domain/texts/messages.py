@@ -233,7 +233,8 @@ RULES: list[Rule] = [
     _rule(r"age (\d+) outside 18-120", "âge {0} hors de 18-120"),
     # the domain's checks
     _rule(r"creatinine out of range: must be (\S+) mg/dL \((\S+) umol/L\); check the unit",
-          "créatinine hors limites : elle doit être de {0} mg/dL ({1} µmol/L) ; vérifiez l'unité"),
+          lambda m: f"créatinine hors limites : elle doit être de {m[1].replace('.', ',')} mg/dL "
+                    f"({m[2].replace('.', ',')} µmol/L) ; vérifiez l'unité"),
     _rule(r"give location or level", "donnez location ou level"),
     _rule(r"give exactly one of the two", "donnez exactement l'un des deux"),
     _rule(r"give exactly one of the two, not both", "donnez exactement l'un des deux, pas les deux"),
