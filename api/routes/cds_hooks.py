@@ -143,16 +143,26 @@ async def call(request: Request, service_id: FromPath[str]) -> Response[HookResp
     except InputRejected:  # the token is spent all the same: it cannot be replayed with another body
         await anyio.to_thread.run_sync(lambda: remember(state.engine, claims, state.cds_seen_tokens))
         raise
+    in_flight: cds_store.InFlight = state.cds_in_flight
+    early: cds.Answered | InputRejected | None = None
     try:
         if state.cds_admission is None:  # SQLite (one process): memory and one WAL read, here — a thread hop would
             admitted = cds_store.admit(state.engine, claims, client, hook.hook_instance,  # cost more than the read
                                        state.cds_seen_tokens)
-        else:  # PostgreSQL: one statement, awaited on the event loop
-            admitted = await state.cds_admission.admit(claims, client, hook.hook_instance, service_id, digest)
+        else:  # PostgreSQL: one statement on the event loop; the cards are made while the database answers, and
+            # nothing is recorded or sent before it has (a replay is refused, a retry gets the first answer)
+            admission = asyncio.ensure_future(state.cds_admission.admit(claims, client, hook.hook_instance,
+                                                                        service_id, digest))
+            await asyncio.sleep(0)  # the statement goes out
+            if in_flight.get(client, hook.hook_instance) is None:
+                try:
+                    early = cards_early(request, hook)
+                except Exception:  # made again after the admission, where a failure releases the hookInstance
+                    early = None
+            admitted = await admission
     except TokenRefused as refused:
         log.warning("cds.token_refused", reason=refused.reason, path=request.url.path)
         raise NotAuthorizedException(CDS_REFUSED, headers=CDS_CHALLENGE) from None
-    in_flight: cds_store.InFlight = state.cds_in_flight
     if (flight := in_flight.get(client, hook.hook_instance)) is not None:  # being answered here: its very answer
         same_call(flight[0], flight[1], service_id, digest)
         try:
@@ -166,7 +176,7 @@ async def call(request: Request, service_id: FromPath[str]) -> Response[HookResp
                         media_type=MediaType.JSON)
     in_flight.start(client, hook.hook_instance, service_id, digest)
     try:
-        return await answer(request, service_id, hook, context, claims, digest)
+        return await answer(request, service_id, hook, context, claims, digest, early)
     except BaseException as exc:  # no answer: the hookInstance is released, a twin that waited gets the same end
         in_flight.fail(client, hook.hook_instance, exc)
         await anyio.to_thread.run_sync(cds_store.release, state.cds_engine, client, hook.hook_instance)
@@ -195,23 +205,37 @@ async def answered_elsewhere(state: Any, client: str, hook_instance: str) -> cds
                           status_code=409, headers={"Retry-After": "1"})
 
 
+def cards_early(request: Request, hook: HookRequest) -> cds.Answered | InputRejected | None:
+    """The cards of a call whose prefetch is complete, made before its admission is known (a bad finding is
+    returned, to be raised once it is); None when the prefetch must first be completed."""
+    prefetch = dict(hook.prefetch or {}) if hook.prefetch is not msgspec.UNSET else {}
+    if any(key not in prefetch for key in cds.PREFETCH):
+        return None
+    try:
+        return cds.answer(hook, prefetch, today(request), language(request))
+    except InputRejected as rejected:
+        return rejected
+
+
 async def answer(request: Request, service_id: str, hook: HookRequest, context: Any, claims: dict[str, Any],
-                 digest: str) -> Response[Any]:
-    """The call this request claimed: the prefetch completed (or 412), the cards, their audit record; the call and
-    its cards kept after the answer, for retries and feedback."""
+                 digest: str, early: cds.Answered | InputRejected | None = None) -> Response[Any]:
+    """The call this request claimed: the prefetch completed (or 412), the cards (`early`, if made while it was
+    admitted), their audit record; the call and its cards kept after the answer, for retries and feedback."""
+    if isinstance(early, InputRejected):
+        raise early
     state = request.app.state
     client = request.user.client
     prefetch = dict(hook.prefetch or {}) if hook.prefetch is not msgspec.UNSET else {}
     absent = [key for key in cds.PREFETCH if key not in prefetch]
     lang = language(request)
-    if absent:
+    if absent and early is None:
         issuer = state.cds_issuers.current().get(request.scope["bonemets"].get("cds_issuer"))
         allowed = issuer.fhir_servers if issuer is not None else ()
         prefetch.update(await anyio.to_thread.run_sync(fetch_missing, hook, absent, allowed))
         absent = [key for key in cds.PREFETCH if key not in prefetch]
         if absent:
             raise Unanswered(precondition_failed(absent, lang))
-    answered = cds.answer(hook, prefetch, today(request), lang)
+    answered = early or cds.answer(hook, prefetch, today(request), lang)
     case, result = answered.case, answered.result
     audit_id = new_id()  # the cards link to the report of their own audit record, signed before it is written
     link = report_links.grant_for(state.settings.pseudonym_key, audit_id=audit_id, client=client, language=lang,
