@@ -9,7 +9,8 @@ import msgspec
 from litestar import Request
 
 from domain.model import Inputs, Language
-from infra.audit import AuditEntry, AuditUnavailable, AuditWriter, new_id, pseudonymise
+from infra.audit import AuditUnavailable, AuditWriter, pseudonymise
+from infra.audit import entry as audit_record
 
 _encode = msgspec.json.Encoder().encode
 
@@ -67,21 +68,11 @@ async def record(request: Request, *, action: str, input_json: bytes, output_jso
     writer: AuditWriter = app_state.audit_writer
     principal = request.user
     meta = request.scope.get("bonemets", {})
-    entry = AuditEntry(
-        id=audit_id or new_id(),
-        client=principal.client,
-        roles=",".join(sorted(principal.roles)),
-        endpoint=f"{request.method} {request.url.path}",
-        action=action,
-        request_id=meta.get("request_id", ""),
-        patient_hash=pseudonymise(app_state.settings.pseudonym_key, patient_ref),
-        input_json=input_json.decode(),
-        output_json=output_json.decode(),
-        rule_ids=rule_ids,
-        guideline_version=versions.guideline_version,
-        engine_version=versions.engine_version,
-        rules_version=versions.rules_version,
-    )
+    entry = audit_record(
+        client=principal.client, roles=principal.roles, endpoint=f"{request.method} {request.url.path}",
+        action=action, request_id=meta.get("request_id", ""), inputs=input_json, output=output_json,
+        patient_hash=pseudonymise(app_state.settings.pseudonym_key, patient_ref), rule_ids=rule_ids,
+        versions=versions, record_id=audit_id)
     try:
         receipt = await asyncio.wait_for(asyncio.wrap_future(writer.submit(entry)),
                                          app_state.settings.audit_timeout_s)

@@ -65,6 +65,47 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     job_id: str | None = None
 
 
+_encode_json = msgspec.json.Encoder().encode
+
+
+def _as_json(value: Any) -> str:
+    """A record's input or output as JSON text: bytes and str are taken as already encoded, anything else encoded."""
+    if isinstance(value, bytes):
+        return value.decode()
+    return value if isinstance(value, str) else _encode_json(value).decode()
+
+
+class Versions(msgspec.Struct, frozen=True):
+    """The guideline, engine and rules versions an audit record names."""
+
+    guideline_version: str
+    engine_version: str
+    rules_version: str
+
+
+def current_versions() -> Versions:
+    """The running engine's versions: for records that are not an answer (a query, a job, a report, a purge)."""
+    from domain import version
+
+    return Versions(version.GUIDELINE_VERSION, version.ENGINE_VERSION, version.RULES_VERSION)
+
+
+def entry(*, client: str, roles: str | Iterable[str], endpoint: str, action: str, request_id: str, inputs: Any,
+          output: Any, patient_hash: str | None = None, rule_ids: Iterable[str] = (), versions: Any = None,
+          job_id: str | None = None, record_id: str | None = None) -> AuditEntry:
+    """One audit record to append, built the same way by the API, the workers and the operator's commands: its
+    inputs and output as JSON (already-encoded bytes or text, or values to encode), the versions of the answer it
+    records (anything with guideline_version, engine_version and rules_version; the running engine's when None),
+    and a new id unless the answer had to name its record before it was written (`record_id`)."""
+    versions = versions or current_versions()
+    return AuditEntry(
+        id=record_id or new_id(), client=client, endpoint=endpoint, action=action, request_id=request_id,
+        roles=roles if isinstance(roles, str) else ",".join(sorted(roles)), patient_hash=patient_hash,
+        input_json=_as_json(inputs), output_json=_as_json(output), rule_ids=tuple(rule_ids),
+        guideline_version=versions.guideline_version, engine_version=versions.engine_version,
+        rules_version=versions.rules_version, job_id=job_id)
+
+
 class Receipt(msgspec.Struct, frozen=True):
     id: str
     seq: int

@@ -16,15 +16,15 @@ from sqlalchemy import Engine, or_, select
 from infra.audit import (
     COLUMNS,
     GENESIS_HASH,
-    AuditEntry,
     Broken,
     Checkpoint,
     Verification,
+    Versions,
     append_chained,
     checkpoint_head,
     checkpoints_of,
+    entry,
     lock_head,
-    new_id,
     record_hash,
     signed_checkpoints,
     utc_now,
@@ -331,13 +331,9 @@ def purge(engine: Engine, before: str, checkpoints: Checkpointer, *, who: str, r
             cursor.execute("DELETE FROM audit_purge_permit")
         if dialect != "postgresql" or last is None:
             append_chained(cursor, dialect, head if dialect != "postgresql" else lock_head(cursor, dialect),
-                           [AuditEntry(
-                               id=new_id(), client=who, roles="operator", endpoint="bonemets audit purge",
-                               action="audit.purged", request_id=request_id, patient_hash=None,
-                               input_json=json.dumps({"before": before}),
-                               output_json=json.dumps(outcome, sort_keys=True), rule_ids=(),
-                               guideline_version=versions[0], engine_version=versions[1],
-                               rules_version=versions[2])])
+                           [entry(client=who, roles="operator", endpoint="bonemets audit purge",
+                                  action="audit.purged", request_id=request_id, inputs=json.dumps({"before": before}),
+                                  output=json.dumps(outcome, sort_keys=True), versions=Versions(*versions))])
     raw = engine.raw_connection()
     try:  # the purge's own record, signed at once
         checkpoint_head(raw, dialect, checkpoints)

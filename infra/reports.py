@@ -10,8 +10,8 @@ from typing import Any
 import msgspec
 from sqlalchemy import Engine, insert, select, tuple_, update
 
-from domain import version
-from infra.audit import AuditEntry, append_chained, lock_head, new_id
+from infra.audit import append_chained, lock_head, new_id
+from infra.audit import entry as audit_entry
 from infra.db import placeholder, raw_transaction
 from infra.jobs import now, result_bodies
 from infra.tables import AuditRecord, BulkJob, Report
@@ -118,15 +118,13 @@ def job_result_lines(engine: Engine, job_id: str) -> Iterator[dict[str, Any]]:
 def store_rendered(engine: Engine, report: ReportRow, pdf: bytes, sha256: str, patient_hash: str | None,
                    checkpoints: Any = None) -> None:
     """The PDF and the audit record of its hash, committed together (report.rendered)."""
-    entry = AuditEntry(
-        id=new_id(), client=report.client, roles="registry" if report.kind == "registry" else "scoring",
+    entry = audit_entry(
+        client=report.client, roles="registry" if report.kind == "registry" else "scoring",
         endpoint=f"render report ({report.kind})", action="report.rendered", request_id=report.request_id,
-        patient_hash=patient_hash,
-        input_json=json.dumps({"report_id": report.id, "source_audit_id": report.source_audit_id,
-                               "job_id": report.job_id, "language": report.language}, sort_keys=True),
-        output_json=json.dumps({"report_id": report.id, "sha256": sha256, "bytes": len(pdf)}, sort_keys=True),
-        rule_ids=(), guideline_version=version.GUIDELINE_VERSION, engine_version=version.ENGINE_VERSION,
-        rules_version=version.RULES_VERSION, job_id=report.job_id)
+        patient_hash=patient_hash, job_id=report.job_id,
+        inputs=json.dumps({"report_id": report.id, "source_audit_id": report.source_audit_id,
+                           "job_id": report.job_id, "language": report.language}, sort_keys=True),
+        output=json.dumps({"report_id": report.id, "sha256": sha256, "bytes": len(pdf)}, sort_keys=True))
     dialect, mark = engine.dialect.name, placeholder(engine)
     with raw_transaction(engine, checkpoints) as cursor:
         append_chained(cursor, dialect, lock_head(cursor, dialect), [entry], checkpoints)

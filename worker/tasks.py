@@ -16,7 +16,8 @@ from domain.bulk import Evaluated, evaluate_line
 from domain.report import Trace, patient_report, registry_summary
 from infra import jobs, reports
 from infra import pdf as pdf_renderer
-from infra.audit import AuditEntry, new_id
+from infra.audit import AuditEntry
+from infra.audit import entry as audit_record
 from infra.db import engine_for
 from infra.problems import problem_body
 from infra.settings import Settings
@@ -103,14 +104,10 @@ def outcome(job: jobs.JobRow, number: int, payload: str, settings: Settings,
 def audit_entry(job: jobs.JobRow, evaluated: Evaluated, patient_hash: str | None) -> AuditEntry:
     """The line's audit record, with the keyed hash its reference was stored as at upload (issue 10)."""
     result, inputs = evaluated.result, evaluated.inputs
-    return AuditEntry(
-        id=new_id(), client=job.client, roles="registry", endpoint=f"POST /v1/bulk-jobs ({evaluated.kind.path})",
-        action=evaluated.kind.action, request_id=job.request_id,
-        patient_hash=patient_hash,
-        input_json=_encode(msgspec.structs.replace(inputs, patient_ref=None)).decode(),
-        output_json=_encode(result).decode(), rule_ids=evaluated.kind.rule_ids(result),
-        guideline_version=result.guideline_version, engine_version=result.engine_version,
-        rules_version=result.rules_version, job_id=job.id)
+    return audit_record(client=job.client, roles="registry", endpoint=f"POST /v1/bulk-jobs ({evaluated.kind.path})",
+                        action=evaluated.kind.action, request_id=job.request_id, patient_hash=patient_hash,
+                        inputs=msgspec.structs.replace(inputs, patient_ref=None), output=result,
+                        rule_ids=evaluated.kind.rule_ids(result), versions=result, job_id=job.id)
 
 
 def _line(number: int, line_id: Any, *, ok: bool, key: str, value: Any) -> str:

@@ -22,9 +22,9 @@ from litestar.params import QueryParameter
 from api.auth import requires
 from api.openapi import problems
 from api.responses import TypedStream
-from domain import version
 from infra import audit, audit_review, fhir
-from infra.audit import AuditEntry, new_id, pseudonymise
+from infra.audit import entry as audit_record
+from infra.audit import pseudonymise
 from infra.signing import Signer, file_path, key_id_of, read_sink
 
 Format = Literal["json", "ndjson", "csv", "fhir"]
@@ -78,12 +78,9 @@ def _cursor(value: str, key: bytes) -> Page:
 
 
 async def record_query(request: Request, what: dict[str, Any], outcome: dict[str, Any]) -> None:
-    entry = AuditEntry(
-        id=new_id(), client=request.user.client, roles=",".join(sorted(request.user.roles)),
-        endpoint=f"GET {request.url.path}", action="audit.queried", request_id=request.scope["bonemets"]["request_id"],
-        patient_hash=what.get("patient_hash"), input_json=_encode(what).decode(), output_json=_encode(outcome).decode(),
-        rule_ids=(), guideline_version=version.GUIDELINE_VERSION, engine_version=version.ENGINE_VERSION,
-        rules_version=version.RULES_VERSION)
+    entry = audit_record(client=request.user.client, roles=request.user.roles, endpoint=f"GET {request.url.path}",
+                         action="audit.queried", request_id=request.scope["bonemets"]["request_id"], inputs=what,
+                         output=outcome, patient_hash=what.get("patient_hash"))
     await anyio.to_thread.run_sync(request.app.state.audit_writer.append, entry)
 
 

@@ -26,10 +26,10 @@ from api.auth import requires
 from api.errors import is_id, problem
 from api.openapi import problems
 from api.responses import TypedStream
-from domain import version
 from domain.model import FieldProblem, InputRejected
 from infra import broker, fhir_results, jobs
-from infra.audit import AuditEntry, AuditUnavailable, new_id
+from infra.audit import AuditUnavailable, new_id
+from infra.audit import entry as audit_record
 from infra.settings import Settings
 
 NDJSON = "application/x-ndjson"
@@ -196,12 +196,9 @@ async def submit(request: Request) -> Response[Any]:
 
 
 async def audit_submission(request: Request, job: jobs.JobRow) -> None:
-    entry = AuditEntry(
-        id=new_id(), client=job.client, roles=",".join(sorted(request.user.roles)), endpoint="POST /v1/bulk-jobs",
-        action="job.submitted", request_id=job.request_id, patient_hash=None,
-        input_json=_encode({"lines": job.total, "language": job.language}).decode(),
-        output_json=_encode(status_of(job)).decode(), rule_ids=(), guideline_version=version.GUIDELINE_VERSION,
-        engine_version=version.ENGINE_VERSION, rules_version=version.RULES_VERSION, job_id=job.id)
+    entry = audit_record(client=job.client, roles=request.user.roles, endpoint="POST /v1/bulk-jobs",
+                         action="job.submitted", request_id=job.request_id,
+                         inputs={"lines": job.total, "language": job.language}, output=status_of(job), job_id=job.id)
     await anyio.to_thread.run_sync(request.app.state.audit_writer.append, entry)
 
 

@@ -28,11 +28,10 @@ from litestar.params import FromPath
 from api.audited import language, record
 from api.auth import CDS_CHALLENGE, CDS_REFUSED, JTI_IN_HANDLER, public_url, requires
 from api.openapi import problems
-from domain import version
 from domain.model import FieldProblem, InputRejected
 from domain.validation import problems as schema_problems
 from infra import cds, cds_store, report_links
-from infra.audit import new_id
+from infra.audit import current_versions, new_id
 from infra.cds_auth import SeenTokens, TokenRefused, remember_jti
 from infra.cds_models import FeedbackRequest, OrderSelectContext, PatientViewContext, Services
 from infra.cds_models import Request as HookRequest
@@ -303,7 +302,7 @@ async def feedback(request: Request, service_id: FromPath[str]) -> FeedbackRecei
                                 output_json=_encode({"card": item.card, "outcome": item.outcome,
                                                      "rule_ids": card["rule_ids"].split(",")}),
                                 patient_ref=None, rule_ids=tuple(r for r in card["rule_ids"].split(",") if r),
-                                versions=VERSIONS)
+                                versions=current_versions())
         kept = await anyio.to_thread.run_sync(lambda i=item, a=audit_id: cds_store.keep_feedback(
             state.engine, client=client, service=service_id, feedback=i, audit_id=a))
         recorded += kept
@@ -333,13 +332,6 @@ class CardAcceptance(msgspec.Struct):
     cards: list[CardCounts]
 
 
-class _Versions(msgspec.Struct):
-    guideline_version: str = version.GUIDELINE_VERSION
-    engine_version: str = version.ENGINE_VERSION
-    rules_version: str = version.RULES_VERSION
-
-
-VERSIONS = _Versions()
 
 
 @get("/v1/audit/cds-feedback", tags=["audit"], operation_id="audit_cds_feedback", opt=requires("auditor"),
