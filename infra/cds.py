@@ -86,8 +86,16 @@ WORDS: dict[str, dict[Language, str]] = {
                         "fr": "Acide zolédronique : clairance {clearance} mL/min, contre-indiqué"},
     "zol_dose": {"en": "Zoledronic acid: clearance {clearance} mL/min, dose {dose} mg",
                  "fr": "Acide zolédronique : clairance {clearance} mL/min, dose {dose} mg"},
-    "zol_unknown": {"en": "Zoledronic acid: no recent creatinine, weight, age and sex to dose it",
-                    "fr": "Acide zolédronique : pas de créatinine, poids, âge et sexe récents pour la doser"},
+    "zol_unknown": {"en": "Zoledronic acid: cannot be dosed, missing: {missing}",
+                    "fr": "Acide zolédronique : dose impossible, manque : {missing}"},
+    "clearance_inputs": {"en": "creatinine, weight, age or sex", "fr": "créatinine, poids, âge ou sexe"},
+    "denosumab_after_dental": {"en": "; denosumab once the dental assessment is done",
+                               "fr": " ; dénosumab après le bilan bucco-dentaire"},
+    "denosumab_calcium": {"en": "Denosumab: high risk of severe hypocalcaemia — correct and monitor calcium",
+                          "fr": "Dénosumab : risque élevé d'hypocalcémie sévère — corriger et surveiller la calcémie"},
+    "gcsf_undated": {"en": "PET: a G-CSF in the chart has no date — check the last dose before the PET (IMG-2)",
+                     "fr": "TEP : un G-CSF du dossier n'a pas de date — vérifier la dernière dose avant la TEP "
+                           "(IMG-2)"},
     "replace_denosumab": {"en": "Replace zoledronic acid by denosumab 120 mg SC every 4 weeks, with calcium and "
                                 "vitamin D (correct any hypocalcaemia first)",
                           "fr": "Remplacer l'acide zolédronique par le dénosumab 120 mg SC toutes les 4 semaines, avec "
@@ -250,7 +258,11 @@ def answer(hook: HookRequest, prefetch: dict[str, Any], day: dt.date, lang: Lang
     pets = {_ref(order): msgspec.to_builtins(imaging.evaluate(msgspec.structs.replace(
         case.imaging or imaging.Inputs(), planned_pet_date=max(planned_date(order) or day, day)), lang))
         for order in orders if kind_of(order) == "pet"}
-    return Answered(case, result, order_select(output, orders, lang, pets))
+    undated = found.value("last_gcsf_date") is None and any(a.fact == "last_gcsf_date" for a in found.set_aside)
+    patient = case.patient
+    lacks = [name for name in CLEARANCE_INPUTS if patient is None or getattr(patient, name, None) is None]
+    return Answered(case, result, order_select(output, orders, lang, pets, gcsf_undated=undated,
+                                               clearance_lacks=lacks))
 
 
 # --- order-select ---------------------------------------------------------------------------------------------
@@ -281,6 +293,7 @@ def _rec(result: dict[str, Any], *rules: str) -> list[dict[str, Any]]:
     return [r for r in result["recommendations"] if r["rule_id"] in rules]
 
 
+CLEARANCE_INPUTS = ("creatinine", "weight_kg", "age", "sex")  # Cockcroft-Gault's (AR-2)
 CONTRAINDICATED = frozenset({"zoledronic_acid_not_given", "renal_dosing_information_under_30"})  # AR-2's actions
 
 
@@ -319,13 +332,13 @@ def _not_indicated(order: dict[str, Any], result: dict[str, Any], lang: Language
                 suggestions=[_cancel(order, lang, recommended=True)])
 
 
-def _zoledronic(order: dict[str, Any], result: dict[str, Any], lang: Language) -> Card:
+def _zoledronic(order: dict[str, Any], result: dict[str, Any], lang: Language, lacking: list[str]) -> Card:
     """The inhibitor's whole pathway, as REST answers it, decides the card. Under 30 mL/min (AR-2, SAFE-3) it is
     critical whatever else is said: cancel proposed, and replaced by denosumab (AR-3's terms) only once the start is
     decided (AR-1); not indicated (AR-1) is a warning that proposes to cancel; a dose to give is an update of the
     order, with the pre-treatment checklist (AR-4) beside it; a start not decided (life expectancy, dental
     assessment missing) gives the clearance for information, and no dose."""
-    codes = ("zoledronic", "creatinine")
+    codes = ("zoledronic", "creatinine", "denosumab")  # denosumab's too: it is what the card proposes instead
     ar2 = next((r for r in _rec(result, "AR-2")), None)
     values = ar2.get("values", {}) if ar2 else {}
     clearance = values.get("creatinine_clearance_ml_min")
@@ -334,8 +347,10 @@ def _zoledronic(order: dict[str, Any], result: dict[str, Any], lang: Language) -
     started = {r["action"] for r in _rec(result, "AR-1")} & {"start_antiresorptive", "start_after_dental_assessment"}
     # contraindicated as AR-2 decided it (SAFE-3; the threshold is the domain's, not repeated here)
     if ar2 is not None and ar2["action"] in CONTRAINDICATED:
-        if not started:  # not indicated, or not decided: no inhibitor to put in its place yet
-            return Card(**base, indicator="critical", summary=_short(word("zol_contra_only", lang, clearance=shown)),
+        if started != {"start_antiresorptive"}:  # not indicated, not decided, or after the dental assessment: no
+            summary = word("zol_contra_only", lang, clearance=shown) + (  # inhibitor to put in its place yet
+                word("denosumab_after_dental", lang) if started else "")
+            return Card(**base, indicator="critical", summary=_short(summary),
                         selection_behavior="at-most-one", suggestions=[_cancel(order, lang, recommended=True)])
         denosumab = {"resourceType": "MedicationRequest", "status": "draft", "intent": "order",
                      "subject": order.get("subject", {}),
@@ -350,8 +365,9 @@ def _zoledronic(order: dict[str, Any], result: dict[str, Any], lang: Language) -
                         Action(type="create", description=label, resource=denosumab)])])
     if (card := _not_indicated(order, result, lang, codes)) is not None:
         return card
-    if clearance is None:
-        return Card(**base, indicator="warning", summary=_short(word("zol_unknown", lang)))
+    if clearance is None:  # what Cockcroft-Gault lacks, named
+        return Card(**base, indicator="warning", summary=_short(word("zol_unknown", lang, missing=", ".join(
+            labels.FIELDS[name][lang].lower() for name in lacking) or word("clearance_inputs", lang))))
     dose = values.get("dose_mg") if ar2 and ar2["action"] == "zoledronic_acid" else None
     if dose is None or not started:  # the start is not decided, or no plausible dose: the clearance, for information
         return Card(**base, indicator="warning", summary=_short(word("zol_undecided", lang, clearance=shown)))
@@ -387,16 +403,20 @@ def _pet(order: dict[str, Any], result: dict[str, Any], lang: Language) -> Card 
 
 
 def rescheduled(order: dict[str, Any], day: dt.date) -> dict[str, Any]:
-    """The order moved to `day` in the occurrence[x] it already uses: a period keeps its length, a date-time its
-    time; an order without one gets occurrenceDateTime."""
+    """The order moved to `day` within the occurrence[x] it already uses, its time of day kept: a period starts on
+    `day` and keeps its end if `day` is still inside it (else it keeps its length); an order without one gets
+    occurrenceDateTime."""
+    def on(text: Any, moved: dt.date) -> str:  # a FHIR date or dateTime moved to another day, its time kept
+        return moved.isoformat() + (text[10:] if isinstance(text, str) and len(text) > 10 else "")
+
     period = order.get("occurrencePeriod")
     if isinstance(period, dict) and period.get("start"):
-        start = fhir_case._date(period["start"])
-        moved = {**period, "start": day.isoformat()}
-        if start is not None and (end := fhir_case._date(period.get("end"))) is not None:
-            moved["end"] = (day + (end - start)).isoformat()
+        start, end = fhir_case._date(period["start"]), fhir_case._date(period.get("end"))
+        moved = {**period, "start": on(period["start"], day)}
+        if start is not None and end is not None and end < day:  # the window is past: the same length from `day`
+            moved["end"] = on(period["end"], day + (end - start))
         return {**order, "occurrencePeriod": moved}
-    return {**order, "occurrenceDateTime": day.isoformat()}
+    return {**order, "occurrenceDateTime": on(order.get("occurrenceDateTime"), day)}
 
 
 def planned_date(order: dict[str, Any]) -> dt.date | None:
@@ -451,22 +471,40 @@ ORDER_RULES = {
 ORDER_AGAINST = {"surgical_consult": safety.SURGICAL, "radiotherapy": frozenset(), "denosumab": frozenset()}
 
 
+def _calcium(result: dict[str, Any], lang: Language) -> Card | None:
+    """Denosumab with a clearance under 30 mL/min or dialysis: the engine's hypocalcaemia warning, as a card."""
+    found = [w for w in result["warnings"] if w["code"] == "denosumab_severe_hypocalcaemia_risk"]
+    if not found:
+        return None
+    return Card(uuid=str(uuid.uuid4()), source=source(lang), indicator="warning",
+                summary=_short(word("denosumab_calcium", lang)), detail="\n".join(f"- {w['message']}" for w in found))
+
+
 def order_select(result: dict[str, Any], orders: list[dict[str, Any]], lang: Language,
-                 pets: dict[str, dict[str, Any]] | None = None) -> list[Served]:
+                 pets: dict[str, dict[str, Any]] | None = None, gcsf_undated: bool = False,
+                 clearance_lacks: list[str] | None = None) -> list[Served]:
     """For each selected order the guideline speaks of: a card supporting it, changing it or warning against it. A
-    recommendation that speaks for several selected orders is one card (the first order's); each PET is judged on
-    its own date (`pets`: the imaging pathway's answer by order reference)."""
+    recommendation that speaks for several selected orders is one card (the first order's), and an order is proposed
+    for cancelling by one card only; each PET is judged on its own date (`pets`: the imaging pathway's answer by
+    order reference), and a PET while a G-CSF in the chart has no date is a warning (`gcsf_undated`); a zoledronic
+    acid that cannot be dosed names what the clearance lacks (`clearance_lacks`: patient fields)."""
+    clearance_lacks = clearance_lacks or []
     cards: list[Served] = []
     for order in orders:
         kind = kind_of(order)
         if kind == "zoledronic":
-            cards.append((_zoledronic(order, result, lang), ("AR-2",)))
+            cards.append((_zoledronic(order, result, lang, clearance_lacks), ("AR-2",)))
         elif kind == "pet":
             card = _pet(order, (pets or {}).get(_ref(order), result), lang)
+            if card is None and gcsf_undated:
+                card = Card(uuid=str(uuid.uuid4()), source=source(lang), indicator="warning",
+                            summary=_short(word("gcsf_undated", lang)))
             cards.extend([(card, ("IMG-2",))] if card else [])
         elif kind == "denosumab" and (card := _not_indicated(order, result, lang, ("denosumab",))) is not None:
             cards.append((card, ("AR-1",)))
         elif kind in ORDER_RULES:
+            if kind == "denosumab" and (card := _calcium(result, lang)) is not None:
+                cards.append((card, ("AR-3",)))
             cards.extend(_related(order, result, ORDER_RULES[kind], lang, ORDER_AGAINST[kind]))
     unique: dict[tuple[str, str | None], list[Served]] = {}
     for card, rules in cards:  # the same words for two orders (a radiotherapy and a consult share SURG-1) once:
@@ -475,4 +513,12 @@ def order_select(result: dict[str, Any], orders: list[dict[str, Any]], lang: Lan
             same.append((card, rules))
         elif card.suggestions:
             same[0] = (card, rules)
-    return [served for same in unique.values() for served in same]
+    cancelled: set[str] = set()
+    kept: list[Served] = []
+    for card, rules in (served for same in unique.values() for served in same):
+        deletes = {a.resource_id for s in card.suggestions or [] for a in s.actions or [] if a.type == "delete"}
+        if deletes and deletes <= cancelled:  # already proposed by a card before: the warning stays, not the delete
+            card = msgspec.structs.replace(card, suggestions=msgspec.UNSET, selection_behavior=msgspec.UNSET)
+        cancelled |= deletes
+        kept.append((card, rules))
+    return kept

@@ -159,9 +159,11 @@ class FeedbackItem(Model):
 
     def __post_init__(self) -> None:
         try:
-            dt.datetime.fromisoformat(self.outcome_timestamp)
+            moment = dt.datetime.fromisoformat(self.outcome_timestamp)
         except ValueError:
-            raise ValueError("outcomeTimestamp must be an ISO 8601 date and time, e.g. 2026-11-27T10:05:31Z") from None
+            moment = None
+        if moment is None or moment.tzinfo is None or "T" not in self.outcome_timestamp:  # the spec: UTC
+            raise ValueError("outcomeTimestamp must be an ISO 8601 date and time, e.g. 2026-11-27T10:05:31Z")
         if self.outcome == "accepted" and self.accepted_suggestions is UNSET:
             raise ValueError("acceptedSuggestions is required when the outcome is accepted")
         if self.outcome == "accepted" and self.override_reason is not UNSET:

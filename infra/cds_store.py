@@ -5,6 +5,7 @@ the feedback itself, idempotent."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import time
 from typing import Any, NamedTuple
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from infra.audit import AuditUnavailable
 from infra.cds_auth import LEEWAY_S, SeenTokens, TokenRefused
-from infra.cds_models import Card, Feedback
+from infra.cds_models import Card, CDSHooksRequest, Feedback
 from infra.db import raw_transaction
 from infra.jobs import now
 from infra.tables import CdsCall, CdsCard, CdsFeedback
@@ -33,6 +34,16 @@ _ADMIT = ("WITH token AS (INSERT INTO cds_token (issuer, jti, expires_at) VALUES
           "FROM (SELECT 1) AS one LEFT JOIN cds_call c ON c.client = %s AND c.hook_instance = %s")
 _FORGET = "DELETE FROM cds_token WHERE expires_at < {m}"
 _RELEASE = "DELETE FROM cds_call WHERE client = {m} AND hook_instance = {m} AND response_json = ''"
+
+
+_canonical = msgspec.json.Encoder(order="sorted").encode
+
+
+def call_digest(hook: CDSHooksRequest, language: str) -> str:
+    """What makes two requests one call: the request as decoded (however its JSON was spelt), without the FHIR access
+    token (an EHR may refresh it between retries), and the language the cards are in."""
+    body = msgspec.to_builtins(msgspec.structs.replace(hook, fhir_authorization=msgspec.UNSET))
+    return hashlib.sha256(_canonical([body, language])).hexdigest()
 
 
 def _marks(engine: Engine) -> str:

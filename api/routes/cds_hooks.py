@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import time
 import urllib.parse
@@ -73,15 +72,16 @@ class _Refuse(urllib.request.HTTPRedirectHandler):
 NO_REDIRECTS = urllib.request.build_opener(_Refuse)
 
 
-def fetch_missing(hook: HookRequest, keys: list[str], allowed: tuple[str, ...]) -> dict[str, Any]:
+def fetch_missing(hook: HookRequest, keys: list[str], allowed: tuple[str, ...]) -> tuple[dict[str, Any], str]:
     """What the prefetch lacks, read from the EHR's FHIR server with the access token it gave, if that server is one
-    the issuer's configuration lists (`fhir_servers`); a key that cannot be read stays missing (the call is 412)."""
+    the issuer's configuration lists (`fhir_servers`), and why a key may still be missing; a key that cannot be read
+    stays missing (the call is 412)."""
     if hook.fhir_server is msgspec.UNSET or hook.fhir_authorization is msgspec.UNSET:
-        return {}
+        return {}, "no_server"
     server = str(hook.fhir_server).rstrip("/")
     if not any(server == p.rstrip("/") or server.startswith(p.rstrip("/") + "/") for p in allowed):
         log.warning("cds.fhir_server_not_allowed")  # not the URL: the caller's word, not ours to write down
-        return {}
+        return {}, "not_allowed"
     fetched: dict[str, Any] = {}
     patient = urllib.parse.quote(str(hook.context.get("patientId", "")), safe="")
     for key in keys:
@@ -93,19 +93,27 @@ def fetch_missing(hook: HookRequest, keys: list[str], allowed: tuple[str, ...]) 
                 fetched[key] = json.loads(answer.read(8 << 20))
         except (OSError, ValueError) as exc:
             log.warning("cds.fetch_failed", key=key, error=type(exc).__name__)
-    return fetched
+    return fetched, "failed"
 
 
-def precondition_failed(missing: list[str], lang: str) -> Response[dict[str, Any]]:
-    """412 with an OperationOutcome naming each prefetch key the service needs and could not get."""
-    said = {"en": "prefetch {key!r} ({query}) is missing and the service cannot read it from the FHIR server (no "
-                  "fhirServer and fhirAuthorization, or the read failed)",
-            "fr": "le prefetch {key!r} ({query}) manque et le service ne peut pas le lire sur le serveur FHIR (pas de "
-                  "fhirServer et fhirAuthorization, ou la lecture a échoué)"}[lang]
+WHY_MISSING = {
+    "no_server": {"en": "the call has no fhirServer and fhirAuthorization to read it with",
+                  "fr": "l'appel n'a pas de fhirServer et fhirAuthorization pour le lire"},
+    "not_allowed": {"en": "the call's fhirServer is not one this EHR (issuer) is configured with, so it is not read",
+                    "fr": "le fhirServer de l'appel n'est pas l'un de ceux configurés pour cet EHR (émetteur) : il "
+                          "n'est pas lu"},
+    "failed": {"en": "reading it from the fhirServer failed", "fr": "sa lecture sur le fhirServer a échoué"},
+}
+
+
+def precondition_failed(missing: list[str], lang: str, why: str = "no_server") -> Response[dict[str, Any]]:
+    """412 with an OperationOutcome naming each prefetch key the service needs and could not get, and why."""
+    said = {"en": "prefetch {key!r} ({query}) is missing: {why}",
+            "fr": "le prefetch {key!r} ({query}) manque : {why}"}[lang]
     return Response({"resourceType": "OperationOutcome", "issue": [
-        {"severity": "error", "code": "required", "diagnostics": said.format(key=key, query=cds.PREFETCH[key]),
-         "expression": [f"prefetch.{key}"]} for key in missing]},
-        status_code=412, media_type=FHIR_JSON, headers={"Content-Language": lang})
+        {"severity": "error", "code": "required", "expression": [f"prefetch.{key}"],
+         "diagnostics": said.format(key=key, query=cds.PREFETCH[key], why=WHY_MISSING[why][lang])}
+        for key in missing]}, status_code=412, media_type=FHIR_JSON, headers={"Content-Language": lang})
 
 
 def today(request: Request) -> dt.date:
@@ -131,7 +139,6 @@ async def call(request: Request, service_id: FromPath[str]) -> Response[HookResp
     state = request.app.state
     claims = request.scope["bonemets"]["cds_claims"]
     raw = await request.body()
-    digest = hashlib.sha256(raw).hexdigest()
     try:
         hook = decode(raw, HookRequest)
         answers = cds.SERVICE_HOOKS[service_id]
@@ -142,6 +149,7 @@ async def call(request: Request, service_id: FromPath[str]) -> Response[HookResp
     except InputRejected:  # the token is spent all the same: it cannot be replayed with another body
         await anyio.to_thread.run_sync(lambda: remember(state.engine, claims, state.cds_seen_tokens))
         raise
+    digest = cds_store.call_digest(hook, language(request))
     in_flight: cds_store.InFlight = state.cds_in_flight
     early: cds.Answered | InputRejected | None = None
     try:
@@ -230,10 +238,11 @@ async def answer(request: Request, service_id: str, hook: HookRequest, context: 
     if absent and early is None:
         issuer = state.cds_issuers.current().get(request.scope["bonemets"].get("cds_issuer"))
         allowed = issuer.fhir_servers if issuer is not None else ()
-        prefetch.update(await anyio.to_thread.run_sync(fetch_missing, hook, absent, allowed))
+        fetched, why = await anyio.to_thread.run_sync(fetch_missing, hook, absent, allowed)
+        prefetch.update(fetched)
         absent = [key for key in cds.PREFETCH if key not in prefetch]
         if absent:
-            raise Unanswered(precondition_failed(absent, lang))
+            raise Unanswered(precondition_failed(absent, lang, why))
     answered = early or cds.answer(hook, prefetch, today(request), lang)
     case, result = answered.case, answered.result
     audit_id = new_id()  # the cards link to the report of their own audit record, signed before it is written

@@ -133,8 +133,14 @@ def test_story_1_patient_view_says_what_is_recommended_and_what_is_missing(cds_c
     (row,) = audit_rows(cds_client, "cds.answered")
     assert row["patient_hash"] and f.PATIENT_ID not in row["input_json"] + row["output_json"]
     assert row["client"] == f"cds:{EHR}#chu-besancon"  # the issuer and the tenant it speaks for
-    again = call(cds_client, ehr, "bonemets-patient-view", body)
+    spelt_otherwise = json.dumps(body, indent=2)  # a retry: the same call however its JSON is spelt
+    again = cds_client.post("/cds-services/bonemets-patient-view", content=spelt_otherwise, headers={
+        **ehr.headers("/cds-services/bonemets-patient-view"), "Content-Type": "application/json",
+        "Accept-Language": "fr"})
     assert again.json() == answer.json() and len(audit_rows(cds_client, "cds.answered")) == 1
+    assert again.headers["content-language"] == "fr"
+    # the same hookInstance asked in another language is another call (its cards would be other words)
+    assert call(cds_client, ehr, "bonemets-patient-view", body).status_code == 422
     assert f.PATIENT_ID not in log_stream.getvalue()
     # what the clinician adds through the call's extension (a SMART app's form): life expectancy and the count of
     # bone metastases decide the start of an inhibitor, and the kidney decides which one (AR-1..3, SYS-1)

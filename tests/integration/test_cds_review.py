@@ -100,6 +100,9 @@ def test_a_radiotherapy_and_a_consult_for_a_dying_patient_say_each_thing_once(cd
     withheld = [c for c in cards if "Surgical opinion" in c["summary"] and c["summary"].startswith("Not recommended")]
     assert withheld and all(c["suggestions"][0]["actions"][0]["resourceId"] == "ServiceRequest/surg-1"
                             for c in withheld)
+    deletes = [a["resourceId"] for c in cards for s in c.get("suggestions", []) for a in s["actions"]
+               if a["type"] == "delete"]
+    assert deletes == ["ServiceRequest/surg-1"]  # one card proposes to cancel the consult, not two
     # findings that are not an object are refused where they were sent, not ignored
     body = {**body, "hookInstance": str(uuid.uuid4()), "extension": {"fr.bonemets.findings": [1]}}
     refused = call(cds_client, ehr, "bonemets-order-select", body)
@@ -205,7 +208,8 @@ def test_feedback_names_only_the_cards_suggestions_and_the_outcomes_own_fields(c
     assert send({**accepted, "overrideReason": reason}).status_code == 400
     overridden = {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-11-27T10:06:00Z"}
     assert send({**overridden, "acceptedSuggestions": [{"id": offered}]}).status_code == 400
-    assert send({**accepted, "outcomeTimestamp": "yesterday"}).status_code == 400
+    for when in ("yesterday", "2026-11-27", "2026-11-27T10:05:31"):  # a date and time, with its offset (UTC)
+        assert send({**accepted, "outcomeTimestamp": when}).status_code == 400
     assert send(accepted).json()["recorded"] == 1 and send({**overridden, "overrideReason": reason}).json() == {
         "recorded": 1, "received": 1}
     # accepted, then overridden: the card counts once, as overridden (its last outcome)
@@ -279,3 +283,47 @@ def test_a_call_after_the_database_dropped_the_kept_connections_is_answered(cds_
     assert killed >= 1
     again = {**body, "hookInstance": str(uuid.uuid4())}
     assert call(cds_client, ehr, "bonemets-patient-view", again).status_code == 200
+
+
+def test_second_review_denosumab_calcium_undated_g_csf_one_cancel_per_order_and_the_dental_check(cds_client, ehr):
+    """What the second review found: denosumab at 23 mL/min carries the hypocalcaemia warning on its order card;
+    a PET while a G-CSF has no date is a warning, not silence; the dental assessment not done means no denosumab
+    yet; a zoledronic acid that cannot be dosed says what is missing; a retry with a refreshed access token is the
+    same call."""
+    decided = {"fr.bonemets.findings": DECIDED}
+    denosumab = f.medication("M05BX04", "denosumab", days=0, status="draft", rid="dmab-1")
+    body = hook_request("order-select", f.prefetch(patient_resource=f.patient(BORN), **RENAL),
+                        selections=["MedicationRequest/dmab-1"], draftOrders=f.bundle(denosumab))
+    body["extension"] = decided
+    cards = cards_of(call(cds_client, ehr, "bonemets-order-select", body))
+    (calcium,) = [c for c in cards if "hypocalcaemia" in c["summary"]]
+    assert calcium["indicator"] == "warning" and "calcium" in calcium["detail"]
+    # the same call, its access token refreshed: the same answer
+    retried = {**body, "fhirAuthorization": {"access_token": "refreshed", "token_type": "Bearer", "expires_in": 300,
+                                             "scope": "patient/*.read", "subject": "bonemets"}}
+    first = call(cds_client, ehr, "bonemets-order-select", {**body, "hookInstance": "h-refresh"})
+    again = call(cds_client, ehr, "bonemets-order-select", {**retried, "hookInstance": "h-refresh"})
+    assert again.status_code == 200 and again.json() == first.json()
+
+    gcsf = f.medication("L03AA13", "pegfilgrastim", days=5)
+    pet = f.service_request("82918005", "PET scan", rid="pet-1",
+                            when=(dt.date.today() + dt.timedelta(days=2)).isoformat())
+    data = f.prefetch(medications=(gcsf,), **RENAL)
+    del gcsf["authoredOn"]  # valid FHIR, then undated
+    body = hook_request("order-select", data, selections=["ServiceRequest/pet-1"], draftOrders=f.bundle(pet))
+    (card,) = cards_of(call(cds_client, ehr, "bonemets-order-select", body))
+    assert card["indicator"] == "warning" and "no date" in card["summary"]
+
+    zol = f.medication("M05BA08", "zoledronic acid", days=0, status="draft", rid="zol-1")
+    no_dental = {"fr.bonemets.findings": {**DECIDED, "antiresorptive": {"urgent": False,
+                                                                        "dental_assessment_done": False}}}
+    body = hook_request("order-select", f.prefetch(patient_resource=f.patient(BORN), **RENAL),
+                        selections=["MedicationRequest/zol-1"], draftOrders=f.bundle(zol))
+    (card,) = cards_of(call(cds_client, ehr, "bonemets-order-select", {**body, "extension": no_dental}))
+    assert card["indicator"] == "critical" and "dental" in card["summary"]
+    assert [a["type"] for s in card["suggestions"] for a in s["actions"]] == ["delete"]
+    no_weight = dict(RENAL, observations=(f.creatinine(2.5), f.karnofsky(70)))
+    body = hook_request("order-select", f.prefetch(patient_resource=f.patient(BORN), **no_weight),
+                        selections=["MedicationRequest/zol-1"], draftOrders=f.bundle(zol))
+    (card,) = cards_of(call(cds_client, ehr, "bonemets-order-select", body))
+    assert "weight" in card["summary"] and "creatinine" not in card["summary"].lower()
