@@ -1,7 +1,10 @@
 """Median milliseconds to render one patient report (a whole-case evaluation, 3 A4 pages) and one registry
 summary, with the renderer the workers use.
 
-    .venv/bin/python bench/pdf.py [--runs 50]
+    .venv/bin/python bench/pdf.py [--runs 50] [--typst-modes]
+
+--typst-modes also times the patient report with a reused typst.Compiler, without PDF tags and without PDF/A, to
+show where its time goes (issue 14, P3).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ def timed(render, documents) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--typst-modes", action="store_true")
     args = parser.parse_args()
     output = msgspec.to_builtins(evaluate(msgspec.convert(EXAMPLE, Case), "fr"))
     # a different audit id per run, so that no render is a cache hit of the previous one
@@ -56,8 +60,25 @@ def main() -> None:
     registry = timed(render_registry_summary, summaries)
     print(f"patient report (3 pages):  median {statistics.median(patient):6.1f} ms, "
           f"p90 {statistics.quantiles(patient, n=10)[-1]:6.1f} ms over {len(patient)} renders (goal <= 30 ms)")
+    if args.typst_modes:
+        typst_modes(documents)
     print(f"registry summary (1 page): median {statistics.median(registry):6.1f} ms, "
           f"p90 {statistics.quantiles(registry, n=10)[-1]:6.1f} ms over {len(registry)} renders")
+
+
+def typst_modes(documents) -> None:
+    import typst
+
+    from infra.pdf import TEMPLATES
+
+    compiler = typst.Compiler(str(TEMPLATES / "patient.typ"), root=str(TEMPLATES), ignore_system_fonts=True)
+    modes = {"reused Compiler, PDF/A-2b, tagged": {"pdf_standards": ["a-2b"]},
+             "reused Compiler, PDF/A-2b, untagged": {"pdf_standards": ["a-2b"], "pdf_tags": False},
+             "reused Compiler, plain PDF": {}}
+    data = [msgspec.json.encode(d).decode() for d in documents]
+    for name, options in modes.items():
+        timings = timed(lambda d, o=options: compiler.compile(sys_inputs={"data": d}, timestamp=0, **o), data)
+        print(f"  patient report, {name:<36} median {statistics.median(timings):6.1f} ms")
 
 
 if __name__ == "__main__":

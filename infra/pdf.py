@@ -8,6 +8,7 @@ ignored: the same document gives the same bytes on every machine. The data reach
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 
 import msgspec
@@ -18,10 +19,20 @@ from domain.report import PatientReport, RegistrySummary
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+_compilers = threading.local()  # typst's Compiler keeps its parsed template and memoised layout between renders
+
+
+def _compiler(template: str) -> typst.Compiler:
+    found = getattr(_compilers, template, None)
+    if found is None:
+        found = typst.Compiler(str(TEMPLATES / template), root=str(TEMPLATES), ignore_system_fonts=True)
+        setattr(_compilers, template, found)
+    return found
+
+
 def _render(template: str, document: PatientReport | RegistrySummary) -> bytes:
-    return typst.compile(str(TEMPLATES / template), root=str(TEMPLATES), ignore_system_fonts=True,
-                         sys_inputs={"data": msgspec.json.encode(document).decode()}, pdf_standards=["a-2b"],
-                         timestamp=0)
+    return _compiler(template).compile(sys_inputs={"data": msgspec.json.encode(document).decode()},
+                                       pdf_standards=["a-2b"], timestamp=0)
 
 
 def render_patient_report(report: PatientReport) -> bytes:
