@@ -64,6 +64,7 @@ SERVICE_HOOKS = {s.id: s.hook for s in SERVICES}
 WORDS: dict[str, dict[Language, str]] = {
     "summary": {"en": "Bone metastases: {n} recommendation(s) from the guideline",
                 "fr": "Métastases osseuses : {n} recommandation(s) du référentiel"},
+    "for_information": {"en": " ({k} for information only)", "fr": " ({k} pour information seulement)"},
     "nothing": {"en": "Bone metastases: nothing the guideline recommends can be decided yet",
                 "fr": "Métastases osseuses : aucune recommandation du référentiel ne peut encore être décidée"},
     "missing": {"en": "Bone metastases: {n} finding(s) missing to decide",
@@ -198,8 +199,11 @@ def patient_view(result: dict[str, Any], found: fhir_case.EhrFacts, lang: Langua
     if result["warnings"]:
         detail += ["", f"**{word('warnings', lang)}**", *(f"- {w['message']}" for w in result["warnings"])]
     detail += ["", f"**{word('basis', lang)}**", *_basis(found, lang)]
+    decided = [r for r in recs if r["action"] not in INFORMATION_ONLY]  # a clearance "for information" is no advice
+    informed = len(recs) - len(decided)
+    headline = word("summary", lang, n=len(decided)) if decided else word("nothing", lang)
     cards = [(Card(uuid=str(uuid.uuid4()), source=source(lang),
-                   summary=_short(word("summary", lang, n=len(recs)) if recs else word("nothing", lang)),
+                   summary=_short(headline + (word("for_information", lang, k=informed) if informed else "")),
                    indicator=max(_indicator(r["urgency"] for r in recs), "warning" if result["warnings"] else "info",
                                 key=RANK.__getitem__), detail="\n".join(detail)),
               tuple(dict.fromkeys(r["rule_id"] for r in recs)))]
@@ -293,6 +297,7 @@ def _rec(result: dict[str, Any], *rules: str) -> list[dict[str, Any]]:
     return [r for r in result["recommendations"] if r["rule_id"] in rules]
 
 
+INFORMATION_ONLY = frozenset({"renal_dosing_information", "renal_dosing_information_under_30"})  # AR-2's, no dose
 CLEARANCE_INPUTS = ("creatinine", "weight_kg", "age", "sex")  # Cockcroft-Gault's (AR-2)
 CONTRAINDICATED = frozenset({"zoledronic_acid_not_given", "renal_dosing_information_under_30"})  # AR-2's actions
 

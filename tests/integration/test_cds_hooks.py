@@ -124,6 +124,8 @@ def test_story_1_patient_view_says_what_is_recommended_and_what_is_missing(cds_c
     summary, missing = cards_of(answer)
     # a warning: the engine warns that zoledronic acid is contraindicated at this clearance
     assert summary["indicator"] == "warning" and summary["summary"].startswith("Métastases osseuses")
+    # the clearance given for information (AR-2, no dose) is not counted as advice, and says so
+    assert summary["summary"].endswith("(1 pour information seulement)"), summary["summary"]
     assert "AR-2" in summary["detail"] and "23" in summary["detail"]
     # the basis, traced to its resources
     assert "Créatininémie : 2,5 mg/dL (Observation/" in summary["detail"] and "Âge : 71 ans" in summary["detail"]
