@@ -20,7 +20,7 @@ from api.auth import ApiKeyAuthentication
 from api.observability import ObservedLitestar
 from api.routes import audit, bulk_jobs, cds_hooks, compute, fhir, meta, reports
 from domain import version
-from infra.audit import AuditWriter
+from infra.audit import AuditWriter, LoopFront
 from infra.broker import create_client
 from infra.cds_auth import IssuerRegistry, KeySets, SeenTokens
 from infra.cds_store import InFlight, admission_for
@@ -66,7 +66,8 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
                         *cds_hooks.ROUTES, *fhir.ROUTES,
                         create_static_files_router(path=assets, directories=[swagger_ui_path],
                                                    include_in_schema=False, opt={"exclude_from_auth": True})],
-        state=State({"settings": settings, "engine": engine, "audit_writer": writer, "celery": create_client(settings),
+        state=State({"settings": settings, "engine": engine, "audit_writer": writer,
+                     "audit_front": LoopFront(writer, settings.audit_timeout_s), "celery": create_client(settings),
                      "key_store": KeyStore(engine, settings.auth_cache_ttl_s),
                      "cds_issuers": issuers, "cds_key_sets": KeySets(issuers), "cds_seen_tokens": app_state_seen,
                      "cds_in_flight": InFlight(), "cds_admission": admission,

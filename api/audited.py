@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import msgspec
 from litestar import Request
 
 from domain.model import Inputs, Language
-from infra.audit import AuditUnavailable, AuditWriter, pseudonymise
 from infra.audit import entry as audit_record
+from infra.audit import pseudonymise
 
 _encode = msgspec.json.Encoder().encode
 
@@ -65,7 +64,6 @@ async def record(request: Request, *, action: str, input_json: bytes, output_jso
     for its commit; its id (`audit_id`, when the answer must name its record before it is written). `versions`
     carries the guideline, engine and rules versions of the answer."""
     app_state = request.app.state
-    writer: AuditWriter = app_state.audit_writer
     principal = request.user
     meta = request.scope.get("bonemets", {})
     entry = audit_record(
@@ -73,10 +71,6 @@ async def record(request: Request, *, action: str, input_json: bytes, output_jso
         action=action, request_id=meta.get("request_id", ""), inputs=input_json, output=output_json,
         patient_hash=pseudonymise(app_state.settings.pseudonym_key, patient_ref), rule_ids=rule_ids,
         versions=versions, record_id=audit_id)
-    try:
-        receipt = await asyncio.wait_for(asyncio.wrap_future(writer.submit(entry)),
-                                         app_state.settings.audit_timeout_s)
-    except TimeoutError:
-        raise AuditUnavailable("audit commit timed out") from None
+    receipt = await app_state.audit_front.append(entry)
     meta.setdefault("log", {})["audit_id"] = receipt.id
     return receipt.id

@@ -9,6 +9,7 @@ is durable, and the chain stays linear across threads and processes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -150,6 +151,9 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_Request = tuple[tuple[AuditEntry, ...], Future, bool]  # entries, their future, whether it wants the list
+
+
 class AuditWriter:
     """Group commit: callers submit entries and wait for the batch that holds theirs to commit."""
 
@@ -159,7 +163,8 @@ class AuditWriter:
         self._stall_s = stall_s
         self._checkpoints = checkpoints
         self._batch_max = batch_max
-        self._queue: queue.SimpleQueue[tuple[AuditEntry, Future[Receipt]] | None] = queue.SimpleQueue()
+        # (entries, future, many): one caller's entry (its future gets its Receipt) or a group's (many: the list)
+        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._connection: Any = None  # the writer thread's own connection, kept between batches
         self._busy_since: float | None = None  # monotonic start of the batch being written, if any
@@ -215,7 +220,14 @@ class AuditWriter:
 
     def submit(self, entry: AuditEntry) -> Future[Receipt]:
         future: Future[Receipt] = Future()
-        self._queue.put((entry, future))
+        self._queue.put(((entry,), future, False))
+        return future
+
+    def submit_many(self, entries: list[AuditEntry]) -> Future[list[Receipt]]:
+        """Append `entries` in this order, together, in one batch: one hand-off for a whole group of callers
+        (the API's event-loop front, LoopFront) instead of one each."""
+        future: Future[list[Receipt]] = Future()
+        self._queue.put((tuple(entries), future, True))
         return future
 
     def append(self, entry: AuditEntry, timeout: float = 10.0) -> Receipt:
@@ -256,9 +268,9 @@ class AuditWriter:
             if first is None:
                 self._sign_head()
                 return
-            batch = [first]
+            batch, size = [first], len(first[0])
             stopping = False
-            while len(batch) < self._batch_max:
+            while size < self._batch_max:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
@@ -267,6 +279,7 @@ class AuditWriter:
                     stopping = True
                     break
                 batch.append(nxt)
+                size += len(nxt[0])
             try:
                 self._commit(batch)
             except Exception as exc:  # the writer thread must outlive any one batch
@@ -275,27 +288,30 @@ class AuditWriter:
                 self._sign_head()
                 return
 
-    def _commit(self, batch: list[tuple[AuditEntry, Future[Receipt]]]) -> None:
+    def _commit(self, batch: list[_Request]) -> None:
         # A caller that gave up (timed out, disconnected) before its batch started gets no record; from
         # here on its future can no longer be cancelled, so each one below is answered exactly once.
-        batch = [(entry, future) for entry, future in batch if future.set_running_or_notify_cancel()]
+        batch = [request for request in batch if request[1].set_running_or_notify_cancel()]
         if not batch:
             return
-        entries = [entry for entry, _ in batch]
+        entries = [entry for group, _, _ in batch for entry in group]
         try:
             receipts = self._write(entries)
         except Exception as exc:  # any failure to commit: every caller of the batch gets 503
             log.error("audit.write_failed", error=type(exc).__name__, batch=len(batch))
             self._drop_connection()
             self._failed = True
-            for _, future in batch:
+            for _, future, _ in batch:
                 future.set_exception(AuditUnavailable(type(exc).__name__))
             return
         finally:
             self._busy_since = None
         self._failed = False
-        for (_, future), receipt in zip(batch, receipts, strict=True):
-            future.set_result(receipt)
+        start = 0
+        for group, future, many in batch:
+            mine = receipts[start:start + len(group)]
+            start += len(group)
+            future.set_result(mine if many else mine[0])
 
     def _write(self, entries: list[AuditEntry]) -> list[Receipt]:
         """Write the batch; after a broken connection (a reset, a restart, a stall cut by the watchdog) look
@@ -325,6 +341,66 @@ class AuditWriter:
             with contextlib.suppress(Exception):
                 self._connection.invalidate()
             self._connection = None
+
+
+class LoopFront:
+    """The API's way in to the writer. Callers on the event loop wait on plain asyncio futures; once per loop
+    iteration, everything that arrived is handed to the writer thread as one group (`submit_many`), with one
+    deadline for the group. So a request costs a list append and an await, not a thread-safe future, a wake-up
+    of the loop and a timer of its own (issue 14's profile: those were most of the audit's cost per request).
+    The writer thread still decides what goes in one transaction: every group waiting when it is free."""
+
+    def __init__(self, writer: AuditWriter, timeout_s: float) -> None:
+        self._writer = writer
+        self._timeout_s = timeout_s
+        self._waiting: list[tuple[AuditEntry, asyncio.Future[Receipt]]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def append(self, entry: AuditEntry) -> Receipt:
+        """Append `entry`; return its receipt once its batch has committed (AuditUnavailable if it could not
+        be within the audit timeout)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Receipt] = loop.create_future()
+        if loop is not self._loop:  # a new loop (tests run several): nothing of the old one's is pending
+            self._loop, self._waiting = loop, []
+        self._waiting.append((entry, future))
+        if len(self._waiting) == 1:
+            loop.call_soon(self._hand_off, loop)
+        return await future
+
+    def _hand_off(self, loop: asyncio.AbstractEventLoop) -> None:
+        group, self._waiting = self._waiting, []
+        group = [(entry, future) for entry, future in group if not future.done()]  # gone before its turn: no record
+        if not group:
+            return
+        handed = self._writer.submit_many([entry for entry, _ in group])
+        timer = loop.call_later(self._timeout_s, self._expire, group, handed)
+        handed.add_done_callback(lambda done: loop.call_soon_threadsafe(self._settle, group, done, timer))
+
+    @staticmethod
+    def _settle(group: list[tuple[AuditEntry, asyncio.Future[Receipt]]], done: Future[list[Receipt]],
+                timer: asyncio.TimerHandle) -> None:
+        timer.cancel()
+        if done.cancelled():
+            return  # expired before the writer took it: _expire answered
+        error = done.exception()
+        if error is not None and not isinstance(error, AuditUnavailable):
+            error = AuditUnavailable(type(error).__name__)
+        receipts = done.result() if error is None else [None] * len(group)
+        for (_, future), receipt in zip(group, receipts, strict=True):
+            if future.done():
+                continue
+            if error is None:
+                future.set_result(receipt)
+            else:
+                future.set_exception(error)
+
+    @staticmethod
+    def _expire(group: list[tuple[AuditEntry, asyncio.Future[Receipt]]], handed: Future[list[Receipt]]) -> None:
+        handed.cancel()  # not yet taken by the writer: it writes nothing of the group
+        for _, future in group:
+            if not future.done():
+                future.set_exception(AuditUnavailable("audit commit timed out"))
 
 
 def connection_lost(exc: BaseException) -> bool:

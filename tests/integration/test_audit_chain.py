@@ -4,6 +4,7 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import replace
 
 import pytest
@@ -240,3 +241,70 @@ def msgspec_replace(struct, **changes):
     import msgspec
 
     return msgspec.structs.replace(struct, **changes)
+
+
+def _entry(**changes):
+    entry = audit.AuditEntry(
+        id=audit.new_id(), client="c", roles="scoring", endpoint="e", action="score.computed", request_id="r",
+        patient_hash=None, input_json="{}", output_json="{}", rule_ids=(), guideline_version="g",
+        engine_version="e", rules_version="r")
+    return msgspec_replace(entry, **changes) if changes else entry
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_event_loop_front_hands_the_writer_one_group_per_loop_turn_and_answers_each_caller(engine):
+    groups: list[int] = []
+
+    class Counting(audit.AuditWriter):
+        def submit_many(self, entries):
+            groups.append(len(entries))
+            return super().submit_many(entries)
+
+    writer = Counting(engine)
+    writer.start()
+    front = audit.LoopFront(writer, timeout_s=10)
+
+    async def run():
+        return await asyncio.gather(*(front.append(_entry(request_id=str(i))) for i in range(200)))
+
+    receipts = asyncio.run(run())
+    writer.stop()
+    assert sorted(r.seq for r in receipts) == list(range(1, 201)) and len({r.id for r in receipts}) == 200
+    assert sum(groups) == 200 and len(groups) < 10  # gathered on one turn, not 200 hand-offs
+    assert audit.verify(engine).intact
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_event_loop_front_times_out_a_group_the_writer_never_took_and_writes_none_of_it(engine):
+    writer = audit.AuditWriter(engine)  # not started: nothing takes the group
+    front = audit.LoopFront(writer, timeout_s=0.3)
+
+    async def run():
+        started = time.monotonic()
+        outcomes = await asyncio.gather(front.append(_entry()), front.append(_entry()), return_exceptions=True)
+        return outcomes, time.monotonic() - started
+
+    outcomes, waited = asyncio.run(run())
+    assert all(isinstance(o, audit.AuditUnavailable) for o in outcomes) and 0.25 < waited < 2
+    writer.start()
+    assert writer.append(_entry()).seq == 1  # the expired group was withdrawn: the writer lives on without it
+    writer.stop()
+    assert audit.verify(engine).records == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_event_loop_front_writes_nothing_for_a_caller_gone_before_its_turn(engine):
+    writer = audit.AuditWriter(engine)
+    writer.start()
+    front = audit.LoopFront(writer, timeout_s=10)
+
+    async def run():
+        gone = asyncio.ensure_future(front.append(_entry(request_id="gone")))
+        kept = asyncio.ensure_future(front.append(_entry(request_id="kept")))
+        await asyncio.sleep(0)  # both queued for the next turn
+        gone.cancel()
+        return await kept
+
+    kept = asyncio.run(run())
+    writer.stop()
+    assert kept.seq == 1 and audit.verify(engine).records == 1
