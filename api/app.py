@@ -20,7 +20,7 @@ from api.auth import ApiKeyAuthentication
 from api.observability import ObservedLitestar
 from api.routes import audit, bulk_jobs, cds_hooks, compute, fhir, meta, reports
 from domain import version
-from infra.audit import AuditWriter, LoopFront
+from infra.audit_loop import LoopWriter, store_for
 from infra.broker import create_client
 from infra.cds_auth import IssuerRegistry, KeySets, SeenTokens
 from infra.cds_store import InFlight, admission_for
@@ -38,13 +38,12 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
     if configure_logs:
         configure_logging(settings.log_format)
     engine = engine_for(settings)
-    writer_engine = engine if settings.embedded else engine_for(settings, pooled=False)
     # CDS Hooks' token ids: on PostgreSQL, a small pool that commits without waiting for the disk (infra.cds_store)
     relaxed = engine if settings.embedded else engine_for(settings, pool_size=2, relaxed=True)
     app_state_seen = SeenTokens()
     admission = admission_for(settings)  # CDS Hooks calls admitted on the event loop (PostgreSQL)
-    writer = AuditWriter(writer_engine, batch_max=settings.audit_batch_max, checkpoints=settings.checkpointer(),
-                         stall_s=settings.audit_timeout_s / 2)
+    writer = LoopWriter(store_for(settings), batch_max=settings.audit_batch_max,
+                        checkpoints=settings.checkpointer(), stall_s=settings.audit_timeout_s / 2)
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
@@ -53,12 +52,11 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
         try:
             yield
         finally:
-            writer.stop()
+            await writer.stop()
             if admission is not None:
                 await admission.close()
             engine.dispose()
             relaxed.dispose()
-            writer_engine.dispose()
 
     assets = "/static/swagger-ui"
     app = ObservedLitestar(
@@ -66,8 +64,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
                         *cds_hooks.ROUTES, *fhir.ROUTES,
                         create_static_files_router(path=assets, directories=[swagger_ui_path],
                                                    include_in_schema=False, opt={"exclude_from_auth": True})],
-        state=State({"settings": settings, "engine": engine, "audit_writer": writer,
-                     "audit_front": LoopFront(writer, settings.audit_timeout_s), "celery": create_client(settings),
+        state=State({"settings": settings, "engine": engine, "audit_writer": writer, "celery": create_client(settings),
                      "key_store": KeyStore(engine, settings.auth_cache_ttl_s),
                      "cds_issuers": issuers, "cds_key_sets": KeySets(issuers), "cds_seen_tokens": app_state_seen,
                      "cds_in_flight": InFlight(), "cds_admission": admission,

@@ -71,6 +71,6 @@ async def record(request: Request, *, action: str, input_json: bytes, output_jso
         action=action, request_id=meta.get("request_id", ""), inputs=input_json, output=output_json,
         patient_hash=pseudonymise(app_state.settings.pseudonym_key, patient_ref), rule_ids=rule_ids,
         versions=versions, record_id=audit_id)
-    receipt = await app_state.audit_front.append(entry)
+    receipt = await app_state.audit_writer.append(entry)
     meta.setdefault("log", {})["audit_id"] = receipt.id
     return receipt.id

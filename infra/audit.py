@@ -9,8 +9,8 @@ is durable, and the chain stays linear across threads and processes.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import functools
 import hashlib
 import hmac
 import itertools
@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import structlog
@@ -154,26 +154,20 @@ def utc_now() -> str:
 _Request = tuple[tuple[AuditEntry, ...], Future, bool]  # entries, their future, whether it wants the list
 
 
-class AuditWriter:
-    """Group commit: callers submit entries and wait for the batch that holds theirs to commit."""
+class WriterState:
+    """What readiness asks of an audit writer, thread (AuditWriter) or event loop (infra.audit_loop.LoopWriter)."""
 
-    def __init__(self, engine: Engine, *, batch_max: int = 512, checkpoints: Checkpointer | None = None,
-                 stall_s: float = 5.0) -> None:
-        self._engine = engine
-        self._stall_s = stall_s
-        self._checkpoints = checkpoints
-        self._batch_max = batch_max
-        # (entries, future, many): one caller's entry (its future gets its Receipt) or a group's (many: the list)
-        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._connection: Any = None  # the writer thread's own connection, kept between batches
-        self._busy_since: float | None = None  # monotonic start of the batch being written, if any
-        self._failed = False  # the last batch could not be committed
+    _checkpoints: Checkpointer | None
+    _busy_since: float | None  # monotonic start of the batch being written, if any
+    _failed: bool  # the last batch could not be committed
+
+    def running(self) -> bool:
+        raise NotImplementedError
 
     def health(self, stalled_after_s: float = 10.0) -> str | None:
         """None when the writer can serve; otherwise why not (readiness)."""
-        if self._thread is None or not self._thread.is_alive():
-            return "the writer thread is not running"
+        if not self.running():
+            return "the writer is not running"
         busy = self._busy_since
         if busy is not None and time.monotonic() - busy > stalled_after_s:
             return f"a batch has been waiting on the database for over {stalled_after_s:g} s"
@@ -189,6 +183,32 @@ class AuditWriter:
         if checkpoints.sink_failed:
             return f"failing: {checkpoints.waiting} checkpoints wait for the next publish"
         return "ok"
+
+    def _tick_s(self) -> float | None:
+        """How often an idle writer makes sure the head is signed: well inside the checkpoint interval."""
+        if self._checkpoints is None:
+            return None
+        return min(60.0, max(0.2, self._checkpoints.minutes * 60 / 4))
+
+
+class AuditWriter(WriterState):
+    """Group commit: callers submit entries and wait for the batch that holds theirs to commit."""
+
+    def __init__(self, engine: Engine, *, batch_max: int = 512, checkpoints: Checkpointer | None = None,
+                 stall_s: float = 5.0) -> None:
+        self._engine = engine
+        self._stall_s = stall_s
+        self._checkpoints = checkpoints
+        self._batch_max = batch_max
+        # (entries, future, many): one caller's entry (its future gets its Receipt) or a group's (many: the list)
+        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._connection: Any = None  # the writer thread's own connection, kept between batches
+        self._busy_since: float | None = None  # monotonic start of the batch being written, if any
+        self._failed = False  # the last batch could not be committed
+
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
         if self._thread is None:
@@ -235,11 +255,6 @@ class AuditWriter:
         self.start()
         return self.submit(entry).result(timeout)
 
-    def _tick_s(self) -> float | None:
-        """How often an idle writer makes sure the head is signed: well inside the checkpoint interval."""
-        if self._checkpoints is None:
-            return None
-        return min(60.0, max(0.2, self._checkpoints.minutes * 60 / 4))
 
     def _sign_head(self) -> None:
         """A checkpoint of the head, when none covers it: at start (a tail a crash left unsigned), on an idle
@@ -343,66 +358,6 @@ class AuditWriter:
             self._connection = None
 
 
-class LoopFront:
-    """The API's way in to the writer. Callers on the event loop wait on plain asyncio futures; once per loop
-    iteration, everything that arrived is handed to the writer thread as one group (`submit_many`), with one
-    deadline for the group. So a request costs a list append and an await, not a thread-safe future, a wake-up
-    of the loop and a timer of its own (issue 14's profile: those were most of the audit's cost per request).
-    The writer thread still decides what goes in one transaction: every group waiting when it is free."""
-
-    def __init__(self, writer: AuditWriter, timeout_s: float) -> None:
-        self._writer = writer
-        self._timeout_s = timeout_s
-        self._waiting: list[tuple[AuditEntry, asyncio.Future[Receipt]]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def append(self, entry: AuditEntry) -> Receipt:
-        """Append `entry`; return its receipt once its batch has committed (AuditUnavailable if it could not
-        be within the audit timeout)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Receipt] = loop.create_future()
-        if loop is not self._loop:  # a new loop (tests run several): nothing of the old one's is pending
-            self._loop, self._waiting = loop, []
-        self._waiting.append((entry, future))
-        if len(self._waiting) == 1:
-            loop.call_soon(self._hand_off, loop)
-        return await future
-
-    def _hand_off(self, loop: asyncio.AbstractEventLoop) -> None:
-        group, self._waiting = self._waiting, []
-        group = [(entry, future) for entry, future in group if not future.done()]  # gone before its turn: no record
-        if not group:
-            return
-        handed = self._writer.submit_many([entry for entry, _ in group])
-        timer = loop.call_later(self._timeout_s, self._expire, group, handed)
-        handed.add_done_callback(lambda done: loop.call_soon_threadsafe(self._settle, group, done, timer))
-
-    @staticmethod
-    def _settle(group: list[tuple[AuditEntry, asyncio.Future[Receipt]]], done: Future[list[Receipt]],
-                timer: asyncio.TimerHandle) -> None:
-        timer.cancel()
-        if done.cancelled():
-            return  # expired before the writer took it: _expire answered
-        error = done.exception()
-        if error is not None and not isinstance(error, AuditUnavailable):
-            error = AuditUnavailable(type(error).__name__)
-        receipts = done.result() if error is None else [None] * len(group)
-        for (_, future), receipt in zip(group, receipts, strict=True):
-            if future.done():
-                continue
-            if error is None:
-                future.set_result(receipt)
-            else:
-                future.set_exception(error)
-
-    @staticmethod
-    def _expire(group: list[tuple[AuditEntry, asyncio.Future[Receipt]]], handed: Future[list[Receipt]]) -> None:
-        handed.cancel()  # not yet taken by the writer: it writes nothing of the group
-        for _, future in group:
-            if not future.done():
-                future.set_exception(AuditUnavailable("audit commit timed out"))
-
-
 def connection_lost(exc: BaseException) -> bool:
     """A broken or unusable connection (the write may or may not have landed), not a refusal by the database."""
     names = {cls.__name__ for cls in type(exc).__mro__}
@@ -438,8 +393,14 @@ def abort_socket(raw: Any) -> None:
 
 
 COLUMNS = (*HASHED_FIELDS, "hash")
-_INSERT = f"INSERT INTO audit_record ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _COPY = f"COPY audit_record ({', '.join(COLUMNS)}) FROM STDIN"
+_SQLITE_ROWS = 1000  # 18,000 parameters, inside SQLite's limit of 32,766
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_rows(count: int) -> str:
+    one = f"({', '.join('?' * len(COLUMNS))})"
+    return f"INSERT INTO audit_record ({', '.join(COLUMNS)}) VALUES {', '.join([one] * count)}"
 
 
 def write_batch(raw: Any, dialect: str, entries: list[AuditEntry],
@@ -492,19 +453,26 @@ def lock_head(cursor: Any, dialect: str) -> tuple[int, str]:
     if dialect == "postgresql":
         cursor.execute("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
     else:
-        cursor.execute("UPDATE audit_head SET seq = seq WHERE id = 1")
-        cursor.execute("SELECT seq, hash FROM audit_head WHERE id = 1")
+        # one statement: each one a writer thread runs gives the GIL away and waits to get it back
+        cursor.execute("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
     seq, prev = cursor.fetchone()
     return seq, prev
 
 
-def append_chained(cursor: Any, dialect: str, head: tuple[int, str], entries: list[AuditEntry],
-                   checkpoints: Checkpointer | None = None) -> list[Receipt]:
-    """Insert `entries` chained after `head` (locked by the caller's transaction), move the head, and sign
-    it into a checkpoint in the same transaction when one is due."""
+class Chained(NamedTuple):
+    """A batch chained after a head: its rows in COLUMNS order, the callers' receipts, the checkpoints due (seq,
+    hash), and the new head."""
+
+    rows: list[tuple]
+    receipts: list[Receipt]
+    due: list[tuple[int, str]]
+    head: tuple[int, str]
+    created_at: str
+
+
+def chain(head: tuple[int, str], entries: list[AuditEntry], checkpoints: Checkpointer | None = None) -> Chained:
+    """Number and hash `entries` after `head` (pure: the caller holds the head's lock and writes the rows)."""
     seq, prev = head
-    if not entries:
-        return []
     created_at = utc_now()
     rows, receipts, due = [], [], []
     for entry in entries:
@@ -516,21 +484,39 @@ def append_chained(cursor: Any, dialect: str, head: tuple[int, str], entries: li
         receipts.append(Receipt(id=entry.id, seq=seq, hash=prev))
         if checkpoints is not None and checkpoints.at(seq):
             due.append((seq, prev))
-    if checkpoints is not None and checkpoints.overdue() and (not due or due[-1][0] != seq):
+    if entries and checkpoints is not None and checkpoints.overdue() and (not due or due[-1][0] != seq):
         due.append((seq, prev))
+    return Chained(rows, receipts, due, (seq, prev), created_at)
+
+
+def append_chained(cursor: Any, dialect: str, head: tuple[int, str], entries: list[AuditEntry],
+                   checkpoints: Checkpointer | None = None) -> list[Receipt]:
+    """Insert `entries` chained after `head` (locked by the caller's transaction), move the head, and sign
+    it into a checkpoint in the same transaction when one is due."""
+    if not entries:
+        return []
+    chained = chain(head, entries, checkpoints)
     postgres = dialect == "postgresql"
     if postgres:
         with cursor.copy(_COPY) as copy:
-            for values in rows:
+            for values in chained.rows:
                 copy.write_row(values)
-    else:
-        cursor.executemany(_INSERT, rows)
+    else:  # one multi-row INSERT per 1,000 rows: one step, one release of the GIL, not one per row
+        for sql, params in sqlite_inserts(chained.rows):
+            cursor.execute(sql, params)
     mark = "%s" if postgres else "?"
-    cursor.execute(f"UPDATE audit_head SET seq = {mark}, hash = {mark} WHERE id = 1", (seq, prev))
-    if due:  # every `every`-th record, and the last one when the clock says so: checkpoints at most `every` apart
-        cursor.executemany(_INSERT_CHECKPOINT.replace("?", mark),
-                           [checkpoints.signed(s, h, created_at) for s, h in due])
-    return receipts
+    cursor.execute(f"UPDATE audit_head SET seq = {mark}, hash = {mark} WHERE id = 1", chained.head)
+    if chained.due:  # every `every`-th record, and the last one when the clock says so: checkpoints at most `every`
+        cursor.executemany(_INSERT_CHECKPOINT.replace("?", mark),  # apart
+                           [checkpoints.signed(s, h, chained.created_at) for s, h in chained.due])
+    return chained.receipts
+
+
+def sqlite_inserts(rows: list[tuple]) -> Iterator[tuple[str, list[Any]]]:
+    """Multi-row INSERT statements for `rows`, with their parameters."""
+    for start in range(0, len(rows), _SQLITE_ROWS):
+        part = rows[start:start + _SQLITE_ROWS]
+        yield _insert_rows(len(part)), [value for row in part for value in row]
 
 
 _INSERT_CHECKPOINT = "INSERT INTO audit_checkpoint (seq, hash, created_at, key_id, signature) VALUES (?, ?, ?, ?, ?)"

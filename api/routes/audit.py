@@ -81,7 +81,7 @@ async def record_query(request: Request, what: dict[str, Any], outcome: dict[str
     entry = audit_record(client=request.user.client, roles=request.user.roles, endpoint=f"GET {request.url.path}",
                          action="audit.queried", request_id=request.scope["bonemets"]["request_id"], inputs=what,
                          output=outcome, patient_hash=what.get("patient_hash"))
-    await request.app.state.audit_front.append(entry)
+    await request.app.state.audit_writer.append(entry)
 
 
 class Query(msgspec.Struct, frozen=True):

@@ -199,7 +199,7 @@ async def audit_submission(request: Request, job: jobs.JobRow) -> None:
     entry = audit_record(client=job.client, roles=request.user.roles, endpoint="POST /v1/bulk-jobs",
                          action="job.submitted", request_id=job.request_id,
                          inputs={"lines": job.total, "language": job.language}, output=status_of(job), job_id=job.id)
-    await request.app.state.audit_front.append(entry)
+    await request.app.state.audit_writer.append(entry)
 
 
 @get("/{job_id:str}", summary="A bulk job's status: 202 with X-Progress while it runs, 200 with its completion "

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from infra import audit
+from infra.audit_loop import LoopWriter, store_for
 from infra.db import make_engine
 from infra.keys import create_key
 from tests.cases import VALID
@@ -251,60 +252,89 @@ def _entry(**changes):
     return msgspec_replace(entry, **changes) if changes else entry
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_the_event_loop_front_hands_the_writer_one_group_per_loop_turn_and_answers_each_caller(engine):
-    groups: list[int] = []
-
-    class Counting(audit.AuditWriter):
-        def submit_many(self, entries):
-            groups.append(len(entries))
-            return super().submit_many(entries)
-
-    writer = Counting(engine)
-    writer.start()
-    front = audit.LoopFront(writer, timeout_s=10)
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_the_loop_writer_commits_concurrent_callers_in_few_batches_and_answers_each(settings, engine):
+    writer = LoopWriter(store_for(settings))
 
     async def run():
-        return await asyncio.gather(*(front.append(_entry(request_id=str(i))) for i in range(200)))
+        writer.start()
+        try:
+            return await asyncio.gather(*(writer.append(_entry(request_id=str(i))) for i in range(300)))
+        finally:
+            await writer.stop()
 
     receipts = asyncio.run(run())
-    writer.stop()
-    assert sorted(r.seq for r in receipts) == list(range(1, 201)) and len({r.id for r in receipts}) == 200
-    assert sum(groups) == 200 and len(groups) < 10  # gathered on one turn, not 200 hand-offs
+    assert sorted(r.seq for r in receipts) == list(range(1, 301)) and len({r.id for r in receipts}) == 300
+    with engine.connect() as conn:  # one created_at per batch: the callers were grouped, not written one by one
+        batches = conn.execute(text("SELECT count(DISTINCT created_at) FROM audit_record")).scalar()
+    assert batches < 30
     assert audit.verify(engine).intact
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_the_event_loop_front_times_out_a_group_the_writer_never_took_and_writes_none_of_it(engine):
-    writer = audit.AuditWriter(engine)  # not started: nothing takes the group
-    front = audit.LoopFront(writer, timeout_s=0.3)
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_loop_writers_of_two_processes_take_turns_on_one_chain(settings, engine):
+    """Each writer believes it knows the head after its own commit; the other's commits make it wrong every time,
+    and a batch chained after a stale head must never land."""
+    first, second = LoopWriter(store_for(settings)), LoopWriter(store_for(settings))
 
     async def run():
-        started = time.monotonic()
-        outcomes = await asyncio.gather(front.append(_entry()), front.append(_entry()), return_exceptions=True)
-        return outcomes, time.monotonic() - started
+        first.start()
+        second.start()
+        try:
+            out = []
+            for i in range(40):  # alternate: each batch finds the head moved by the other writer
+                writer = first if i % 2 == 0 else second
+                out += await asyncio.gather(*(writer.append(_entry(request_id=f"{i}.{k}")) for k in range(5)))
+            out += await asyncio.gather(*(w.append(_entry()) for w in (first, second) for _ in range(100)))
+            return out
+        finally:
+            await first.stop()
+            await second.stop()
 
-    outcomes, waited = asyncio.run(run())
-    assert all(isinstance(o, audit.AuditUnavailable) for o in outcomes) and 0.25 < waited < 2
-    writer.start()
-    assert writer.append(_entry()).seq == 1  # the expired group was withdrawn: the writer lives on without it
-    writer.stop()
-    assert audit.verify(engine).records == 1
+    receipts = asyncio.run(run())
+    assert sorted(r.seq for r in receipts) == list(range(1, 401))
+    result = audit.verify(engine)
+    assert result.intact and result.records == 400
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_the_event_loop_front_writes_nothing_for_a_caller_gone_before_its_turn(engine):
-    writer = audit.AuditWriter(engine)
-    writer.start()
-    front = audit.LoopFront(writer, timeout_s=10)
+def test_the_loop_writer_fails_a_batch_past_its_deadline_and_serves_the_next(settings, engine):
+    writer = LoopWriter(store_for(settings), stall_s=0.3)
+    blocker = sqlite3.connect(make_url(settings.database_url).database, isolation_level=None)
 
     async def run():
-        gone = asyncio.ensure_future(front.append(_entry(request_id="gone")))
-        kept = asyncio.ensure_future(front.append(_entry(request_id="kept")))
-        await asyncio.sleep(0)  # both queued for the next turn
-        gone.cancel()
-        return await kept
+        writer.start()
+        try:
+            blocker.execute("BEGIN EXCLUSIVE")  # another process holds the file: the head cannot be taken
+            started = time.monotonic()
+            refused = await asyncio.gather(writer.append(_entry()), return_exceptions=True)
+            waited = time.monotonic() - started
+            blocker.execute("ROLLBACK")
+            return refused, waited, await writer.append(_entry())
+        finally:
+            await writer.stop()
+
+    refused, waited, kept = asyncio.run(run())
+    blocker.close()
+    assert isinstance(refused[0], audit.AuditUnavailable) and 0.25 < waited < 3
+    assert kept.seq == 1 and audit.verify(engine).records == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_loop_writer_writes_nothing_for_a_caller_gone_before_its_batch(settings, engine):
+    writer = LoopWriter(store_for(settings))
+
+    async def run():
+        writer.start()
+        try:
+            gone = asyncio.ensure_future(writer.append(_entry(request_id="gone")))
+            kept = asyncio.ensure_future(writer.append(_entry(request_id="kept")))
+            await asyncio.sleep(0)  # both waiting for the writer's next batch
+            gone.cancel()
+            return await kept
+        finally:
+            await writer.stop()
 
     kept = asyncio.run(run())
-    writer.stop()
     assert kept.seq == 1 and audit.verify(engine).records == 1
