@@ -8,6 +8,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from api.audited import header
 from infra import cds_auth
 from infra.audit import AuditUnavailable
 from infra.keys import KeyStore, Principal
@@ -21,8 +22,7 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         if connection.scope["path"].startswith(CDS_PATH):
             return await authenticate_cds(connection)
-        header = connection.headers.get("authorization", "")
-        scheme, _, key = header.partition(" ")
+        scheme, _, key = header(connection.scope, b"authorization").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise NotAuthorizedException("An API key is required: Authorization: Bearer <key>.", headers=CHALLENGE)
         store: KeyStore = connection.app.state.key_store

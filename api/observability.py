@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from typing import Any
 
 import structlog
 from litestar import Litestar
 
-from api.audited import negotiate
+from api.audited import header, negotiate
+from infra.audit import new_hex
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -22,7 +22,7 @@ def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
             if _SAFE_REQUEST_ID.match(text):
                 return text
             break
-    return uuid.uuid4().hex
+    return new_hex()
 
 
 # Routes whose text is in no one language of the request's: the audit trail holds what was answered, in the
@@ -38,8 +38,7 @@ def language_headers(scope: Any, headers: list[tuple[bytes, bytes]]) -> list[tup
     names = {name.lower() for name, _ in headers}
     added = [(b"vary", b"Accept-Language")] if b"vary" not in names else []
     if b"content-language" not in names:
-        accept = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"accept-language"), "")
-        added.append((b"content-language", negotiate(accept).encode()))
+        added.append((b"content-language", negotiate(header(scope, b"accept-language")).encode()))
     return added
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import typing
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
@@ -53,10 +54,22 @@ def convert(data: Any, kind: type[S]) -> S:
 def top_level_patient_ref(inputs: msgspec.Struct) -> None:
     """A patient reference is accepted at the top level of a request only (issue 10): one nested in a block would
     reach the audit trail in clear, and escape the auditors' search by patient. 400 naming each."""
-    found = list(_nested_patient_refs(inputs, ""))
+    found = list(_nested_patient_refs(inputs, "")) if _may_nest(type(inputs)) else []
     if found:
         raise InputRejected([FieldProblem(field=path, message="a patient reference is accepted only at the top "
                                           "level of a request", allowed=["patient_ref"]) for path in found])
+
+
+@functools.cache
+def _may_nest(kind: type) -> bool:
+    """Whether a request of this type can hold a block at all (a score's flat inputs cannot: nothing to walk)."""
+    return any(_mentions_struct(field.type) for field in msgspec.structs.fields(kind))
+
+
+def _mentions_struct(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
+        return True
+    return any(_mentions_struct(arg) for arg in typing.get_args(annotation))
 
 
 def _nested_patient_refs(value: Any, path: str) -> Iterator[str]:

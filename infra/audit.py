@@ -124,6 +124,11 @@ def new_id() -> str:
     return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
 
 
+def new_hex() -> str:
+    """128 random bits as 32 hex digits (a request id): from the same generator as new_id."""
+    return f"{_ids.getrandbits(128):032x}"
+
+
 def pseudonymise(key: bytes, patient_ref: str | None) -> str | None:
     """The keyed hash (HMAC-SHA-256) stored instead of a patient reference."""
     if patient_ref is None:

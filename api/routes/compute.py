@@ -15,7 +15,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import Example
 from litestar.params import Body
 
-from api.audited import audit, language
+from api.audited import audit, header, language
 from api.auth import requires
 from api.openapi import problems
 from api.responses import RESPONSE_TYPES
@@ -38,7 +38,7 @@ FHIR_JSON = "application/fhir+json"
 
 
 def wants_fhir(request: Request) -> bool:
-    return FHIR_JSON in request.headers.get("accept", "")
+    return FHIR_JSON in header(request.scope, b"accept")
 
 
 def fhir_answer(request: Request, result: Any, patient_ref: str | None, audit_id: str) -> bytes:
