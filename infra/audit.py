@@ -408,7 +408,7 @@ def _insert_rows(count: int) -> str:
     return f"INSERT INTO audit_record ({', '.join(COLUMNS)}) VALUES {', '.join([one] * count)}"
 
 
-def write_batch(raw: Any, dialect: str, entries: list[AuditEntry],
+def write_batch(raw: Any, dialect: str, entries: list[AuditEntry] | Prepared,
                 checkpoints: Checkpointer | None = None) -> list[Receipt]:
     """Chain and insert `entries` in one transaction on the DBAPI connection `raw`, then commit.
 
@@ -475,30 +475,70 @@ class Chained(NamedTuple):
     created_at: str
 
 
-def chain(head: tuple[int, str], entries: list[AuditEntry], checkpoints: Checkpointer | None = None) -> Chained:
-    """Number and hash `entries` after `head` (pure: the caller holds the head's lock and writes the rows)."""
-    seq, prev = head
-    created_at = utc_now()
-    rows, receipts, due = [], [], []
+class Prepared(NamedTuple):
+    """Entries encoded for the chain before its lock is taken: each one's canonical encoding around the two values
+    only the head decides (prev_hash and seq), so linking under the lock is a concatenation and a SHA-256."""
+
+    entries: list[AuditEntry]
+    created_at: str
+    parts: list[tuple[bytes, bytes]]  # the encoding up to prev_hash's value; from after it up to seq's value
+
+    def only(self, ids: set[str]) -> Prepared:
+        """The entries whose id is in `ids`, in their order."""
+        kept = [i for i, entry in enumerate(self.entries) if entry.id in ids]
+        return Prepared([self.entries[i] for i in kept], self.created_at, [self.parts[i] for i in kept])
+
+
+_PREV_MARK = "0" * 64  # a prev_hash-sized value to encode around (a hash is 64 hex digits)
+_PREV_KEY = b'"prev_hash":"' + _PREV_MARK.encode()
+_SEQ_TAIL = b'"seq":0}'
+
+
+def prepare(entries: list[AuditEntry], created_at: str | None = None) -> Prepared:
+    """The work of chaining that does not depend on the head, done before its lock (issue 14: a chunk's records
+    hashed under the lock kept every other writer waiting)."""
+    created_at = created_at or utc_now()
+    parts = []
     for entry in entries:
+        encoded = _encode_struct(_Canonical(**{**msgspec.structs.asdict(entry), "rule_ids": ",".join(entry.rule_ids),
+                                               "seq": 0, "prev_hash": _PREV_MARK, "created_at": created_at}))
+        at = encoded.index(_PREV_KEY) + len(b'"prev_hash":"')  # string values escape their quotes: the key's own
+        assert encoded.endswith(_SEQ_TAIL)  # seq sorts last among HASHED_FIELDS
+        parts.append((encoded[:at], encoded[at + 64:-2]))
+    return Prepared(list(entries), created_at, parts)
+
+
+def chain(head: tuple[int, str], entries: list[AuditEntry] | Prepared,
+          checkpoints: Checkpointer | None = None) -> Chained:
+    """Number and hash `entries` (or what `prepare` made of them) after `head` (pure: the caller holds the head's
+    lock and writes the rows)."""
+    prepared = entries if isinstance(entries, Prepared) else prepare(entries)
+    seq, prev = head
+    created_at = prepared.created_at
+    rows, receipts, due = [], [], []
+    sha256 = hashlib.sha256
+    encoded_prev = _encode_json(prev)[1:-1]  # the head's hash as JSON escapes it (ours are hex: as they are)
+    for entry, (before, after) in zip(prepared.entries, prepared.parts, strict=True):
         seq += 1
-        row = msgspec.structs.asdict(entry)
-        row.update(seq=seq, created_at=created_at, prev_hash=prev, rule_ids=",".join(entry.rule_ids))
-        row["hash"] = prev = record_hash(row)
-        rows.append(tuple(row[c] for c in COLUMNS))
-        receipts.append(Receipt(id=entry.id, seq=seq, hash=prev))
+        own = sha256(b"".join((before, encoded_prev, after, str(seq).encode(), b"}"))).hexdigest()
+        rows.append((seq, entry.id, created_at, entry.client, entry.roles, entry.endpoint, entry.action,
+                     entry.request_id, entry.patient_hash, entry.input_json, entry.output_json,
+                     ",".join(entry.rule_ids), entry.guideline_version, entry.engine_version, entry.rules_version,
+                     entry.job_id, prev, own))
+        receipts.append(Receipt(id=entry.id, seq=seq, hash=own))
+        prev, encoded_prev = own, own.encode()
         if checkpoints is not None and checkpoints.at(seq):
             due.append((seq, prev))
-    if entries and checkpoints is not None and checkpoints.overdue() and (not due or due[-1][0] != seq):
+    if prepared.entries and checkpoints is not None and checkpoints.overdue() and (not due or due[-1][0] != seq):
         due.append((seq, prev))
     return Chained(rows, receipts, due, (seq, prev), created_at)
 
 
-def append_chained(cursor: Any, dialect: str, head: tuple[int, str], entries: list[AuditEntry],
+def append_chained(cursor: Any, dialect: str, head: tuple[int, str], entries: list[AuditEntry] | Prepared,
                    checkpoints: Checkpointer | None = None) -> list[Receipt]:
-    """Insert `entries` chained after `head` (locked by the caller's transaction), move the head, and sign
-    it into a checkpoint in the same transaction when one is due."""
-    if not entries:
+    """Insert `entries` (or what `prepare` made of them) chained after `head` (locked by the caller's transaction),
+    move the head, and sign it into a checkpoint in the same transaction when one is due."""
+    if not (entries.entries if isinstance(entries, Prepared) else entries):
         return []
     chained = chain(head, entries, checkpoints)
     postgres = dialect == "postgresql"

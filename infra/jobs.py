@@ -16,7 +16,7 @@ from sqlalchemy import Engine, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from domain.model import FieldProblem
-from infra.audit import AuditEntry, append_chained, lock_head, pseudonymise
+from infra.audit import AuditEntry, append_chained, lock_head, prepare, pseudonymise
 from infra.db import placeholder, raw_transaction
 from infra.problems import problem_body
 from infra.tables import BulkJob, BulkLine, BulkResult
@@ -497,41 +497,56 @@ class Outcome(msgspec.Struct, frozen=True):
     audit: AuditEntry | None
 
 
+class _Withdrawn(Exception):
+    """The job was cancelled or failed while its chunk was being stored: the transaction is rolled back."""
+
+
 def commit_chunk(engine: Engine, job_id: str, outcomes: list[Outcome], checkpoints: Any = None) -> tuple[int, int]:
-    """Store a chunk's results, their audit records and the job's counters in ONE transaction, under the
-    audit chain's lock: a line already stored (a redelivered chunk) is skipped, so every line ends with
-    exactly one result and one audit record, whatever dies when. Returns (newly done, newly failed)."""
+    """Store a chunk's results, their audit records and the job's counters in ONE transaction: a line already
+    stored (a redelivered chunk) is skipped, so every line ends with exactly one result and one audit record,
+    whatever dies when. Returns (newly done, newly failed).
+
+    The locks come last and for the least time (issue 14: every chunk of every worker waits for them): the audit
+    records are encoded before the transaction (infra.audit.prepare), the results and the deletion of the inputs
+    are written without a lock (the (job, line) key refuses a second copy of a line), then the job's row is locked
+    by its counters' update (a job cancelled or failed meanwhile: everything rolled back, no record, since no
+    answer went out), and only then the chain's head, just to link, write the records and commit."""
     dialect, mark = engine.dialect.name, placeholder(engine)
-    with raw_transaction(engine, checkpoints) as cursor:
-        head = lock_head(cursor, dialect)  # serialises every writer of results and audit records
-        # a job its client deleted or cancelled meanwhile gets nothing stored (and no record: no answer went out)
-        lock = " FOR UPDATE" if dialect == "postgresql" else ""
-        cursor.execute(f"SELECT status FROM bulk_job WHERE id = {mark}{lock}", (job_id,))
-        job = cursor.fetchone()
-        if job is None or job[0] in ("cancelled", "failed"):
-            return 0, 0
-        lines = [o.line for o in outcomes]
-        cursor.execute(f"SELECT line FROM bulk_result WHERE job_id = {mark} AND line BETWEEN {mark} AND {mark}",
-                       (job_id, min(lines), max(lines)))
-        stored = {row[0] for row in cursor.fetchall()}
-        fresh = [o for o in outcomes if o.line not in stored]
-        append_chained(cursor, dialect, head, [o.audit for o in fresh if o.audit is not None], checkpoints)
-        rows = [(job_id, o.line, o.ok, o.body) for o in fresh]
-        if dialect == "postgresql":  # COPY: one round trip for the chunk, under the chain's lock
-            with cursor.copy("COPY bulk_result (job_id, line, ok, body) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            cursor.executemany("INSERT INTO bulk_result (job_id, line, ok, body) VALUES (?, ?, ?, ?)", rows)
-        # a line's input goes once its result is committed, in the same transaction (issue 10)
-        cursor.execute(f"DELETE FROM bulk_line WHERE job_id = {mark} AND line BETWEEN {mark} AND {mark}",
-                       (job_id, min(lines), max(lines)))
-        done, failed = sum(o.ok for o in fresh), sum(not o.ok for o in fresh)
-        finished = now()
-        cursor.execute(
-            f"UPDATE bulk_job SET done = done + {mark}, failed = failed + {mark}, "
-            f"status = CASE WHEN done + failed + {mark} >= total THEN 'succeeded' ELSE 'running' END, "
-            f"finished_at = CASE WHEN done + failed + {mark} >= total THEN {mark} ELSE finished_at END, "
-            f"progress_at = {mark} WHERE id = {mark} AND status NOT IN ('cancelled', 'failed')",
-            (done, failed, done + failed, done + failed, finished, finished, job_id))
+    prepared = prepare([o.audit for o in outcomes if o.audit is not None])
+    try:
+        with raw_transaction(engine, checkpoints) as cursor:
+            cursor.execute(f"SELECT status FROM bulk_job WHERE id = {mark}", (job_id,))
+            job = cursor.fetchone()
+            if job is None or job[0] in ("cancelled", "failed"):
+                return 0, 0
+            lines = [o.line for o in outcomes]
+            cursor.execute(f"SELECT line FROM bulk_result WHERE job_id = {mark} AND line BETWEEN {mark} AND {mark}",
+                           (job_id, min(lines), max(lines)))
+            stored = {row[0] for row in cursor.fetchall()}
+            fresh = [o for o in outcomes if o.line not in stored]
+            rows = [(job_id, o.line, o.ok, o.body) for o in fresh]
+            if dialect == "postgresql":  # COPY: one round trip for the chunk
+                with cursor.copy("COPY bulk_result (job_id, line, ok, body) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                cursor.executemany("INSERT INTO bulk_result (job_id, line, ok, body) VALUES (?, ?, ?, ?)", rows)
+            # a line's input goes once its result is committed, in the same transaction (issue 10)
+            cursor.execute(f"DELETE FROM bulk_line WHERE job_id = {mark} AND line BETWEEN {mark} AND {mark}",
+                           (job_id, min(lines), max(lines)))
+            done, failed = sum(o.ok for o in fresh), sum(not o.ok for o in fresh)
+            finished = now()
+            cursor.execute(
+                f"UPDATE bulk_job SET done = done + {mark}, failed = failed + {mark}, "
+                f"status = CASE WHEN done + failed + {mark} >= total THEN 'succeeded' ELSE 'running' END, "
+                f"finished_at = CASE WHEN done + failed + {mark} >= total THEN {mark} ELSE finished_at END, "
+                f"progress_at = {mark} WHERE id = {mark} AND status NOT IN ('cancelled', 'failed') RETURNING id",
+                (done, failed, done + failed, done + failed, finished, finished, job_id))
+            if cursor.fetchone() is None:
+                raise _Withdrawn
+            kept = {o.audit.id for o in fresh if o.audit is not None}
+            head = lock_head(cursor, dialect)  # serialises every writer of audit records, here only to link
+            append_chained(cursor, dialect, head, prepared.only(kept), checkpoints)
+    except _Withdrawn:
+        return 0, 0
     return done, failed

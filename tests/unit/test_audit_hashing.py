@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infra.audit import COLUMNS, HASHED_FIELDS, record_hash, row_hash
+from infra.audit import COLUMNS, HASHED_FIELDS, AuditEntry, chain, prepare, record_hash, row_hash
 
 TEXT = st.text(max_size=40)
 ROWS = st.fixed_dictionaries({
@@ -34,3 +34,23 @@ def test_audit_ids_do_not_repeat_when_someone_reseeds_the_global_random():
     first = new_id()
     random.seed(42)
     assert new_id() != first
+
+
+ENTRIES = st.builds(
+    AuditEntry, id=TEXT, client=TEXT, roles=TEXT, endpoint=TEXT, action=TEXT, request_id=TEXT,
+    patient_hash=st.none() | TEXT, input_json=TEXT, output_json=TEXT, rule_ids=st.tuples(TEXT, TEXT) | st.just(()),
+    guideline_version=TEXT, engine_version=TEXT, rules_version=TEXT, job_id=st.none() | TEXT)
+
+
+@settings(max_examples=300)
+@given(st.lists(ENTRIES, min_size=1, max_size=5), st.integers(0, 10**12), st.text(min_size=64, max_size=64))
+def test_hashes_linked_from_entries_prepared_before_the_lock_equal_the_canonical_record_hash(entries, seq, prev):
+    """prepare() encodes each record around prev_hash and seq before the chain's lock; chain() only splices them
+    in. Whatever the texts hold (quotes, escapes, a value that looks like the placeholder), the hash is the one
+    verify recomputes from the stored row."""
+    chained = chain((seq, prev), prepare(entries, created_at="2026-11-28T00:00:00.000000Z"))
+    for row, receipt in zip(chained.rows, chained.receipts, strict=True):
+        stored = dict(zip(COLUMNS, row, strict=True))
+        assert record_hash(stored) == stored["hash"] == receipt.hash
+        assert row_hash(row) == stored["hash"]
+    assert [r[COLUMNS.index("prev_hash")] for r in chained.rows] == [prev] + [r.hash for r in chained.receipts[:-1]]
