@@ -4,9 +4,9 @@
 
 Every process runs the workers' write path in a loop, with batches of the given size: the records encoded before
 the lock (infra.audit.prepare), then infra.audit.write_batch (lock the head row, link, COPY, move the head,
-commit). All processes share one chain, so every commit holds the one head lock in turn. Prints commits/s and records/s for each (processes, batch) and checks the chain is intact
-afterwards. docs/scaling.md quotes it. The server: BONEMETS_BENCH_POSTGRES_URL (default 127.0.0.1:5432), a
-database of its own, dropped afterwards.
+commit). All processes share one chain, so every commit holds the one head lock in turn. Prints commits/s and
+records/s for each (processes, batch) and checks the chain is intact afterwards. docs/scaling.md quotes it. The
+server: BONEMETS_BENCH_POSTGRES_URL (default 127.0.0.1:5432), a database of its own, dropped afterwards.
 """
 
 from __future__ import annotations
