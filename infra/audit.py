@@ -1,10 +1,11 @@
-"""The append-only, hash-chained audit trail: a group-committing writer and its verifier.
+"""The append-only, hash-chained trail: its chaining, a group-committing writer thread and the verifier.
 
 Every record's hash is SHA-256 over a canonical encoding (JSON, keys sorted) of all its other fields,
-the previous record's hash included. One writer thread per process takes the requests waiting in its
-queue, locks the chain head (a row every writer of every process updates first), chains the batch in
-order and commits once; only then are the callers answered. So no response leaves before its record
-is durable, and the chain stays linear across threads and processes.
+the previous record's hash included. A writer takes the requests waiting for it, locks the chain head (a row
+every writer of every process updates first), chains the batch in order and commits once; only then are the
+callers answered. So no response leaves before its record is durable, and the chain stays linear across
+threads and processes. The API's writer runs on its event loop (infra.audit_loop.LoopWriter); the thread
+writer here (AuditWriter) serves the workers and the operator's commands; both chain with `chain`.
 """
 
 from __future__ import annotations
