@@ -17,6 +17,11 @@ LINE = json.dumps({"kind": "sins", "location": "junctional", "pain": "mechanical
                    "alignment": "normal", "collapse": "none", "posterolateral": "none"}).encode()
 
 
+CASE = json.dumps({"kind": "evaluation", "evaluation_date": "2026-11-28", "patient": {"age": 64, "karnofsky": 70},
+                   "lesions": [{"id": "L1", "kind": "spine", "spine": {"level": "T8", "pain": "mechanical"}},
+                               {"id": "L2", "kind": "long_bone", "long_bone": {"site": "peritrochanteric"}}]}).encode()
+
+
 def rate(splitter, body: bytes) -> tuple[float, int]:
     started = time.perf_counter()
     count = 0
@@ -31,12 +36,16 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=64)
     size = parser.parse_args().mb << 20
     short = (LINE + b"\n") * (size // (len(LINE) + 1))
+    nested = (CASE + b"\n") * (size // (len(CASE) + 1))
     long_line = b'{"kind":"sins","pad":"' + b"x" * (size - 30) + b'"}\n'
     cases = {
         "NDJSON, many short lines": (NdjsonSplitter(), short),
         "NDJSON, one line past the 1 MiB limit": (NdjsonSplitter(1 << 20), long_line),
         "NDJSON, one long line under a raised limit": (NdjsonSplitter(size * 2), long_line),
         "JSON array, many short lines": (JsonArraySplitter(), b"[" + short.replace(b"\n", b",")[:-1] + b"]"),
+        "NDJSON, whole cases (nested objects)": (NdjsonSplitter(), nested),
+        "JSON array, whole cases (nested objects)": (JsonArraySplitter(),
+                                                     b"[" + nested.replace(b"\n", b",")[:-1] + b"]"),
         "JSON array, one element past the limit": (JsonArraySplitter(1 << 20), b"[" + long_line.strip() + b"]"),
     }
     for name, (splitter, body) in cases.items():

@@ -85,9 +85,35 @@ _STRUCTURE = re.compile(rb'[\[\]{},"]')  # what matters outside a string
 _STRING_END = re.compile(rb'["\\]')  # and inside one
 # The usual element whole, in one C call: a flat object (strings, numbers, literals; no nested object or array),
 # the spaces around it and the comma or bracket after it
-_FLAT_ELEMENT = re.compile(  # the loops unrolled ([^x]*(?:x[^x]*)*): runs of plain bytes in one step each
-    rb'[ \t\n\r\f\v]*(\{[^{}\[\]"]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^{}\[\]"]*)*\})[ \t\n\r\f\v]*([,\]])', re.DOTALL)
+_FLAT = rb'\{[^{}\[\]"]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^{}\[\]"]*)*\}'  # the loops unrolled: runs of plain bytes at once
+_FLAT_ELEMENT = re.compile(rb'[ \t\n\r\f\v]*(' + _FLAT + rb')[ \t\n\r\f\v]*([,\]])', re.DOTALL)
+RAW_RUN_MIN = 4096  # bytes of complete elements worth handing to msgspec at once; tests set it to 0
+_RAW_ELEMENTS = msgspec.json.Decoder(list[msgspec.Raw])
 
+
+def _elements_before(chunk: bytes, start: int, max_line: int) -> tuple[list[bytes], int] | None:
+    """The complete elements from `start` (an element's start) to one of the last commas of `chunk`, and the index
+    past that comma; found by msgspec's decoder in C (a JSON array of Raw values), which succeeds only if the cut is
+    a top-level comma and every element before it is whole. None when no cut is found in a few tries, or when an
+    element might be over `max_line` counting its spaces (the byte-wise path then decides, as it always has)."""
+    tries, end = 0, len(chunk)
+    while tries < 3:  # the last comma after an object or array, or one before it if that one was inside an element
+        comma = max(chunk.rfind(b"},", start, end), chunk.rfind(b"],", start, end)) + 1
+        if comma <= start:
+            return None
+        try:
+            raws = _RAW_ELEMENTS.decode(b"[" + chunk[start:comma] + b"]")
+        except msgspec.DecodeError:
+            tries, end = tries + 1, comma - 1
+            continue
+        elements = [bytes(raw) for raw in raws]
+        if not elements:
+            return None
+        padding = (comma - start) - sum(map(len, elements)) - (len(elements) - 1)  # spaces between them
+        if max(map(len, elements)) + padding > max_line:
+            return None
+        return elements, comma + 1
+    return None
 
 class JsonArraySplitter:
     """Bytes of one JSON array, in any chunking -> the raw bytes of each element, never the whole array; an
@@ -112,6 +138,7 @@ class JsonArraySplitter:
 
     def feed(self, chunk: bytes) -> Iterator[bytes | TooLong]:
         view, i, end = memoryview(chunk), 0, len(chunk)
+        whole = True  # the chunk's complete elements not yet offered to msgspec
         while i < end:
             if self._state != "array":  # before '[' and after ']': whitespace only (rare and short: byte by byte)
                 c = chr(chunk[i])
@@ -139,6 +166,13 @@ class JsonArraySplitter:
                 i = j + 1
             else:
                 if self._depth == 0 and not self._element and not self._skipped:
+                    if whole and end - i > RAW_RUN_MIN:
+                        taken = _elements_before(chunk, i, self._max)
+                        whole = False  # once per chunk: what is left of it is at most one element, or not simple
+                        if taken is not None:
+                            yield from taken[0]
+                            i = taken[1]
+                            continue
                     flat = _FLAT_ELEMENT.match(chunk, i)
                     if flat is not None and flat.start(2) - i <= self._max:  # spaces count, as byte by byte
                         yield flat.group(1)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from infra import jobs
 from infra.jobs import BodyError, JsonArraySplitter, TooLong
 
 
@@ -117,6 +118,16 @@ def bodies(draw) -> bytes:
 @given(body=bodies(), cuts=st.lists(st.integers(0, 10_000), max_size=6), max_line=st.sampled_from([1, 8, 64, 1 << 20]))
 def test_the_fast_splitter_agrees_with_the_byte_wise_one(body, cuts, max_line):
     assert run(JsonArraySplitter(max_line), body, cuts) == run(ByteWiseSplitter(max_line), body, cuts)
+
+
+@settings(max_examples=400, deadline=None)
+@given(body=bodies(), cuts=st.lists(st.integers(0, 10_000), max_size=6), max_line=st.sampled_from([1, 8, 64, 1 << 20]))
+def test_elements_taken_at_once_by_msgspec_agree_with_the_byte_wise_splitter(body, cuts, max_line):
+    """The many-at-once path (msgspec decoding the complete elements of a chunk as Raw values) is taken for runs of
+    any length here."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jobs, "RAW_RUN_MIN", 0)
+        assert run(JsonArraySplitter(max_line), body, cuts) == run(ByteWiseSplitter(max_line), body, cuts)
 
 
 @pytest.mark.parametrize("body", [b'[{"a": "x\\\\"}, {"b": "],\\"}"}]', b'[[1, [2]], {"k": [3, {"v": "}"}]}]'])
