@@ -42,8 +42,8 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
     relaxed = engine if settings.embedded else engine_for(settings, pool_size=2, relaxed=True)
     app_state_seen = SeenTokens()
     admission = admission_for(settings)  # CDS Hooks calls admitted on the event loop (PostgreSQL)
-    writer = LoopWriter(store_for(settings), batch_max=settings.audit_batch_max,
-                        checkpoints=settings.checkpointer(), stall_s=settings.audit_timeout_s / 2)
+    writer = LoopWriter(store_for(settings), batch_max=settings.audit_batch_max, checkpoints=settings.checkpointer(),
+                        stall_s=settings.audit_timeout_s / 2, timeout_s=settings.audit_timeout_s)
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:

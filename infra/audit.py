@@ -418,11 +418,14 @@ def write_batch(raw: Any, dialect: str, entries: list[AuditEntry] | Prepared,
     """
     if checkpoints is not None:
         checkpoints.begin()
+        before = checkpoints.savepoint()
     try:
         cursor = raw.cursor()
         receipts = append_chained(cursor, dialect, lock_head(cursor, dialect), entries, checkpoints)
         raw.commit()
     except BaseException:
+        if checkpoints is not None:
+            checkpoints.rollback_to(before)
         with contextlib.suppress(Exception):  # the connection may be the thing that failed
             raw.rollback()
         raise
@@ -477,36 +480,39 @@ class Chained(NamedTuple):
 
 
 class Prepared(NamedTuple):
-    """Entries encoded for the chain before its lock is taken: each one's canonical encoding around the two values
-    only the head decides (prev_hash and seq), so linking under the lock is a concatenation and a SHA-256."""
+    """Entries encoded for the chain before its lock is taken: each one's canonical encoding around the three
+    values only the linking decides (created_at, prev_hash and seq), so linking under the lock is a concatenation
+    and a SHA-256."""
 
     entries: list[AuditEntry]
-    created_at: str
-    parts: list[tuple[bytes, bytes]]  # the encoding up to prev_hash's value; from after it up to seq's value
+    parts: list[tuple[bytes, bytes, bytes]]  # up to created_at's value; up to prev_hash's; up to seq's
 
     def only(self, ids: set[str]) -> Prepared:
         """The entries whose id is in `ids`, in their order."""
         kept = [i for i, entry in enumerate(self.entries) if entry.id in ids]
-        return Prepared([self.entries[i] for i in kept], self.created_at, [self.parts[i] for i in kept])
+        return Prepared([self.entries[i] for i in kept], [self.parts[i] for i in kept])
 
 
 _PREV_MARK = "0" * 64  # a prev_hash-sized value to encode around (a hash is 64 hex digits)
+_TIME_MARK = "0000-00-00T00:00:00.000000Z"  # utc_now()'s length
 _PREV_KEY = b'"prev_hash":"' + _PREV_MARK.encode()
+_TIME_KEY = b'"created_at":"' + _TIME_MARK.encode()
 _SEQ_TAIL = b'"seq":0}'
 
 
-def prepare(entries: list[AuditEntry], created_at: str | None = None) -> Prepared:
+def prepare(entries: list[AuditEntry]) -> Prepared:
     """The work of chaining that does not depend on the head, done before its lock (issue 14: a chunk's records
-    hashed under the lock kept every other writer waiting)."""
-    created_at = created_at or utc_now()
+    hashed under the lock kept every other writer waiting). String values escape their quotes, so the first
+    `"created_at":"` and `"prev_hash":"` are the keys themselves; seq sorts last among HASHED_FIELDS."""
     parts = []
     for entry in entries:
         encoded = _encode_struct(_Canonical(**{**msgspec.structs.asdict(entry), "rule_ids": ",".join(entry.rule_ids),
-                                               "seq": 0, "prev_hash": _PREV_MARK, "created_at": created_at}))
-        at = encoded.index(_PREV_KEY) + len(b'"prev_hash":"')  # string values escape their quotes: the key's own
-        assert encoded.endswith(_SEQ_TAIL)  # seq sorts last among HASHED_FIELDS
-        parts.append((encoded[:at], encoded[at + 64:-2]))
-    return Prepared(list(entries), created_at, parts)
+                                               "seq": 0, "prev_hash": _PREV_MARK, "created_at": _TIME_MARK}))
+        at_time = encoded.index(_TIME_KEY) + len(b'"created_at":"')
+        at_prev = encoded.index(_PREV_KEY) + len(b'"prev_hash":"')
+        assert encoded.endswith(_SEQ_TAIL)
+        parts.append((encoded[:at_time], encoded[at_time + len(_TIME_MARK):at_prev], encoded[at_prev + 64:-2]))
+    return Prepared(list(entries), parts)
 
 
 def chain(head: tuple[int, str], entries: list[AuditEntry] | Prepared,
@@ -515,13 +521,15 @@ def chain(head: tuple[int, str], entries: list[AuditEntry] | Prepared,
     lock and writes the rows)."""
     prepared = entries if isinstance(entries, Prepared) else prepare(entries)
     seq, prev = head
-    created_at = prepared.created_at
+    created_at = utc_now()  # taken under the lock: times follow the chain's order
+    time_bytes = created_at.encode()
     rows, receipts, due = [], [], []
     sha256 = hashlib.sha256
     encoded_prev = _encode_json(prev)[1:-1]  # the head's hash as JSON escapes it (ours are hex: as they are)
-    for entry, (before, after) in zip(prepared.entries, prepared.parts, strict=True):
+    for entry, (before, middle, after) in zip(prepared.entries, prepared.parts, strict=True):
         seq += 1
-        own = sha256(b"".join((before, encoded_prev, after, str(seq).encode(), b"}"))).hexdigest()
+        own = sha256(b"".join((before, time_bytes, middle, encoded_prev, after, str(seq).encode(),
+                               b"}"))).hexdigest()
         rows.append((seq, entry.id, created_at, entry.client, entry.roles, entry.endpoint, entry.action,
                      entry.request_id, entry.patient_hash, entry.input_json, entry.output_json,
                      ",".join(entry.rule_ids), entry.guideline_version, entry.engine_version, entry.rules_version,

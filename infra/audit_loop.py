@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -54,11 +55,12 @@ class LoopWriter(WriterState):
     """Group commit on the event loop: `append` waits for the batch holding its entry to commit."""
 
     def __init__(self, store: Store, *, batch_max: int = 512, checkpoints: Checkpointer | None = None,
-                 stall_s: float = 5.0) -> None:
+                 stall_s: float = 5.0, timeout_s: float | None = None) -> None:
         self._store = store
         self._batch_max = batch_max
         self._checkpoints = checkpoints
         self._stall_s = stall_s
+        self._timeout_s = timeout_s if timeout_s is not None else stall_s * 2  # a caller's wait, whatever happens
         self._waiting: list[tuple[AuditEntry, asyncio.Future[Receipt]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -68,13 +70,17 @@ class LoopWriter(WriterState):
 
     async def append(self, entry: AuditEntry) -> Receipt:
         """Append `entry`; its receipt once its batch has committed (AuditUnavailable if it could not be)."""
-        if self._task is None or self._task.done():
+        if self._task is None or self._task.done() or self._stopping:
             raise AuditUnavailable("the audit writer is not running")
         future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
         self._waiting.append((entry, future))
         if len(self._waiting) == 1:
             self._wake.set()
-        return await future
+        try:
+            async with asyncio.timeout(self._timeout_s):  # one timer per caller: its answer never waits longer
+                return await future
+        except TimeoutError:
+            raise AuditUnavailable("audit commit timed out") from None
 
     def start(self) -> None:
         """Start writing on the running loop (the application's lifespan)."""
@@ -97,6 +103,15 @@ class LoopWriter(WriterState):
         return self._task is not None and not self._task.done()
 
     async def _run(self) -> None:
+        try:
+            await self._serve()
+        finally:  # stopped, or cancelled by stop(): whoever still waits is answered, never left hanging
+            waiting, self._waiting = self._waiting, []
+            for _, future in waiting:
+                if not future.done():
+                    future.set_exception(AuditUnavailable("the audit writer stopped"))
+
+    async def _serve(self) -> None:
         await self._sign_head()
         while True:
             if not self._waiting:
@@ -119,13 +134,15 @@ class LoopWriter(WriterState):
         entries = [entry for entry, _ in batch]
         try:
             receipts = await self._write(entries)
-        except Exception as exc:  # any failure to commit: every caller of the batch gets 503
+        except BaseException as exc:  # any failure to commit (or the writer cancelled): every caller gets 503
             log.error("audit.write_failed", error=type(exc).__name__, batch=len(batch))
             self._failed = True
             error = exc if isinstance(exc, AuditUnavailable) else AuditUnavailable(type(exc).__name__)
             for _, future in batch:
                 if not future.done():
                     future.set_exception(error)
+            if not isinstance(exc, Exception):
+                raise
             return
         finally:
             self._busy_since = None
@@ -140,18 +157,30 @@ class LoopWriter(WriterState):
         for attempt in (1, 2):
             self._busy_since = time.monotonic()
             try:
-                async with asyncio.timeout(self._stall_s):
-                    return await self._store.write(entries, self._checkpoints)
+                return await self._within_stall(self._store.write(entries, self._checkpoints))
             except Exception as exc:
                 await self._store.drop()
                 if attempt == 2 or not self._store.lost(exc):
                     raise
                 log.warning("audit.write_retry", error=type(exc).__name__, batch=len(entries))
-                async with asyncio.timeout(self._stall_s):
-                    landed = await self._store.receipts_of(entries)
+                landed = await self._within_stall(self._store.receipts_of(entries))
                 if landed is not None:
                     return landed
         raise AssertionError("unreachable")
+
+    async def _within_stall(self, work: Any) -> Any:
+        """`work` done within the stall deadline, or TimeoutError at the deadline: the store's socket is shut first
+        (a driver asked to cancel a query on a silent network waits for it too), then the work is cancelled."""
+        task = asyncio.ensure_future(work)
+        done, _ = await asyncio.wait({task}, timeout=self._stall_s)
+        if done:
+            return task.result()
+        self._store.abort()
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+        if not task.done():
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # its outcome is moot now
+        raise TimeoutError(f"no answer from the database within {self._stall_s:g} s")
 
     async def _sign_head(self) -> None:
         """A checkpoint of the head, when none covers it; a failure is logged and tried again on the next tick."""
@@ -159,8 +188,7 @@ class LoopWriter(WriterState):
             return
         self._busy_since = time.monotonic()
         try:
-            async with asyncio.timeout(self._stall_s):
-                await self._store.sign_head(self._checkpoints)
+            await self._within_stall(self._store.sign_head(self._checkpoints))
         except Exception as exc:
             log.warning("audit.checkpoint_failed", error=type(exc).__name__)
             await self._store.drop()
@@ -182,6 +210,9 @@ class Store:
 
     async def drop(self) -> None:
         """Forget the connection after a failure (the next batch opens a fresh one)."""
+
+    def abort(self) -> None:
+        """Shut the connection's socket at once (a call waiting on it fails now, not after the network's timeouts)."""
 
     async def close(self) -> None:
         await self.drop()
@@ -221,13 +252,14 @@ class PostgresStore(Store):
 
     async def write(self, entries: list[AuditEntry], checkpoints: Checkpointer | None) -> list[Receipt]:
         conn = await self._connection()
-        if checkpoints is not None:
-            checkpoints.begin()
+        before = _begin(checkpoints)
         try:
             chained = await self._write_known(conn, entries, checkpoints)
             if chained is None:
+                _undo(checkpoints, before)  # what the missed try signed was rolled back: never published
                 chained = await self._write_locked(conn, entries, checkpoints)
         except BaseException:
+            _undo(checkpoints, before)
             self._head = None
             await self._rollback()
             raise
@@ -289,7 +321,7 @@ class PostgresStore(Store):
 
     async def sign_head(self, checkpoints: Checkpointer) -> None:
         conn = await self._connection()
-        checkpoints.begin()
+        before = _begin(checkpoints)
         try:
             async with conn.cursor() as cursor:
                 await cursor.execute(_LOCK_PG)
@@ -300,6 +332,7 @@ class PostgresStore(Store):
                                          checkpoints.signed(seq, chain_hash, utc_now()))
             await conn.commit()
         except BaseException:
+            _undo(checkpoints, before)
             await self._rollback()
             raise
         checkpoints.publish()
@@ -310,11 +343,16 @@ class PostgresStore(Store):
                 async with asyncio.timeout(1):
                     await self._conn.rollback()
 
+    def abort(self) -> None:
+        self._head = None
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.pgconn.finish()  # the socket closed at once: a stalled network cannot hold this up
+
     async def drop(self) -> None:
+        self.abort()
         conn, self._conn = self._conn, None
         if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.pgconn.finish()  # the socket closed at once: a stalled network cannot hold this up
             with contextlib.suppress(Exception):
                 await conn.close()
 
@@ -325,14 +363,16 @@ class PostgresStore(Store):
 
 
 class SqliteStore(Store):
-    """The embedded default. `connect` gives a sqlite3 connection with the service's pragmas (WAL,
-    synchronous=FULL); this store sets its busy timeout to 0 so that no statement on the loop ever waits on the
-    file's lock: taking the head is retried on the loop's next turns while another process writes."""
+    """The embedded default: a sqlite3 connection with the service's pragmas (WAL, synchronous=FULL) and a busy
+    timeout of 0, so that no statement on the loop ever waits on the file's lock: taking the head is retried on
+    the loop's next turns while another process writes. The commit, which waits on the disk, runs in a thread of
+    the store's own; while one runs, nothing else touches the connection from the loop (a rollback or a close
+    after a deadline is queued behind it in that thread: the loop never waits on the disk)."""
 
     def __init__(self, path: str) -> None:
         self._path = path
         self._conn: Any = None
-        self._disk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-commit")
+        self._disk: ThreadPoolExecutor | None = None
         self._committing: asyncio.Future[None] | None = None
 
     def _connection(self) -> Any:
@@ -343,6 +383,18 @@ class SqliteStore(Store):
             _sqlite_pragmas(self._conn, None)
             self._conn.execute("PRAGMA busy_timeout=0")
         return self._conn
+
+    def _thread(self) -> ThreadPoolExecutor:
+        if self._disk is None:
+            self._disk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-commit")
+        return self._disk
+
+    def _after_commit(self, work: Callable[[], Any]) -> None:
+        """`work` on the connection now, or, while a commit runs in the store's thread, right after it there."""
+        if self._committing is not None and not self._committing.done():
+            self._thread().submit(_quietly, work)
+        else:
+            _quietly(work)
 
     async def _lock_head(self, cursor: Any) -> tuple[int, str]:
         delay = 0.0005
@@ -359,8 +411,7 @@ class SqliteStore(Store):
 
     async def write(self, entries: list[AuditEntry], checkpoints: Checkpointer | None) -> list[Receipt]:
         conn = self._connection()
-        if checkpoints is not None:
-            checkpoints.begin()
+        before = _begin(checkpoints)
         try:
             cursor = conn.cursor()
             chained = chain(await self._lock_head(cursor), entries, checkpoints)
@@ -372,8 +423,8 @@ class SqliteStore(Store):
                     checkpoints.signed(seq, chain_hash, chained.created_at) for seq, chain_hash in chained.due])
             await self._commit(conn)
         except BaseException:
-            with contextlib.suppress(Exception):
-                conn.rollback()
+            _undo(checkpoints, before)
+            self._after_commit(conn.rollback)
             raise
         if checkpoints is not None:
             checkpoints.publish()
@@ -382,7 +433,7 @@ class SqliteStore(Store):
     async def _commit(self, conn: Any) -> None:
         """The commit waits on the disk: in the store's own thread, while the loop serves other requests. A
         deadline that expires meanwhile leaves the commit to finish there; the batch's callers get 503."""
-        self._committing = asyncio.get_running_loop().run_in_executor(self._disk, conn.commit)
+        self._committing = asyncio.get_running_loop().run_in_executor(self._thread(), conn.commit)
         await asyncio.shield(self._committing)
 
     async def receipts_of(self, entries: list[AuditEntry]) -> list[Receipt] | None:
@@ -390,7 +441,7 @@ class SqliteStore(Store):
 
     async def sign_head(self, checkpoints: Checkpointer) -> None:
         conn = self._connection()
-        checkpoints.begin()
+        before = _begin(checkpoints)
         try:
             cursor = conn.cursor()
             seq, chain_hash = await self._lock_head(cursor)
@@ -399,24 +450,39 @@ class SqliteStore(Store):
                 cursor.execute(_INSERT_CHECKPOINT, checkpoints.signed(seq, chain_hash, utc_now()))
             await self._commit(conn)
         except BaseException:
-            with contextlib.suppress(Exception):
-                conn.rollback()
+            _undo(checkpoints, before)
+            self._after_commit(conn.rollback)
             raise
         checkpoints.publish()
 
     async def drop(self) -> None:
-        if self._committing is not None:  # a commit past its deadline finishes before its connection closes
-            with contextlib.suppress(Exception):
-                await self._committing
-            self._committing = None
         conn, self._conn = self._conn, None
         if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
+            self._after_commit(conn.close)
 
     async def close(self) -> None:
         await self.drop()
-        self._disk.shutdown(wait=True)
+        if self._disk is not None:
+            self._disk.shutdown(wait=False)  # a commit still running finishes, then its queued close
+            self._disk = None
+
+
+def _quietly(work: Callable[[], Any]) -> None:
+    with contextlib.suppress(Exception):
+        work()
+
+
+def _begin(checkpoints: Checkpointer | None) -> tuple[float, int] | None:
+    if checkpoints is None:
+        return None
+    checkpoints.begin()
+    return checkpoints.savepoint()
+
+
+def _undo(checkpoints: Checkpointer | None, point: tuple[float, int] | None) -> None:
+    """The checkpoints signed in a transaction that did not commit: forgotten, never published."""
+    if checkpoints is not None and point is not None:
+        checkpoints.rollback_to(point)
 
 
 def store_for(settings: Any) -> Store:

@@ -227,6 +227,17 @@ class Checkpointer:
     def begin(self) -> None:
         self.pending = []
 
+    def savepoint(self) -> tuple[float, int]:
+        """Where signing stands (the clock of the last checkpoint, the checkpoints pending): for `rollback_to` when
+        the transaction that would have held the next ones does not commit."""
+        return self._last, len(self.pending)
+
+    def rollback_to(self, point: tuple[float, int]) -> None:
+        """Forget the checkpoints signed since `point`: their transaction was rolled back, so they are never
+        published, and a checkpoint the clock made due is still due."""
+        self._last, kept = point
+        del self.pending[kept:]
+
     def at(self, seq: int) -> bool:
         """A checkpoint belongs at record `seq` (every `every`-th record of the chain)."""
         return seq % self.every == 0

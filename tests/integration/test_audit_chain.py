@@ -4,6 +4,7 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 
@@ -338,3 +339,112 @@ def test_the_loop_writer_writes_nothing_for_a_caller_gone_before_its_batch(setti
 
     kept = asyncio.run(run())
     assert kept.seq == 1 and audit.verify(engine).records == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_checkpoint_signed_in_a_missed_one_round_trip_write_is_never_published(settings, engine, tmp_path):
+    """The writer's one-round-trip try signs the checkpoint due in its batch; when another process moved the head
+    meanwhile, that transaction is rolled back, and only the checkpoint of the batch that committed may reach the
+    external sink (a stale one there made verify call the chain rewritten)."""
+    from infra.signing import Checkpointer, FileSink, KeyRing, Signer, read_sink
+
+    signer = Signer(b"\x07" * 32)
+    sink = tmp_path / "checkpoints.ndjson"
+    checkpoints = Checkpointer(signer=signer, every=5, minutes=60, sink=FileSink(str(sink)))
+    writer, other = LoopWriter(store_for(settings), checkpoints=checkpoints), audit.AuditWriter(engine)
+
+    async def run():
+        writer.start()
+        try:
+            for _ in range(3):
+                await writer.append(_entry())  # the writer knows the head: 3
+            await asyncio.to_thread(other.append, _entry())  # another process moves it to 4
+            return await asyncio.gather(*(writer.append(_entry()) for _ in range(3)))  # the batch spans seq 5
+        finally:
+            await writer.stop()
+            other.stop()
+
+    asyncio.run(run())
+    ring = KeyRing.of([signer.public_key_hex])
+    published = read_sink(str(sink), ring)
+    assert [cp.seq for cp in published.checkpoints] == [5, 7]  # 7: the head, signed at stop
+    result = audit.verify(engine, ring, published=published)
+    assert result.intact and result.records == 7, result
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_sqlite_commit_past_its_deadline_never_freezes_the_event_loop(settings, engine, monkeypatch):
+    """The commit waits on the disk in the store's thread; when it outlasts the deadline, its callers get 503 and
+    the loop goes on serving (the rollback and close are queued behind the commit, not run on the loop)."""
+    store = store_for(settings)
+    writer = LoopWriter(store, stall_s=0.3)
+    slow = threading.Event()
+
+    class SlowCommit:  # the sqlite3 connection, with a commit that takes 2 s once `slow` is set; like sqlite3's own
+        def __init__(self, conn):  # mutex, the connection is held meanwhile: a rollback or a close waits for it
+            self._conn, self._held = conn, threading.Lock()
+
+        def __getattr__(self, name):
+            return getattr(self._conn, name)
+
+        def commit(self):
+            with self._held:
+                if slow.is_set():
+                    time.sleep(2)
+                self._conn.commit()
+
+        def rollback(self):
+            with self._held:
+                self._conn.rollback()
+
+        def close(self):
+            with self._held:
+                self._conn.close()
+
+    connect = store._connection
+    monkeypatch.setattr(store, "_connection", lambda: store.__dict__.setdefault("_wrapped", SlowCommit(connect())))
+
+    async def run():
+        writer.start()
+        try:
+            await writer.append(_entry())
+            slow.set()
+            ticks = 0
+
+            async def ticker():
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            beat = asyncio.ensure_future(ticker())
+            started = time.monotonic()
+            refused = await asyncio.gather(writer.append(_entry()), return_exceptions=True)
+            waited = time.monotonic() - started
+            beat.cancel()
+            return refused, waited, ticks
+        finally:
+            await writer.stop()
+
+    refused, waited, ticks = asyncio.run(run())
+    assert isinstance(refused[0], audit.AuditUnavailable) and waited < 1.5
+    assert ticks > 20  # the loop kept turning while the commit waited (a frozen loop ticks once)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_stopping_the_loop_writer_answers_every_caller(settings, engine):
+    writer = LoopWriter(store_for(settings))
+
+    async def run():
+        writer.start()
+        waiting = [asyncio.ensure_future(writer.append(_entry())) for _ in range(5)]
+        await asyncio.sleep(0)
+        await writer.stop()
+        late = await asyncio.gather(writer.append(_entry()), return_exceptions=True)
+        outcomes = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 5)
+        return outcomes, late
+
+    outcomes, late = asyncio.run(run())
+    assert all(isinstance(o, audit.Receipt | audit.AuditUnavailable) for o in outcomes)
+    assert isinstance(late[0], audit.AuditUnavailable)

@@ -45,10 +45,10 @@ ENTRIES = st.builds(
 @settings(max_examples=300)
 @given(st.lists(ENTRIES, min_size=1, max_size=5), st.integers(0, 10**12), st.text(min_size=64, max_size=64))
 def test_hashes_linked_from_entries_prepared_before_the_lock_equal_the_canonical_record_hash(entries, seq, prev):
-    """prepare() encodes each record around prev_hash and seq before the chain's lock; chain() only splices them
-    in. Whatever the texts hold (quotes, escapes, a value that looks like the placeholder), the hash is the one
-    verify recomputes from the stored row."""
-    chained = chain((seq, prev), prepare(entries, created_at="2026-11-28T00:00:00.000000Z"))
+    """prepare() encodes each record around created_at, prev_hash and seq before the chain's lock; chain() only
+    splices them in. Whatever the texts hold (quotes, escapes, a value that looks like a placeholder), the hash is
+    the one verify recomputes from the stored row."""
+    chained = chain((seq, prev), prepare(entries))
     for row, receipt in zip(chained.rows, chained.receipts, strict=True):
         stored = dict(zip(COLUMNS, row, strict=True))
         assert record_hash(stored) == stored["hash"] == receipt.hash
