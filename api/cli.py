@@ -15,6 +15,7 @@ from infra.settings import Settings, SettingsError, load_settings
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bonemets", description=__doc__)
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="the embedded default: migrate, then the API and one worker together")
@@ -45,6 +46,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bonemets: {exc}", file=sys.stderr)
         return 2
     return COMMANDS[args.command](settings, args)
+
+
+def version_line() -> str:
+    """What `bonemets --version` prints: the engine, and the guideline and rules it applies."""
+    from domain import version
+
+    return (f"bonemets {version.ENGINE_VERSION} (guideline {version.GUIDELINE_VERSION}, "
+            f"rules {version.RULES_VERSION})")
 
 
 def _server_options(parser: argparse.ArgumentParser) -> None:
