@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import msgspec
@@ -41,5 +42,25 @@ def configure_logging(fmt: str, stream: TextIO | None = None) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stdout),
         cache_logger_on_first_use=False,
     )
-    # Libraries that log through the standard library (uvicorn, celery, alembic) stay at warnings.
-    logging.basicConfig(level=logging.WARNING, stream=stream or sys.stderr, force=True)
+    # Libraries that log through the standard library (uvicorn, celery, alembic) stay at warnings; in JSON mode
+    # their lines, and Python's warnings, are JSON lines of the same stream as ours (issue 15: one parseable stream)
+    if fmt == "console":
+        logging.basicConfig(level=logging.WARNING, stream=stream or sys.stderr, force=True)
+        return
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    logging.captureWarnings(True)
+
+
+class JsonFormatter(logging.Formatter):
+    """A standard-library log record as one JSON line shaped like structlog's (event, level, logger, timestamp),
+    patient identifiers redacted like ours."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        event: dict[str, Any] = {"event": record.getMessage().strip(), "level": record.levelname.lower(),
+                                 "logger": record.name, "timestamp": when}
+        if record.exc_info:
+            event["exception"] = self.formatException(record.exc_info)
+        return _json(redact(None, "", event))

@@ -21,9 +21,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bonemets: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format)
-    create_celery(settings).worker_main(["worker", f"--concurrency={args.concurrency}", "--loglevel=WARNING",
+    quiet = []
+    if settings.log_format == "json":  # stdout carries JSON lines only: no banner, Celery's notices logged as JSON
+        quiet = ["--quiet"]
+        import celery.apps.worker
+
+        celery.apps.worker.safe_say = _say_as_log
+    create_celery(settings).worker_main([*quiet, "worker", f"--concurrency={args.concurrency}", "--loglevel=WARNING",
                                          "--without-gossip", "--without-mingle"])
     return 0
+
+
+def _say_as_log(msg: str, f: object = None) -> None:
+    """Celery's own notices (a warm shutdown, a second Ctrl-C), which it writes raw to a terminal: a log line."""
+    import logging
+
+    logging.getLogger("celery.worker").warning(msg.strip())
 
 
 if __name__ == "__main__":
