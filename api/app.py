@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar._openapi.plugin import OpenAPIPlugin
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -72,6 +73,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
         middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=UNAUTHENTICATED)],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
+        cors_config=cors_for(settings.cors_origins),
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="bonemets",
@@ -103,6 +105,19 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
     openapi.polish_request_bodies(document)
     plugin._openapi_schema = document
     return app
+
+
+def cors_for(origins: tuple[str, ...]) -> CORSConfig | None:
+    """Off unless origins are listed (BONEMETS_CORS_ORIGINS): a browser page elsewhere may then call the API with
+    a key, and read the headers an integrator needs."""
+    if not origins:
+        return None
+    return CORSConfig(allow_origins=list(origins), allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                      allow_headers=["Authorization", "Content-Type", "Accept", "Accept-Language", "X-Request-ID",
+                                     "Idempotency-Key", "Prefer"],
+                      expose_headers=["X-Request-ID", "Content-Language", "Location", "Content-Location",
+                                      "Retry-After", "X-Progress", "ETag"],
+                      allow_credentials=False, max_age=600)
 
 
 __all__ = ["create_app"]

@@ -56,6 +56,7 @@ class Settings:
     public_url: str | None = None
     timezone: str = "Europe/Paris"
     report_link_ttl_s: int = 86400  # how long a CDS card's link to its PDF report opens it (infra.report_links)
+    cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API; none by default (issue 15)
 
     @property
     def public_key(self) -> str:
@@ -124,6 +125,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, install: bool = F
         public_url=(env.get("BONEMETS_PUBLIC_URL") or "").rstrip("/") or None,
         timezone=_timezone(env),
         report_link_ttl_s=_at_least_one(env, "BONEMETS_REPORT_LINK_TTL_S", 86400),
+        cors_origins=_origins(env),
         audit_retention_days=_retention(env),
         auth_cache_ttl_s=_positive(env, "BONEMETS_AUTH_CACHE_TTL_S", 30.0),
         db_statement_timeout_s=_positive(env, "BONEMETS_DB_STATEMENT_TIMEOUT_S", 60.0),
@@ -200,6 +202,17 @@ def _key_file(path: Path, install: bool) -> str:
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    """BONEMETS_CORS_ORIGINS: comma-separated origins (scheme://host[:port]) a browser may call the API from."""
+    origins = tuple(o.strip().rstrip("/") for o in env.get("BONEMETS_CORS_ORIGINS", "").split(",") if o.strip())
+    for origin in origins:
+        scheme, sep, host = origin.partition("://")
+        if origin == "*" or scheme not in ("http", "https") or not sep or not host or "/" in host:
+            raise SettingsError(f"BONEMETS_CORS_ORIGINS holds {origin!r}: each entry is an origin such as "
+                                "https://ehr.example.org (scheme and host, no path, no wildcard)")
+    return origins
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
