@@ -434,15 +434,21 @@ def test_a_sqlite_commit_past_its_deadline_never_freezes_the_event_loop(settings
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_stopping_the_loop_writer_answers_every_caller(settings, engine):
-    writer = LoopWriter(store_for(settings))
+    from infra.signing import Checkpointer, Signer
+
+    # with checkpoints, stopping signs the head last: a caller arriving meanwhile must not be left waiting
+    writer = LoopWriter(store_for(settings), checkpoints=Checkpointer(signer=Signer(b"\x08" * 32), every=1000))
 
     async def run():
         writer.start()
         waiting = [asyncio.ensure_future(writer.append(_entry())) for _ in range(5)]
         await asyncio.sleep(0)
-        await writer.stop()
+        stopping = asyncio.ensure_future(writer.stop())
+        await asyncio.sleep(0)  # the writer is stopping: writing what waits, then signing the head
+        during = asyncio.ensure_future(writer.append(_entry()))
+        await stopping
         late = await asyncio.gather(writer.append(_entry()), return_exceptions=True)
-        outcomes = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 5)
+        outcomes = await asyncio.wait_for(asyncio.gather(*waiting, during, return_exceptions=True), 5)
         return outcomes, late
 
     outcomes, late = asyncio.run(run())
