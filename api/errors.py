@@ -88,6 +88,29 @@ def on_broker_unavailable(request: Request, exc: BrokerUnavailable) -> Response:
                    language=_lang(request))
 
 
+def database_unreachable(exc: BaseException) -> bool:
+    """The database could not be reached or its connection broke mid-request (never the client's doing): a
+    connection-level error of SQLAlchemy, psycopg or sqlite3 ("database is locked" past its timeout)."""
+    from infra.audit import connection_lost
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        names = {cls.__name__ for cls in type(seen).__mro__}
+        if connection_lost(seen) or names & {"DisconnectionError"} or (
+                "TimeoutError" in names and type(seen).__module__.startswith("sqlalchemy")):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def on_database_unavailable(request: Request, exc: Exception) -> Response:
+    log.error("database.unavailable", path=request.url.path, error=type(exc).__name__, where=frames(exc))
+    return problem(503, "The database cannot be reached; nothing was kept. Retry later.",
+                   headers={"Retry-After": "5"}, instance=request.url.path, slug="database-unavailable",
+                   title="Database unavailable" if _lang(request) == "en" else "Base de données indisponible",
+                   language=_lang(request))
+
+
 def frames(exc: BaseException) -> list[str]:
     """Where an exception was raised, without its message (which may carry a query's parameters or a line's
     content): file, line and function of each frame."""
@@ -95,6 +118,8 @@ def frames(exc: BaseException) -> list[str]:
 
 
 def on_unexpected(request: Request, exc: Exception) -> Response:
+    if database_unreachable(exc):  # a lost connection is the service's outage, not a bug: 503, retry later
+        return on_database_unavailable(request, exc)
     log.error("request.unexpected_error", path=request.url.path, error=type(exc).__name__, where=frames(exc))
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "An unexpected error occurred; it has been logged.",
                    instance=request.url.path, language=_lang(request))

@@ -19,7 +19,7 @@ from domain.model import FieldProblem
 from infra.audit import AuditEntry, append_chained, lock_head, prepare, pseudonymise
 from infra.db import placeholder, raw_transaction
 from infra.problems import problem_body
-from infra.tables import BulkJob, BulkLine, BulkResult
+from infra.tables import AuditRecord, BulkJob, BulkLine, BulkResult
 
 INSERT_BATCH = 5000
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -465,6 +465,18 @@ def delete_job(engine: Engine, job_id: str) -> None:
         for table in (BulkResult, BulkLine):
             conn.execute(table.__table__.delete().where(table.job_id == job_id))
         conn.execute(BulkJob.__table__.delete().where(BulkJob.id == job_id))
+
+
+SUBMITTED = "job.submitted"
+
+
+def submitted(engine: Engine, job_id: str) -> bool:
+    """Whether the job's submission has its committed audit record. A job without one was refused at upload
+    (503: its record could not be written, and neither could the job be removed then): it is never run."""
+    with engine.connect() as conn:
+        found = conn.execute(select(AuditRecord.id).where(AuditRecord.job_id == job_id,
+                                                          AuditRecord.action == SUBMITTED).limit(1)).first()
+    return found is not None
 
 
 def cancel_job(engine: Engine, job_id: str, client: str) -> JobRow | None:

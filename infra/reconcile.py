@@ -29,10 +29,16 @@ def expire(engine: Engine, days: int) -> int:
 
 
 def reconcile(engine: Engine, celery: Any, *, idle_s: float, max_requeues: int) -> dict[str, int]:
-    """One pass: re-enqueue the missing chunks of every job idle for `idle_s`, or fail it past `max_requeues`."""
+    """One pass: re-enqueue the missing chunks of every job idle for `idle_s`, or fail it past `max_requeues`; a
+    job whose submission was never audited (its client was answered 503) is removed instead."""
     before = (datetime.now(UTC) - timedelta(seconds=idle_s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    outcome = {"requeued": 0, "failed": 0}
+    outcome = {"requeued": 0, "failed": 0, "removed": 0}
     for job in jobs.stalled_jobs(engine, before):
+        if not jobs.submitted(engine, job.id):  # refused at upload, left behind by a database outage: never run
+            jobs.delete_job(engine, job.id)
+            log.warning("job.unsubmitted_removed", job_id=job.id)
+            outcome["removed"] += 1
+            continue
         missing = jobs.missing_chunks(engine, job)
         if job.requeued >= max_requeues:
             reason = (f"{sum(end - start + 1 for start, end in missing)} lines still without a result after "

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 import msgspec
+import structlog
 from litestar import Request, Response, Router, delete, get, post
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import FromPath, QueryParameter
@@ -28,12 +29,14 @@ from api.openapi import problems
 from api.responses import TypedStream
 from domain.model import FieldProblem, InputRejected
 from infra import broker, fhir_results, jobs
-from infra.audit import AuditUnavailable, new_id
 from infra.audit import entry as audit_record
+from infra.audit import new_id
 from infra.settings import Settings
 
 NDJSON = "application/x-ndjson"
 _encode = msgspec.json.Encoder().encode
+
+log = structlog.get_logger("bonemets.api")
 
 
 class OutputFile(msgspec.Struct):
@@ -179,20 +182,38 @@ async def submit(request: Request) -> Response[Any]:
     finally:
         spool.close()
     try:
-        if created:  # audited before any chunk runs: a job that cannot be audited is not started (503)
+        # audited before any chunk runs: a job that cannot be audited is not started (503). A resubmission with
+        # the same key finds the job; if that job's own submission was refused (its record never written, and
+        # an outage kept it from being removed), this submission audits it now
+        if created or not await anyio.to_thread.run_sync(jobs.submitted, state.engine, job.id):
             await audit_submission(request, job)
         if job.status == "queued" and (created or job.done + job.failed == 0):  # answered at upload: none
             # enqueued only now, after the commit; a resubmission with the same key re-enqueues a job that
             # never started, which the chunks' idempotence makes harmless
             await anyio.to_thread.run_sync(broker.enqueue_job, state.celery, job)
-    except (broker.BrokerUnavailable, AuditUnavailable):
+    except Exception:
         if created:  # nothing half-made: the job and its lines go (a chunk already sent finds no job)
-            await anyio.to_thread.run_sync(jobs.delete_job, state.engine, job.id)
+            await withdraw(state.engine, job.id)
         raise
     meta["log"].update(job_id=job.id, lines=job.total, created=created)
     location = f"/v1/bulk-jobs/{job.id}"
     return Response(status_of(job, settings), status_code=202,
                     headers={"Location": location, "Content-Location": location, **progress_headers(job, settings)})
+
+
+async def withdraw(engine: Any, job_id: str) -> None:
+    """Remove a job its client is told was refused. The database may be what failed: tried for a few seconds, then
+    left to the reconciler, which removes a job whose submission was never audited instead of running it."""
+    failure: Exception | None = None
+    for delay in (0.0, 0.5, 1.0, 2.0):
+        await anyio.sleep(delay)
+        try:
+            await anyio.to_thread.run_sync(jobs.delete_job, engine, job_id)
+            return
+        except Exception as exc:
+            failure = exc
+    log.error("job.withdraw_failed", job_id=job_id, error=type(failure).__name__,
+              remedy="the reconciler removes it: its submission was never audited")
 
 
 async def audit_submission(request: Request, job: jobs.JobRow) -> None:

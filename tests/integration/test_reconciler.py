@@ -97,6 +97,35 @@ def test_a_broker_restarted_without_persistence_mid_job_does_not_hang_the_job(bu
         engine.dispose()
 
 
+def audited(engine, job_id: str) -> None:
+    """The submission's audit record, as the API writes it before it answers 202."""
+    writer = audit.AuditWriter(engine)
+    writer.start()
+    try:
+        writer.append(audit.entry(client="registry-b", roles="registry", endpoint="POST /v1/bulk-jobs",
+                                  action="job.submitted", request_id="r", inputs={}, output={}, job_id=job_id))
+    finally:
+        writer.stop()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_job_whose_submission_was_never_audited_is_removed_not_run(settings, engine):
+    """A job stored, then refused (503) because its submission's audit record could not be written, and left behind
+    because the outage also kept it from being removed: the reconciler removes it, never enqueues it."""
+    spool = jobs.Spool(1 << 20)
+    spool.add(json.dumps(LINE).encode())
+    job, _ = jobs.store_job(engine, job_id=new_id(), client="registry-b", spool=spool, chunk_size=100,
+                            language="en", request_id="r", idempotency_key=None, pseudonym_key=b"k" * 32)
+    spool.close()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    time.sleep(0.01)
+    assert reconcile(engine, create_client(settings), idle_s=0, max_requeues=1) == {"requeued": 0, "failed": 0,
+                                                                                    "removed": 1}
+    assert jobs.get_job(engine, job.id) is None
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(AuditRecord)).scalar_one() == 0
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_job_that_cannot_finish_ends_failed_with_the_reason(settings, engine):
     spool = jobs.Spool(1 << 20)
@@ -105,13 +134,14 @@ def test_a_job_that_cannot_finish_ends_failed_with_the_reason(settings, engine):
     job, _ = jobs.store_job(engine, job_id=new_id(), client="registry-b", spool=spool, chunk_size=100,
                             language="en", request_id="r", idempotency_key=None, pseudonym_key=b"k" * 32)
     spool.close()
+    audited(engine, job.id)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     client = create_client(settings)  # the embedded broker: a SQLite file
     time.sleep(0.01)
-    assert reconcile(engine, client, idle_s=0, max_requeues=1) == {"requeued": 1, "failed": 0}
+    assert reconcile(engine, client, idle_s=0, max_requeues=1) == {"requeued": 1, "failed": 0, "removed": 0}
     assert jobs.missing_chunks(engine, job) == [(1, 100), (101, 200), (201, 250)]
     time.sleep(0.01)
-    assert reconcile(engine, client, idle_s=0, max_requeues=1) == {"requeued": 0, "failed": 1}
+    assert reconcile(engine, client, idle_s=0, max_requeues=1) == {"requeued": 0, "failed": 1, "removed": 0}
     failed = jobs.get_job(engine, job.id)
     assert failed.status == "failed" and failed.error == "250 lines still without a result after 1 re-enqueues of " \
                                                          "their chunks"
