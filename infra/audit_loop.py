@@ -246,7 +246,7 @@ class PostgresStore(Store):
     async def _connection(self) -> Any:
         import psycopg
 
-        if self._conn is None or self._conn.closed:
+        if self._conn is None or self._conn.closed or self._conn.broken:  # broken: lost under a query
             self._conn = await psycopg.AsyncConnection.connect(self._conninfo, **self._args)
         return self._conn
 
