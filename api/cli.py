@@ -1,4 +1,5 @@
-"""`bonemets`: run, serve, worker, migrate, keys, audit (verify, purge, keys rotate), cds (trust, try-key, token)."""
+"""`bonemets`: run, serve, worker, migrate, keys, audit (verify, purge, keys rotate), cds (trust, try-key, token),
+bulk (submit, status, cancel, list: a client of a remote server)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import threading
 
-from api import audit_cli, cds_cli
+from api import audit_cli, bulk_cli, cds_cli
 from infra.settings import Settings, SettingsError, load_settings
 
 
@@ -36,8 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("key_id")
     audit_cli.add_parser(sub)
     cds_cli.add_parser(sub)
+    bulk_cli.add_parser(sub)
 
     args = parser.parse_args(argv)
+    if args.command == "bulk":  # a client of a remote server: no installation, no settings
+        return bulk_cli.cmd_bulk(args)
     if audit_cli.offline(args):
         return audit_cli.cmd_audit(None, args)  # an export checked offline: no installation, no settings needed
     try:  # only an install (migrate, run) may create an embedded installation's keys
