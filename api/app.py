@@ -19,6 +19,7 @@ from swagger_ui_bundle import swagger_ui_path
 from api import errors, openapi
 from api.auth import ApiKeyAuthentication
 from api.observability import ObservedLitestar
+from api.ratelimit import Limiter, RateLimiting
 from api.routes import audit, bulk_jobs, cds_hooks, compute, fhir, meta, reports
 from domain import version
 from infra.audit_loop import LoopWriter, store_for
@@ -43,6 +44,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
     relaxed = engine if settings.embedded else engine_for(settings, pool_size=2, relaxed=True)
     app_state_seen = SeenTokens()
     admission = admission_for(settings)  # CDS Hooks calls admitted on the event loop (PostgreSQL)
+    limiter = Limiter(settings.rate_limits)
     writer = LoopWriter(store_for(settings), batch_max=settings.audit_batch_max, checkpoints=settings.checkpointer(),
                         stall_s=settings.audit_timeout_s / 2, timeout_s=settings.audit_timeout_s)
 
@@ -70,7 +72,9 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
                      "cds_issuers": issuers, "cds_key_sets": KeySets(issuers), "cds_seen_tokens": app_state_seen,
                      "cds_in_flight": InFlight(), "cds_admission": admission,
                      "cds_engine": relaxed}),
-        middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=UNAUTHENTICATED)],
+        # the rate limits after authentication: per client, and a request refused (401/403) spends nothing
+        middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=UNAUTHENTICATED),
+                    *([DefineMiddleware(RateLimiting, limiter=limiter)] if limiter else [])],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         cors_config=cors_for(settings.cors_origins),
@@ -103,6 +107,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
     document = openapi.polish(plugin.provide_openapi().to_schema(), openapi.EXTRA_RESPONSES,
                               openapi.example_answers())
     openapi.polish_request_bodies(document)
+    openapi.rate_limited(document, limiter.policies)
     plugin._openapi_schema = document
     return app
 
@@ -116,7 +121,7 @@ def cors_for(origins: tuple[str, ...]) -> CORSConfig | None:
                       allow_headers=["Authorization", "Content-Type", "Accept", "Accept-Language", "X-Request-ID",
                                      "Idempotency-Key", "Prefer"],
                       expose_headers=["X-Request-ID", "Content-Language", "Location", "Content-Location",
-                                      "Retry-After", "X-Progress", "ETag"],
+                                      "Retry-After", "X-Progress", "ETag", "RateLimit", "RateLimit-Policy"],
                       allow_credentials=False, max_age=600)
 
 

@@ -195,6 +195,45 @@ def _headers(operation: dict[str, Any], tags: list[str]) -> None:
                 "Vary": {"description": "Accept-Language", "schema": _STRING}})
 
 
+QUOTA_EXCEEDED = {
+    "type": "/problems/quota-exceeded", "title": "Too many requests", "status": 429,
+    "detail": "This client has used its 600 requests per 60 s for api calls; retry in 1 s.",
+    "instance": "/v1/scores/sins", "violated-policies": ["api"]}
+_RATE_LIMIT_HEADERS = {
+    "RateLimit-Policy": "The budget this operation draws from, per client (draft-ietf-httpapi-ratelimit-headers): "
+                        '"api";q=600;w=60 is a bucket of 600 requests refilled at 600 per 60 s',
+    "RateLimit": 'What is left of it for this client: "api";r=599;t=1 is 599 requests, the next one added within '
+                 "1 s",
+}
+
+
+def rate_limited(doc: dict[str, Any], policies: dict[str, Any]) -> None:
+    """Every authenticated operation whose budget is limited (api.ratelimit.policy_for, `policies`: the names in
+    force) answers 429 with Retry-After once its client's budget is spent, and states its budget on every success."""
+    from api.ratelimit import policy_for
+
+    for path, item in doc.get("paths", {}).items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or operation.get("security") == [] or \
+                    policy_for(method.upper(), path) not in policies:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, response in responses.items():
+                if status.startswith("2"):
+                    response.setdefault("headers", {}).update(
+                        {name: {"description": text, "schema": _STRING} for name, text in _RATE_LIMIT_HEADERS.items()})
+            quota = {"summary": "Quota exceeded", "value": {**QUOTA_EXCEEDED, "instance": path}}
+            response = responses.setdefault("429", {"description": "", "content": {
+                PROBLEM_JSON: {"schema": _ref("Problem"), "examples": {}}}})
+            described = response["description"]
+            response["description"] = ("This client's budget for the operation is spent (RateLimit-Policy): wait "
+                                       "Retry-After seconds" + (f"; or: {described}" if described else ""))
+            response["content"][PROBLEM_JSON].setdefault("examples", {})["quota-exceeded"] = quota
+            response.setdefault("headers", {}).update({
+                "Retry-After": {"description": "Seconds to wait before calling again", "schema": _STRING},
+                **{name: {"description": text, "schema": _STRING} for name, text in _RATE_LIMIT_HEADERS.items()}})
+
+
 def _problem_examples(doc: dict[str, Any]) -> None:
     """The problem components' own examples: real ones, not Litestar's random text."""
     schemas = doc.get("components", {}).get("schemas", {})

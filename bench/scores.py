@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/scores.py [--database postgres|sqlite] [--seconds 10] [--connections 64]
                                      [--rounds 3] [--processes 1] [--endpoint sins|evaluation]
+                                     [--rate-limit on|off]
 
 The two servers are measured in turns (bare, audited, bare, audited, ...): this machine's speed drifts by
 ±20 % within minutes, so each round's ratio is taken side by side and the median round is the figure.
@@ -98,6 +99,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--processes", type=int, default=1, help="uvicorn worker processes of each server")
     parser.add_argument("--endpoint", choices=["sins", "evaluation"], default="sins")
+    parser.add_argument("--rate-limit", choices=["on", "off"], default="on",
+                        help="the per-client limiter on (with a budget no flood reaches) or off")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -113,7 +116,10 @@ def main() -> None:
         url = f"sqlite:///{workdir / 'bench.db'}"
     env = {**os.environ, "BONEMETS_DATABASE_URL": url, "BONEMETS_VAR_DIR": str(workdir),
            "BONEMETS_PSEUDONYM_KEY": "bench-key-" + "x" * 32,
-           "BONEMETS_AUDIT_SIGNING_KEY": "7a" * 32, "BONEMETS_LOG_FORMAT": "json"}
+           "BONEMETS_AUDIT_SIGNING_KEY": "7a" * 32, "BONEMETS_LOG_FORMAT": "json",
+           # one client floods the server: its budget raised out of reach, the limiter still runs on every request
+           # (--rate-limit off measures without it)
+           "BONEMETS_RATE_LIMIT_API": "1000000000/1" if args.rate_limit == "on" else "off"}
     bonemets = [sys.executable, "-m", "api.cli"]
     subprocess.run([*bonemets, "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)
     key = subprocess.run([*bonemets, "keys", "create", "--client", "bench", "--roles", "scoring"], env=env, check=True,

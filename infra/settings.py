@@ -57,6 +57,9 @@ class Settings:
     timezone: str = "Europe/Paris"
     report_link_ttl_s: int = 86400  # how long a CDS card's link to its PDF report opens it (infra.report_links)
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API; none by default (issue 15)
+    # per-client rate limits (issue 15): policy -> (requests, seconds), a bucket of `requests` refilled at
+    # requests/seconds per second, per client and API process (api/ratelimit.py); a policy absent is not limited
+    rate_limits: Mapping[str, tuple[int, int]] = field(default_factory=lambda: dict(RATE_LIMITS))
 
     @property
     def public_key(self) -> str:
@@ -126,6 +129,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, install: bool = F
         timezone=_timezone(env),
         report_link_ttl_s=_at_least_one(env, "BONEMETS_REPORT_LINK_TTL_S", 86400),
         cors_origins=_origins(env),
+        rate_limits=_rate_limits(env),
         audit_retention_days=_retention(env),
         auth_cache_ttl_s=_positive(env, "BONEMETS_AUTH_CACHE_TTL_S", 30.0),
         db_statement_timeout_s=_positive(env, "BONEMETS_DB_STATEMENT_TIMEOUT_S", 60.0),
@@ -213,6 +217,45 @@ def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
             raise SettingsError(f"BONEMETS_CORS_ORIGINS holds {origin!r}: each entry is an origin such as "
                                 "https://ehr.example.org (scheme and host, no path, no wildcard)")
     return origins
+
+
+# The default budgets, per client and API process: requests, seconds. `api`: scores, pathways, evaluations, the
+# catalogue, reports and bulk job reads (10/s sustained, 600 at once: far above a hospital's interactive use, far
+# below a runaway loop); `bulk`: bulk job submissions (each up to BONEMETS_BULK_MAX_BYTES; 20 at once, then one
+# every 3 minutes); `audit`: audit queries, exports and verification (each a scan of the trail; 300 pages at once,
+# then 5/s); `cds`: CDS Hooks calls, per EHR (one EHR speaks for all its clinicians: 50/s sustained).
+RATE_LIMITS: Mapping[str, tuple[int, int]] = {"api": (600, 60), "bulk": (20, 3600), "audit": (300, 60),
+                                              "cds": (3000, 60)}
+_OFF = ("0", "off", "false", "no")
+
+
+def _rate_limits(env: Mapping[str, str]) -> Mapping[str, tuple[int, int]]:
+    """BONEMETS_RATE_LIMIT (on by default; 0/off: no limit at all), and for each policy BONEMETS_RATE_LIMIT_<NAME>:
+    REQUESTS/SECONDS (600/60: up to 600 requests at once, refilled at 600 per 60 s), or 0/off for none."""
+    switch = env.get("BONEMETS_RATE_LIMIT", "on").strip().lower()
+    if switch in _OFF:
+        return {}
+    if switch not in ("on", "1", "true", "yes", ""):
+        raise SettingsError(f"BONEMETS_RATE_LIMIT must be on or off, not {switch!r}")
+    limits: dict[str, tuple[int, int]] = {}
+    for name, default in RATE_LIMITS.items():
+        variable = f"BONEMETS_RATE_LIMIT_{name.upper()}"
+        text = env.get(variable, "").strip().lower()
+        if text in _OFF:
+            continue
+        if not text:
+            limits[name] = default
+            continue
+        requests, slash, seconds = text.partition("/")
+        try:
+            budget = int(requests), int(seconds)
+        except ValueError:
+            budget = (0, 0)
+        if not slash or min(budget) < 1:
+            raise SettingsError(f"{variable} must be REQUESTS/SECONDS, two whole numbers of at least 1 (e.g. "
+                                f"600/60: 600 requests at once, refilled at 600 per 60 s), or 0/off for no limit")
+        limits[name] = budget
+    return limits
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -261,6 +261,8 @@ RULES: list[Rule] = [
     _rule(r"(.+) contradicts (.+) \((.*)\)",
           lambda m: f"{_phrase(m[1])} contredit {_phrase(m[2])} ({_phrase(m[3])})"),
     _rule(r"Not ready: (.*)\.", "Pas prêt : {0}."),
+    _rule(r"This client has used its (\d+) requests per (\d+) s for (\S+) calls; retry in (\d+) s\.",
+          "Ce client a utilisé ses {0} requêtes par {1} s pour les appels {2} ; réessayez dans {3} s."),
 ]
 
 
