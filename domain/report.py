@@ -3,14 +3,20 @@ audited answer, and a registry summary folded from a bulk job's result lines."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
+
+from domain.kinds import KINDS
 from domain.model import Language, Struct
+from domain.report_values import Fact, case_summary, recommendation_values
 from domain.scores import SCORES
 from domain.texts import labels as words
 from domain.texts.report import labels
+from domain.version import RULES_VERSION
 
 
 class ItemRow(Struct):
@@ -42,6 +48,8 @@ class RecommendationLine(Struct):
     urgency: str
     citations: tuple[str, ...]
     lesion: str | None
+    values: tuple[Fact, ...] = ()  # the computed values its text refers to (a clearance, a dose, a window)
+    refs: tuple[int, ...] = ()  # its citations' numbers in the report's one references section
 
 
 class WithheldLine(Struct):
@@ -69,9 +77,14 @@ class Trace(Struct):
 class PatientReport(Struct):
     lang: Language
     labels: dict[str, str]
-    patient: str | None
-    evaluation_date: str | None
+    patient: str | None  # a short code read from the keyed hash: never the chart's reference
+    evaluation_date: str | None  # in words, in the report's language
     request: str
+    computed_at: str  # the audit record's time, in words, in the evaluation's time zone
+    summary: tuple[Fact, ...]  # what the advice was computed from
+    lesions: tuple[Fact, ...]
+    references: tuple[str, ...]  # every citation once; recommendations refer to them by number
+    texts_as_recorded: str | None  # why the recorded words are printed, not rendered again in this language
     scores: tuple[ScoreBlock, ...]
     recommendations: tuple[RecommendationLine, ...]
     withheld: tuple[WithheldLine, ...]
@@ -140,39 +153,101 @@ def _scores_with_lesions(output: dict[str, Any], lang: Language) -> tuple[ScoreB
     return (*blocks, *(_score_block(s, None, lang) for s in remaining))
 
 
+LANGUAGE_BOUND = frozenset({"text", "band_meaning", "message"})  # what an answer says in words, not codes
+
+
+def _codes(value: Any) -> Any:
+    """An answer without its words: what must be identical for a re-rendering to say the same thing."""
+    if isinstance(value, dict):
+        return {k: _codes(v) for k, v in value.items() if k not in LANGUAGE_BOUND}
+    if isinstance(value, list | tuple):
+        return [_codes(v) for v in value]
+    return value
+
+
+def kind_of(output: dict[str, Any]) -> str | None:
+    """Which kind of request an audited answer answered: a score, a pathway, a whole case."""
+    name = output.get("score") or output.get("pathway") or ("evaluation" if "lesions" in output else None)
+    return name if name in KINDS else None
+
+
+def relocalised(output: dict[str, Any], inputs_json: bytes | str | None, rules_version: str,
+                lang: Language) -> tuple[dict[str, Any], Any, str | None]:
+    """(the answer in `lang`, its inputs, why its recorded words are kept: None when they are the engine's own in
+    `lang`, "rules_changed" or "not_recomputed"). The answer is computed
+    again from its audited inputs in the report's language and kept only if, codes and values, it is the audited
+    answer itself; otherwise (the rules changed since) the recorded words are printed, and the report says so."""
+    kind = kind_of(output)
+    if kind is None or inputs_json is None:
+        return output, None, "not_recomputed"
+    try:
+        inputs = msgspec.json.decode(inputs_json, type=KINDS[kind].inputs)
+    except (msgspec.ValidationError, ValueError):
+        return output, None, "not_recomputed"
+    if rules_version != RULES_VERSION:
+        return output, inputs, "rules_changed"
+    fresh = msgspec.json.decode(msgspec.json.encode(KINDS[kind].compute(inputs, lang)))
+    if _codes(fresh) != _codes(output):
+        return output, inputs, "rules_changed"
+    return fresh, inputs, None
+
+
+def short_code(patient_hash: str | None) -> str | None:
+    """The pseudonym as a reader can say it (the first 40 bits of the keyed hash, e.g. 7F3A-9C21-B4): enough to tell
+    one report from another; only the calling system links it to a chart."""
+    if not patient_hash:
+        return None
+    head = patient_hash[:10].upper()
+    return f"{head[:4]}-{head[4:8]}-{head[8:]}"
+
+
+def moment(instant: str, tz: Any, lang: Language) -> str:
+    """An audit record's UTC instant as a reader of `lang` writes it, in the evaluation's time zone (`tz`: a
+    tzinfo), e.g. "1 juin 2025, 11:30 (Europe/Paris)"."""
+    when = dt.datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(tz)
+    sep = {"fr": ", ", "en": ", "}[lang]
+    return f"{words.date(when.date(), lang)}{sep}{when:%H:%M} ({tz})"
+
+
 def patient_report(output: dict[str, Any], *, trace: Trace, endpoint: str, patient_hash: str | None,
-                   lang: Language) -> PatientReport:
-    """`output` is an audited answer as stored: a score, a pathway or a whole-case evaluation."""
+                   lang: Language, inputs_json: bytes | str | None = None, tz: Any = dt.UTC) -> PatientReport:
+    """`output` is an audited answer as stored: a score, a pathway or a whole-case evaluation; `inputs_json` the
+    record's inputs, from which the words are rendered again in `lang` and the patient summary is taken."""
+    output, inputs, as_recorded = relocalised(output, inputs_json, trace.rules_version, lang)
+    references: dict[str, int] = {}
+
+    def refs(citations: Iterable[str]) -> tuple[int, ...]:
+        return tuple(references.setdefault(c, len(references) + 1) for c in citations)
+
     if "score" in output:  # one score
         scores = (_score_block(output, None, lang),)
         rec = output["recommendation"]
-        recommendations = (RecommendationLine(rule_id=rec["rule_id"], action=rec["action"],
-                                              action_label=words.ACTIONS[rec["action"]][lang], text=rec["text"],
-                                              rcp_required=rec.get("rcp_required", rec["action"] == "rcp_discussion"),
-                                              urgency=rec.get("urgency", "routine"),
-                                              citations=tuple(rec["citations"]), lesion=None),)
-        warnings = tuple(w["message"] for w in output["warnings"])
+        raw = [{**rec, "rcp_required": rec.get("rcp_required", rec["action"] == "rcp_discussion"), "lesion": None}]
         not_evaluable: tuple[str, ...] = ()
     else:  # a pathway or an evaluation
         scores = _scores_with_lesions(output, lang)
-        recommendations = tuple(RecommendationLine(
-            rule_id=r["rule_id"], action=r["action"], action_label=words.ACTIONS[r["action"]][lang], text=r["text"],
-            rcp_required=r["rcp_required"],
-            urgency=r.get("urgency", "routine"), citations=tuple(r["citations"]), lesion=r.get("lesion"))
-            for r in output["recommendations"])
-        warnings = tuple(w["message"] for w in output["warnings"])
+        raw = output["recommendations"]
         not_evaluable = tuple(f"{n['rule_id']}{' (' + n['lesion'] + ')' if n.get('lesion') else ''}: "
                               f"{', '.join(_missing(name, lang) for name in n['missing'])}"
                               for n in output["not_evaluable"])
+    recommendations = tuple(RecommendationLine(
+        rule_id=r["rule_id"], action=r["action"], action_label=words.ACTIONS[r["action"]][lang], text=r["text"],
+        rcp_required=r["rcp_required"], urgency=r.get("urgency", "routine"), citations=tuple(r["citations"]),
+        lesion=r.get("lesion"), values=recommendation_values(r.get("values") or {}, lang),
+        refs=refs(r["citations"])) for r in raw)
+    warnings = tuple(w["message"] for w in output["warnings"])
     withheld = tuple(WithheldLine(rule_id=w["rule_id"], action=w["action"],
                                   action_label=words.ACTIONS[w["action"]][lang], text=w["text"], urgency=w["urgency"],
                                   withheld_by=w["withheld_by"], reason=w["reason"]["text"], lesion=w.get("lesion"))
                      for w in output.get("withheld", ()))
+    summary, lesions = case_summary(kind_of(output) or "", inputs, lang)
     evaluation_date = output.get("evaluation_date")
     return PatientReport(
-        lang=lang, labels=labels(lang), patient=patient_hash[:16] if patient_hash else None,
-        evaluation_date=evaluation_date, request=endpoint, scores=scores, recommendations=recommendations,
-        withheld=withheld, warnings=warnings, not_evaluable=not_evaluable, trace=trace,
+        lang=lang, labels=labels(lang), patient=short_code(patient_hash),
+        evaluation_date=words.date(dt.date.fromisoformat(evaluation_date), lang) if evaluation_date else None,
+        request=endpoint, computed_at=moment(trace.computed_at, tz, lang), summary=summary, lesions=lesions,
+        scores=scores, recommendations=recommendations, withheld=withheld, warnings=warnings,
+        not_evaluable=not_evaluable, references=tuple(references), texts_as_recorded=as_recorded, trace=trace,
         document_date=(evaluation_date or trace.computed_at)[:10])
 
 

@@ -26,6 +26,15 @@ def reported_output(record: dict[str, Any]) -> Any:
     return output["evaluation"] if record["action"] == "cds.answered" else output
 
 
+def reported_inputs(record: dict[str, Any]) -> bytes | None:
+    """The audited inputs of the answer a patient report shows (None for a CDS Hooks call: its inputs are FHIR
+    resources, and the report then prints the answer's words as recorded)."""
+    if record["action"] == "cds.answered":
+        return None
+    raw = record["input_json"]
+    return raw.encode() if isinstance(raw, str) else raw
+
+
 class ReportRow(msgspec.Struct, frozen=True):
     id: str
     client: str

@@ -18,11 +18,12 @@ def _need(tool: str) -> str:
     return path
 
 
-def text_of(pdf: bytes, tmp: Path) -> str:
+def text_of(pdf: bytes, tmp: Path, *, layout: bool = True) -> str:
+    """The PDF's text: laid out as on the page, or (layout=False) in reading order, a column's lines together."""
     source = tmp / "report.pdf"
     source.write_bytes(pdf)
-    return subprocess.run([_need("pdftotext"), "-layout", str(source), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run([_need("pdftotext"), *(["-layout"] if layout else []), str(source), "-"],
+                          capture_output=True, text=True, check=True).stdout
 
 
 def pages(pdf: bytes, tmp: Path, dpi: int = 50) -> list[tuple[int, int, bytes]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 import structlog
@@ -125,7 +126,7 @@ def render_report(self: Task, report_id: str) -> str | None:
         bound.info("task.skipped", status=report.status if report else None)
         return None
     try:
-        pdf, patient_hash = render(engine, report)
+        pdf, patient_hash = render(engine, report, settings_of(self).timezone)
     except SourceMissing as exc:
         reports.mark_failed(engine, report_id, str(exc))
         bound.warning("task.report_failed", reason=str(exc))
@@ -141,7 +142,8 @@ class SourceMissing(LookupError):
     pass
 
 
-def render(engine: Engine, report: reports.ReportRow) -> tuple[bytes, str | None]:
+def render(engine: Engine, report: reports.ReportRow, timezone: str = "UTC") -> tuple[bytes, str | None]:
+    """The report's PDF (and the keyed hash of its patient); times are shown in `timezone`, the deployment's."""
     if report.kind == "registry":
         job = reports.job_source(engine, report.job_id)
         if job is None:
@@ -155,5 +157,6 @@ def render(engine: Engine, report: reports.ReportRow) -> tuple[bytes, str | None
                   guideline_version=record["guideline_version"], engine_version=record["engine_version"],
                   rules_version=record["rules_version"])
     document = patient_report(reports.reported_output(record), trace=trace, endpoint=record["endpoint"],
-                              patient_hash=record["patient_hash"], lang=report.language)
+                              patient_hash=record["patient_hash"], lang=report.language,
+                              inputs_json=reports.reported_inputs(record), tz=ZoneInfo(timezone))
     return pdf_renderer.render_patient_report(document), record["patient_hash"]

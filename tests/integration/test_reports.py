@@ -72,6 +72,21 @@ def test_a_case_is_evaluated_and_audited_first_then_reported(bulk_client, worker
     assert "LB-4" in content and "SP-3" in content and "TRIAL-2" in content
 
 
+def test_a_case_answered_in_english_is_reported_in_french_from_its_audited_inputs(bulk_client, worker, tmp_path):
+    """Issue 15: the whole report in the language asked at report time, whatever the call's; the summary and the
+    values from the audited record; the pseudonym as a short code; times in the deployment's time zone."""
+    evaluated = bulk_client.post("/v1/evaluations", json={**KINDS["evaluation"].example, "patient_ref": "IPP-77"},
+                                 headers={**auth(bulk_client, "scoring"), "Accept-Language": "en"}).json()
+    asked = bulk_client.post("/v1/reports", json={"audit_id": evaluated["audit_id"]},
+                             headers={**auth(bulk_client, "scoring"), "Accept-Language": "fr"})
+    pdf = wait_pdf(bulk_client, asked.headers["location"]).content
+    content = " ".join(text_of(pdf, tmp_path, layout=False).split())
+    assert "Données du cas ayant servi au calcul" in content and "58 ans" in content and "75,8 mL/min" in content
+    assert "Acide zolédronique 4 mg IV" in content and "Zoledronic acid 4 mg" not in content
+    assert "IPP-77" not in content and "seul le système appelant" in content
+    assert "(Europe/Paris)" in content and "Références" in content
+
+
 def test_report_requests_are_validated(bulk_client):
     both = bulk_client.post("/v1/reports", json={"audit_id": "x", "case": KINDS["evaluation"].example},
                             headers=auth(bulk_client, "scoring"))
