@@ -4,6 +4,7 @@ audited answer, and a registry summary folded from a bulk job's result lines."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -15,6 +16,7 @@ from domain.model import Language, Struct
 from domain.report_values import Fact, case_summary, recommendation_values
 from domain.scores import SCORES
 from domain.texts import labels as words
+from domain.texts.messages import localise
 from domain.texts.report import labels
 from domain.version import RULES_VERSION
 
@@ -254,17 +256,29 @@ def patient_report(output: dict[str, Any], *, trace: Trace, endpoint: str, patie
 class Bar(Struct):
     label: str
     count: int
+    percent: str = ""  # of the chart's denominator, in the report's notation
 
 
 class Chart(Struct):
     title: str
     bars: tuple[Bar, ...]
+    denominator: int = 0  # the lines the chart counts (a score: those where it was computed)
 
 
 class ErrorLine(Struct):
     line: int
     line_id: str | None
     message: str
+
+
+class ErrorCause(Struct):
+    """Lines in error for one reason: the field and the message (its values blanked), how many, which first."""
+
+    field: str
+    message: str
+    count: int
+    percent: str
+    lines: str  # the first line numbers, then "…"
 
 
 class RegistrySummary(Struct):
@@ -279,44 +293,87 @@ class RegistrySummary(Struct):
     finished_at: str | None
     band_charts: tuple[Chart, ...]
     action_chart: Chart
+    causes: tuple[ErrorCause, ...]
+    more_causes: int
     errors: tuple[ErrorLine, ...]
     more_errors: int
     document_date: str
+    messages_as_recorded: bool = False  # the lines' messages are in the job's language, which is not this one
+    succeeded: str = ""  # share of the lines evaluated, e.g. "99.2 %"
+    period: str = ""  # submitted → finished, in words, in the deployment's time zone
 
 
-MAX_ERROR_LINES = 40
+MAX_ERROR_LINES = 25
+MAX_CAUSES = 12
 MAX_ACTION_BARS = 20
+CAUSE_LINES = 6
+QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|\b\d+(?:[.,]\d+)?\b")  # a value inside a message
 
 
-def registry_summary(job: dict[str, Any], result_lines: Iterable[dict[str, Any]], lang: Language) -> RegistrySummary:
-    """Fold a job's result lines (one pass, constant memory but for the counters) into its summary."""
+def percent(count: int, total: int, lang: Language) -> str:
+    return f"{words.number(round(100 * count / total, 1), lang)} %" if total else "—"
+
+
+def _cause(field: str, message: str) -> tuple[str, str]:
+    """What makes two errors the same cause: the field without its indices, the message without its values."""
+    return re.sub(r"\[\d+\]", "[]", field), QUOTED.sub("…", message)
+
+
+def registry_summary(job: dict[str, Any], result_lines: Iterable[dict[str, Any]], lang: Language,
+                     tz: Any = dt.UTC) -> RegistrySummary:
+    """Fold a job's result lines (one pass, constant memory but for the counters) into its summary: each score's
+    bands in clinical order with counts, percentages and the denominator; the actions; the lines in error grouped
+    by cause (readable at 10,000 errors), then the first ones. Messages are put in `lang` where they were recorded
+    in English (the job's language otherwise: a French message has no English source to go back to)."""
     bands: dict[str, Counter[str]] = {}
     actions: Counter[tuple[str, str]] = Counter()
     errors: list[ErrorLine] = []
+    causes: Counter[tuple[str, str]] = Counter()
+    cause_lines: dict[tuple[str, str], list[int]] = {}
+    job_lang = job.get("language", lang)
     error_count = 0
     for line in result_lines:
         if not line["ok"]:
             error_count += 1
+            problem = line["error"]
+            first = (problem.get("errors") or [{"field": "$", "message": problem.get("detail", "")}])[0]
+            message = localise(first["message"], lang) if job_lang == "en" else first["message"]
+            key = _cause(first["field"], message)
+            causes[key] += 1
+            seen = cause_lines.setdefault(key, [])
+            if len(seen) <= CAUSE_LINES:
+                seen.append(line["line"])
             if len(errors) < MAX_ERROR_LINES:
-                problem = line["error"]
-                first = problem.get("errors") or [{"field": "$", "message": problem["detail"]}]
                 errors.append(ErrorLine(line=line["line"], line_id=None if line["line_id"] is None
-                                        else str(line["line_id"]),
-                                        message=f"{first[0]['field']}: {first[0]['message']}"))
+                                        else str(line["line_id"]), message=f"{first['field']}: {message}"))
             continue
         result = line["result"]
         for score in ([result] if "score" in result else result.get("scores", [])):
             bands.setdefault(score["score"], Counter())[score["band"]] += 1
         recs = [result["recommendation"]] if "score" in result else result.get("recommendations", [])
         actions.update((r["rule_id"], r["action"]) for r in recs)
+    evaluated = job["done"]
+
+    def chart(name: str, counter: Counter[str]) -> Chart:
+        n = sum(counter.values())
+        return Chart(title=name, denominator=n, bars=tuple(
+            Bar(label=words.BANDS[(name, band.code)][lang], count=counter[band.code],
+                percent=percent(counter[band.code], n, lang)) for band in SCORES[name].BANDS))
+
+    top = causes.most_common(MAX_CAUSES)
     return RegistrySummary(
-        lang=lang, labels=labels(lang), job_id=job["id"], client=job["client"], total=job["total"], done=job["done"],
-        failed=job["failed"], created_at=job["created_at"], finished_at=job["finished_at"],
-        band_charts=tuple(Chart(title=name, bars=tuple(
-            Bar(label=words.BANDS[(name, band.code)][lang], count=counter[band.code]) for band in SCORES[name].BANDS))
-            for name, counter in sorted(bands.items())),
-        action_chart=Chart(title="", bars=tuple(
-            Bar(label=f"{rule} — {words.ACTIONS[action][lang]}", count=c)
+        lang=lang, labels=labels(lang), job_id=job["id"], client=job["client"], total=job["total"],
+        done=job["done"], failed=job["failed"], created_at=job["created_at"], finished_at=job["finished_at"],
+        band_charts=tuple(chart(name, counter) for name, counter in sorted(bands.items())),
+        action_chart=Chart(title="", denominator=evaluated, bars=tuple(
+            Bar(label=f"{rule} — {words.ACTIONS[action][lang]}", count=c, percent=percent(c, evaluated, lang))
             for (rule, action), c in actions.most_common(MAX_ACTION_BARS))),
-        errors=tuple(errors), more_errors=error_count - len(errors),
+        causes=tuple(ErrorCause(field=field, message=message, count=c, percent=percent(c, error_count, lang),
+                                lines=", ".join(map(str, cause_lines[(field, message)][:CAUSE_LINES]))
+                                + (" …" if c > CAUSE_LINES else ""))
+                     for (field, message), c in top),
+        more_causes=len(causes) - len(top), errors=tuple(errors), more_errors=error_count - len(errors),
+        messages_as_recorded=job_lang != lang and job_lang != "en" and error_count > 0,
+        succeeded=percent(job["done"], job["total"], lang),
+        period=" → ".join(moment(t, tz, lang) for t in (job["created_at"], job["finished_at"]) if t),
         document_date=(job["finished_at"] or job["created_at"])[:10])

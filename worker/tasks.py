@@ -148,7 +148,8 @@ def render(engine: Engine, report: reports.ReportRow, timezone: str = "UTC") -> 
         job = reports.job_source(engine, report.job_id)
         if job is None:
             raise SourceMissing(f"job {report.job_id} not found")
-        summary = registry_summary(job, reports.job_result_lines(engine, report.job_id), report.language)
+        summary = registry_summary(job, reports.job_result_lines(engine, report.job_id), report.language,
+                                   ZoneInfo(timezone))
         return pdf_renderer.render_registry_summary(summary), None
     record = reports.audit_source(engine, report.source_audit_id, report.client)
     if record is None:

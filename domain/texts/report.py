@@ -59,6 +59,21 @@ LABELS: dict[str, dict[Language, str]] = {
     "more_errors": {"en": "more lines in error (see the NDJSON results)",
                     "fr": "autres lignes en erreur (voir les résultats NDJSON)"},
     "page": {"en": "Page", "fr": "Page"},
+    "causes": {"en": "Most frequent causes of error", "fr": "Causes d'erreur les plus fréquentes"},
+    "field": {"en": "Field", "fr": "Champ"},
+    "message": {"en": "Message", "fr": "Message"},
+    "count": {"en": "Lines", "fr": "Lignes"},
+    "first_lines": {"en": "First lines", "fr": "Premières lignes"},
+    "more_causes": {"en": "other causes", "fr": "autres causes"},
+    "first_errors": {"en": "First lines in error", "fr": "Premières lignes en erreur"},
+    "line": {"en": "Line", "fr": "Ligne"},
+    "of_lines": {"en": "of the lines", "fr": "des lignes"},
+    "scored": {"en": "lines scored", "fr": "lignes calculées"},
+    "actions_of": {"en": "share of the lines evaluated", "fr": "part des lignes évaluées"},
+    "messages_as_recorded": {"en": "Error messages are printed as recorded, in the language the job was submitted "
+                                   "in.",
+                             "fr": "Les messages d'erreur sont reproduits tels qu'enregistrés, dans la langue de "
+                                   "soumission du lot."},
     "disclaimer": {
         "en": "Advisory only. This report restates the regional guideline (OncoBFC / NEON / ONCORIF, 2024) for the "
               "data entered; it does not replace clinical judgement. The multidisciplinary meeting (RCP) decides.",

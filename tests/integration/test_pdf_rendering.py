@@ -164,3 +164,69 @@ def test_a_report_of_an_answer_the_rules_no_longer_give_prints_its_words_as_reco
     text = " ".join(text_of(pdf, tmp_path, layout=False).split())
     assert "Les règles ont changé depuis cette réponse" in text
     assert dehyphen(output["recommendations"][0]["text"][:40]) in dehyphen(text)
+
+
+def error_lines(count, start=1):
+    """`count` failed result lines of four causes, as a worker stores them (an English job)."""
+    from domain.bulk import evaluate_line
+    from infra.problems import problem_body
+
+    bodies = ['{"kind":"sins","pain":"x%d"}', "not json %d", '{"kind":"nope","n":%d}',
+              '{"kind":"mirels","site":"upper_limb","pain":"mild","lesion":"lytic","size":"huge%d"}']
+    lines = []
+    for i in range(count):
+        rejected = evaluate_line(bodies[i % 4] % i, "en")
+        lines.append({"line": start + i, "line_id": f"r{i}", "ok": False,
+                      "error": problem_body(422, "x", errors=rejected.problems, language="en")})
+    return lines
+
+
+def score_lines(count):
+    from domain.bulk import evaluate_line
+    from domain.kinds import KINDS
+
+    kinds = ["mirels", "sins", "tomita"]
+    return [{"line": i + 1, "line_id": i, "ok": True, "result": msgspec.to_builtins(evaluate_line(
+        msgspec.json.encode({"kind": kinds[i % 3], **KINDS[kinds[i % 3]].example}), "en").result)}
+        for i in range(count)]
+
+
+def test_a_summary_gives_each_band_its_count_share_and_denominator_in_clinical_order(tmp_path):
+    lines = score_lines(30) + error_lines(2, start=31)
+    job = {"id": "job-3", "client": "registry-b", "total": 32, "done": 30, "failed": 2, "language": "en",
+           "created_at": "2025-06-01T09:00:00.000000Z", "finished_at": "2025-06-01T09:05:00.000000Z"}
+    summary = registry_summary(job, iter(lines), "fr")
+    mirels = summary.band_charts[0]
+    assert mirels.denominator == 10 and [b.label for b in mirels.bars] == [
+        words.BANDS[("mirels", code)]["fr"] for code in ("low", "borderline", "high")]
+    assert [(b.count, b.percent) for b in mirels.bars] == [(0, "0 %"), (0, "0 %"), (10, "100 %")]
+    assert summary.succeeded == "93,8 %"  # 30 of 32
+    text = " ".join(text_of(render_registry_summary(summary), tmp_path, layout=False).split())
+    assert "n = 10" in text and "100 %" in text and "30 (93,8 %)" in text
+    assert "valeur non reconnue" in text and "Invalid enum value" not in text  # the English job's errors, in French
+
+
+def test_ten_thousand_errors_read_as_their_causes_then_the_first_lines(tmp_path):
+    lines = score_lines(30) + error_lines(10_000, start=31)
+    job = {"id": "job-4", "client": "registry-b", "total": 10_030, "done": 30, "failed": 10_000, "language": "en",
+           "created_at": "2025-06-01T09:00:00.000000Z", "finished_at": "2025-06-01T09:05:00.000000Z"}
+    summary = registry_summary(job, iter(lines), "en")
+    assert len(summary.causes) == 4 and sum(c.count for c in summary.causes) == 10_000
+    assert {c.field for c in summary.causes} == {"$", "kind", "pain", "size"}  # one cause per reason, not per value
+    assert all(c.percent == "25 %" for c in summary.causes) and summary.causes[0].lines.endswith("…")
+    pdf = render_registry_summary(summary)
+    assert len(pages(pdf, tmp_path)) <= 3
+    text = " ".join(text_of(pdf, tmp_path, layout=False).split())
+    assert "Most frequent causes of error" in text and f"+ {10_000 - len(summary.errors)} more lines in error" in text
+
+
+def test_a_french_jobs_errors_in_an_english_summary_are_printed_as_recorded_and_said_to_be(tmp_path):
+    lines = [{**line, "error": {**line["error"], "errors": [{**e, "message": "valeur non reconnue 'x'"}
+                                                              for e in line["error"]["errors"]]}}
+             for line in error_lines(3)]
+    job = {"id": "job-5", "client": "registry-b", "total": 3, "done": 0, "failed": 3, "language": "fr",
+           "created_at": "2025-06-01T09:00:00.000000Z", "finished_at": "2025-06-01T09:05:00.000000Z"}
+    summary = registry_summary(job, iter(lines), "en")
+    assert summary.messages_as_recorded
+    text = " ".join(text_of(render_registry_summary(summary), tmp_path, layout=False).split())
+    assert "printed as recorded, in the language the job was submitted in" in text
