@@ -99,6 +99,9 @@ def cmd_bulk(args: argparse.Namespace) -> int:
     except Stop as stop:
         print(f"bonemets: {stop}", file=sys.stderr)
         return stop.code
+    except KeyboardInterrupt:  # before the server had a job (after, each command says what to do next)
+        print("\nbonemets: interrupted", file=sys.stderr)
+        return INTERRUPTED
     finally:
         server.close()
 
@@ -255,12 +258,16 @@ def cmd_submit(server: Server, args: argparse.Namespace) -> int:
         progress.close()
         raise
     job = response.json()
-    created = created_at(job)
-    if before is not None and created is not None and created < before:
-        progress.note(f"job {job['id']}: this file was submitted before (Idempotency-Key {key}); that job is the one "
-                      "shown. To run it again as a new job: --new")
-    else:
-        progress.note(f"job {job['id']} submitted: {int(job['total']):,} lines (Idempotency-Key {key})")
+    try:
+        created = created_at(job)
+        if before is not None and created is not None and created < before:
+            progress.note(f"job {job['id']}: this file was submitted before (Idempotency-Key {key}); that job is the "
+                          "one shown. To run it again as a new job: --new")
+        else:
+            progress.note(f"job {job['id']} submitted: {int(job['total']):,} lines (Idempotency-Key {key})")
+    except KeyboardInterrupt:
+        progress.close()
+        return interrupted(job, args)
     if not (args.wait or args.out or args.report):
         progress.close()
         print(f"follow it: bonemets bulk status {job['id']} --wait [--out results.ndjson]")
@@ -301,13 +308,18 @@ def follow(server: Server, job: dict[str, Any], args: argparse.Namespace, progre
             progress.close()
         return finish(server, job, args)
     except KeyboardInterrupt:
-        job_id, again = job["id"], " ".join(f"--{flag} {value}" for flag in ("out", "report")
-                                             if (value := getattr(args, flag)))
-        state = "keeps running" if job["status"] not in FINISHED else "has finished and stays"
-        print(f"\nbonemets: interrupted; job {job_id} {state} on the server.\n"
-              f"  follow it: bonemets bulk status {job_id} --wait {again}".rstrip() + "\n"
-              f"  cancel it: bonemets bulk cancel {job_id}", file=sys.stderr)
-        return INTERRUPTED
+        return interrupted(job, args)
+
+
+def interrupted(job: dict[str, Any], args: argparse.Namespace) -> int:
+    """Ctrl-C once the server has the job: it goes on there; say how to follow it or cancel it."""
+    job_id, again = job["id"], " ".join(f"--{flag} {value}" for flag in ("out", "report")
+                                         if (value := getattr(args, flag)))
+    state = "keeps running" if job["status"] not in FINISHED else "has finished and stays"
+    print(f"\nbonemets: interrupted; job {job_id} {state} on the server.\n"
+          f"  follow it: bonemets bulk status {job_id} --wait {again}".rstrip() + "\n"
+          f"  cancel it: bonemets bulk cancel {job_id}", file=sys.stderr)
+    return INTERRUPTED
 
 
 def finish(server: Server, job: dict[str, Any], args: argparse.Namespace) -> int:

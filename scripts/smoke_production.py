@@ -1,6 +1,7 @@
 """The production path, end to end, as an operator starts it: a non-dev install (`pip install .`), `bonemets
 migrate`, `bonemets serve` and `bonemets worker` on PostgreSQL and Redis, then a bulk job and a PDF report
-through HTTP. Standard library only: it runs with the production virtual environment's Python.
+through HTTP, and again through the registry CLI (`bonemets bulk submit`). Standard library only: it runs with the
+production virtual environment's Python.
 
     python scripts/smoke_production.py --bin /path/to/venv/bin --database-url postgresql+psycopg://... \\
         --broker-url redis://127.0.0.1:6379/12
@@ -103,6 +104,7 @@ def main() -> int:
         wait_for(lambda: call("GET", base + report, key)[0] == 200, "the PDF report")
         status, headers, pdf = call("GET", base + report, key)
         assert headers["Content-Type"] == "application/pdf" and pdf.startswith(b"%PDF"), headers
+        client_run(bonemets, base, key, lines, workdir / "client")
     except BaseException:
         for name, log in logs.items():
             log.flush()
@@ -114,8 +116,22 @@ def main() -> int:
         "BONEMETS_AUDIT_CHECKPOINT_SINK"]], env=env, cwd=workdir, capture_output=True, text=True)
     assert verified.returncode == 0 and "also published outside the database" in verified.stdout, verified
     print(f"smoke: production path ok (pip install ., PostgreSQL, Redis, the application role): 50-line bulk job, "
-          f"{len(pdf)}-byte PDF report; {verified.stdout.strip()}", flush=True)
+          f"{len(pdf)}-byte PDF report, the same through `bonemets bulk submit`; {verified.stdout.strip()}",
+          flush=True)
     return 0
+
+
+def client_run(bonemets: str, base: str, key: str, lines: bytes, client: Path) -> None:
+    """The registry CLI as on a machine with the package and nothing else: no settings, no installation."""
+    client.mkdir()
+    (client / "cases.ndjson").write_bytes(lines)
+    run = subprocess.run([bonemets, "bulk", "submit", "cases.ndjson", "--new", "--out", "results.ndjson", "--report",
+                          "summary.pdf"], env={"PATH": os.environ.get("PATH", ""), "BONEMETS_URL": base,
+                                               "BONEMETS_API_KEY": key}, cwd=client, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert len((client / "results.ndjson").read_bytes().splitlines()) == 50, run.stdout
+    assert (client / "summary.pdf").read_bytes().startswith(b"%PDF"), run.stdout
 
 
 def stop(processes: list[subprocess.Popen]) -> None:

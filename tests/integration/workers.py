@@ -31,6 +31,13 @@ class WorkerProcess:
         self._process.wait(timeout=10)
         self._log.close()
 
+    def pause(self) -> None:
+        """SIGSTOP to the worker and its pool: it takes no task until resume(), whatever the machine's speed."""
+        os.killpg(self._process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self._process.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             os.killpg(self._process.pid, signal.SIGTERM)
