@@ -100,11 +100,19 @@ def recommendation_values(values: dict[str, Any], lang: Language) -> tuple[Fact,
     return tuple(facts)
 
 
+SUMMARY_LABELS = {  # where the form's label names the unit, the summary, which prints it, does not
+    "life_expectancy_weeks": {"fr": "Espérance de vie estimée", "en": "Estimated life expectancy"},
+    "life_expectancy_months": {"fr": "Espérance de vie estimée", "en": "Estimated life expectancy"},
+}
+
+
 def field_fact(name: str, value: Any, lang: Language) -> Fact:
     if name == "frankel":
         grade = words.VALUES[("tokuhashi", "frankel", str(value.value))]
         return Fact(label=words.FIELDS[name][lang], value=grade[lang])
     label = words.FIELDS.get(name)
+    if name in SUMMARY_LABELS:
+        return Fact(label=SUMMARY_LABELS[name][lang], value=shown(value, lang, words.unit(name, lang)))
     return Fact(label=label[lang] if label else code_label(name, lang),
                 value=shown(value, lang, words.unit(name, lang) if label else None))
 

@@ -59,6 +59,7 @@ LABELS: dict[str, dict[Language, str]] = {
     "more_errors": {"en": "more lines in error (see the NDJSON results)",
                     "fr": "autres lignes en erreur (voir les résultats NDJSON)"},
     "page": {"en": "Page", "fr": "Page"},
+    "colon": {"en": ": ", "fr": " : "},  # French typography puts a space before a colon
     "causes": {"en": "Most frequent causes of error", "fr": "Causes d'erreur les plus fréquentes"},
     "field": {"en": "Field", "fr": "Champ"},
     "message": {"en": "Message", "fr": "Message"},
