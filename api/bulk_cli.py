@@ -139,9 +139,11 @@ class Server:
             try:
                 response = self._http.send(request, stream=stream)
             except httpx.TransportError as exc:
+                why = str(exc) or type(exc).__name__
                 if tries >= TRIES:
-                    raise Stop(f"cannot reach {self.url}: {exc or type(exc).__name__} (tried {tries} times)",
-                               UNREACHABLE) from None
+                    raise Stop(f"cannot reach {self.url}: {why} (tried {tries} times)", UNREACHABLE) from None
+                print(f"bonemets: {method} {path}: {why}; trying again in {backoff(tries):g} s ({tries + 1} of "
+                      f"{TRIES})", file=sys.stderr, flush=True)
                 time.sleep(backoff(tries))
                 continue
             if response.status_code in expect:
@@ -153,7 +155,10 @@ class Server:
                 self.throttled += 1
                 time.sleep(retry_after(response, POLL_S))
             elif response.status_code in (502, 503, 504) and tries < TRIES:
-                time.sleep(retry_after(response, backoff(tries)))
+                wait = retry_after(response, backoff(tries))
+                print(f"bonemets: {method} {path}: {describe(response).splitlines()[0]}; trying again in {wait:g} s "
+                      f"({tries + 1} of {TRIES})", file=sys.stderr, flush=True)
+                time.sleep(wait)
             else:
                 raise Stop(f"{method} {path}: {describe(response)}", SERVER_ERROR)
 
@@ -251,9 +256,13 @@ def cmd_submit(server: Server, args: argparse.Namespace) -> int:
             timeout=httpx.Timeout(30.0, connect=10.0, read=300.0 + size / 1e6))  # the server stores, then answers
     except KeyboardInterrupt:
         progress.close()
-        print(f"\nbonemets: upload interrupted. Run the same command again: its Idempotency-Key ({key}) gives back "
-              "the job if the server had the whole file, or makes it once.", file=sys.stderr)
+        print(f"\nbonemets: upload interrupted. {retry_hint(args, key)}", file=sys.stderr)
         return INTERRUPTED
+    except Stop as stop:
+        progress.close()
+        if stop.code == UNREACHABLE:
+            raise Stop(f"{stop}\n{retry_hint(args, key)}", stop.code) from None
+        raise
     except BaseException:
         progress.close()
         raise
@@ -273,6 +282,13 @@ def cmd_submit(server: Server, args: argparse.Namespace) -> int:
         print(f"follow it: bonemets bulk status {job['id']} --wait [--out results.ndjson]")
         return OK
     return follow(server, job, args, progress)
+
+
+def retry_hint(args: argparse.Namespace, key: str) -> str:
+    again = "the same command" if args.idempotency_key is None and not args.new else \
+        f"the same command with --idempotency-key {key}" + (" instead of --new" if args.new else "")
+    return (f"Run {again}: that Idempotency-Key gives back the job if the server had the whole file, or makes it "
+            "once.")
 
 
 def server_time(response: httpx.Response) -> dt.datetime | None:

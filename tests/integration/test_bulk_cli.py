@@ -25,6 +25,7 @@ from infra.db import make_engine
 from infra.keys import create_key
 from infra.migrate import migrate
 from tests.conftest import PSEUDONYM_KEY, REDIS_URL, SIGNING_KEY, _reset_postgres, as_app_role, unavailable
+from tests.faultproxy import FaultProxy
 from tests.integration.test_audit_chain import free_port, wait_ready
 from tests.integration.workers import WorkerProcess
 from tests.pdftools import text_of
@@ -199,6 +200,35 @@ def test_the_same_file_again_is_the_same_job_new_makes_another_and_status_list_c
     assert twice.returncode == 3 and f"404 Not found: No bulk job {other_job}." in twice.stderr
     assert other_job not in bulk(deployment, work, "list").stdout
     assert list(work.iterdir()) == []  # a client leaves nothing where it runs: no installation made
+
+
+def test_an_answer_lost_in_the_network_is_retried_with_the_same_key_and_makes_one_job(deployment, tmp_path):
+    records = [*cases(300), {"kind": "sins", "line_id": "the-last-line", **KINDS["sins"].example}]
+    source = write_ndjson(tmp_path / "cases.ndjson", records)
+    port = int(deployment.url.rsplit(":", 1)[1])
+    proxy = FaultProxy(("127.0.0.1", port))
+    # once the last bytes are through, the network loses everything for a second, then resets the connection: the
+    # server has the whole file and makes the job, and its answer never comes back
+    proxy.arm("blackhole", 1.0, trigger=b"the-last-line")
+    uploads_before = len(uploads(deployment))
+    try:
+        run = bulk(deployment, tmp_path / "work", "submit", str(source), "--wait", "--url",
+                   f"http://127.0.0.1:{proxy.port}")
+    finally:
+        proxy.close()
+    assert run.returncode == 0, run.stdout + run.stderr
+    job = job_id(run.stdout)
+    assert f"job {job} succeeded: 301 ok, 0 failed, 301 lines" in run.stdout
+    assert "bonemets: POST /v1/bulk-jobs: " in run.stderr and "trying again in 0.5 s (2 of 4)" in run.stderr
+    assert uploads(deployment)[uploads_before:] == [202, 202]  # the server answered both; the first answer was lost
+    listed = json.loads(bulk(deployment, tmp_path / "work", "list", "--json").stdout)
+    assert [j["id"] for j in listed if j["total"] == 301] == [job]  # sent twice, one job
+
+
+def uploads(deployment: Deployment) -> list[int]:
+    """The statuses the server answered POST /v1/bulk-jobs with, from its request log."""
+    return [json.loads(line)["status"] for line in deployment.server_log.read_text().splitlines()
+            if '"method":"POST"' in line and '"path":"/v1/bulk-jobs"' in line]
 
 
 def test_ctrl_c_leaves_a_queued_job_running_and_status_waits_out_the_servers_poll_interval(deployment, tmp_path):
