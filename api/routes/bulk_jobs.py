@@ -10,6 +10,7 @@ import base64
 import collections
 import datetime as dt
 import email.utils
+import math
 import time
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
@@ -116,11 +117,18 @@ def expires_at(job: jobs.JobRow, settings: Settings | None) -> str | None:
     return (finished + dt.timedelta(days=settings.bulk_results_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def poll_after(settings: Settings | None) -> str:
+    """Retry-After for a running job: the documented interval, or the minimum the server enforces if longer (a
+    client that obeys it is never answered 429)."""
+    floor = settings.bulk_min_poll_s if settings is not None else 0
+    return str(max(POLL_INTERVAL_S, math.ceil(floor)))
+
+
 def progress_headers(job: jobs.JobRow, settings: Settings | None = None) -> dict[str, str]:
     done = job.done + job.failed
     headers = {"X-Progress": f"{job.progress * 100:.1f}% ({done} of {job.total} lines)"}
     if job.status not in jobs.FINISHED:
-        headers["Retry-After"] = str(POLL_INTERVAL_S)
+        headers["Retry-After"] = poll_after(settings)
     elif (expires := expires_at(job, settings)) is not None:
         headers["Expires"] = email.utils.format_datetime(
             dt.datetime.fromisoformat(expires.replace("Z", "+00:00")), usegmt=True)
@@ -231,7 +239,7 @@ async def job_status(request: Request, job_id: FromPath[str]) -> Response[JobSta
     if job.status not in jobs.FINISHED and not POLLS.allow((request.user.client, job.id), settings.bulk_min_poll_s):
         return problem(429, f"Poll this job at most every {settings.bulk_min_poll_s:g} s (Retry-After says when "
                        f"to come back); it is {job.status}, {job.progress * 100:.1f}% done.",
-                       headers={"Retry-After": str(POLL_INTERVAL_S)},
+                       headers={"Retry-After": poll_after(settings)},
                        instance=request.url.path, language=language(request))
     finished = job.status in jobs.FINISHED
     return Response(status_of(job, settings), status_code=200 if finished else 202,
@@ -255,7 +263,7 @@ async def job_results(
     if job.status not in jobs.FINISHED and not partial:
         return problem(409, f"Job {job_id} is {job.status}: its results are complete once it has finished (poll "
                        f"its status), or ask for the lines finished so far with partial=true.",
-                       headers={"Retry-After": str(POLL_INTERVAL_S)}, instance=request.url.path,
+                       headers={"Retry-After": poll_after(settings)}, instance=request.url.path,
                        language=language(request))
     lines = jobs.results(request.app.state.engine, job.id, ok)
     if format == "fhir":

@@ -173,6 +173,10 @@ def test_a_running_job_answers_as_fhir_bulk_data_does_and_another_client_sees_no
     assert early_fr.json()["detail"] == translate(early.json()["detail"]) and "partial=true" in early_fr.text
     partial = bulk_client.get(f"{location}/results", params={"partial": "true"}, headers=auth(bulk_client))
     assert partial.status_code == 200 and partial.text == ""
+    # a server that enforces a longer minimum says so in Retry-After: a client that obeys it is never refused
+    state.settings = replace(state.settings, bulk_min_poll_s=4.5)
+    slow = bulk_client.get(location, headers=auth(bulk_client))
+    assert slow.status_code == 429 and slow.headers["retry-after"] == "5"
     for method in ("get", "delete"):
         assert getattr(bulk_client, method)(location, headers=auth(bulk_client, "other")).status_code == 404
     assert bulk_client.get(f"{location}/results", headers=auth(bulk_client, "other")).status_code == 404
