@@ -18,6 +18,8 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api import errors, openapi
 from api.auth import ApiKeyAuthentication
+from api.metrics import ROUTES as METRICS_ROUTES
+from api.metrics import Metrics
 from api.observability import ObservedLitestar
 from api.ratelimit import Limiter, RateLimiting
 from api.routes import audit, bulk_jobs, cds_hooks, compute, fhir, meta, reports
@@ -45,8 +47,11 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
     app_state_seen = SeenTokens()
     admission = admission_for(settings)  # CDS Hooks calls admitted on the event loop (PostgreSQL)
     limiter = Limiter(settings.rate_limits)
+    celery = create_client(settings)
+    metrics = Metrics(settings, celery)  # GET /metrics (issue 15)
     writer = LoopWriter(store_for(settings), batch_max=settings.audit_batch_max, checkpoints=settings.checkpointer(),
-                        stall_s=settings.audit_timeout_s / 2, timeout_s=settings.audit_timeout_s)
+                        stall_s=settings.audit_timeout_s / 2, timeout_s=settings.audit_timeout_s,
+                        on_batch=metrics.audit)
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
@@ -56,6 +61,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
             yield
         finally:
             await writer.stop()
+            metrics.close()
             if admission is not None:
                 await admission.close()
             engine.dispose()
@@ -64,10 +70,11 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
     assets = "/static/swagger-ui"
     app = ObservedLitestar(
         route_handlers=[*compute.ROUTES, *meta.ROUTES, *reports.ROUTES, bulk_jobs.router(settings), audit.router,
-                        *cds_hooks.ROUTES, *fhir.ROUTES,
+                        *cds_hooks.ROUTES, *fhir.ROUTES, *METRICS_ROUTES,
                         create_static_files_router(path=assets, directories=[swagger_ui_path],
                                                    include_in_schema=False, opt={"exclude_from_auth": True})],
-        state=State({"settings": settings, "engine": engine, "audit_writer": writer, "celery": create_client(settings),
+        state=State({"settings": settings, "engine": engine, "audit_writer": writer, "celery": celery,
+                     "metrics": metrics,
                      "key_store": KeyStore(engine, settings.auth_cache_ttl_s),
                      "cds_issuers": issuers, "cds_key_sets": KeySets(issuers), "cds_seen_tokens": app_state_seen,
                      "cds_in_flight": InFlight(), "cds_admission": admission,
@@ -109,6 +116,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
     openapi.polish_request_bodies(document)
     openapi.rate_limited(document, limiter.policies)
     plugin._openapi_schema = document
+    app.request_metrics = metrics.requests  # every request, by route template and status (api.observability)
     return app
 
 

@@ -4,11 +4,15 @@ bulk (submit, status, cancel, list: a client of a remote server)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 from api import audit_cli, bulk_cli, cds_cli
 from infra.settings import Settings, SettingsError, load_settings
@@ -112,9 +116,38 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if settings.embedded and workers > 1:
         print("bonemets: SQLite has one writer; serve one API process (or use PostgreSQL)", file=sys.stderr)
         return 2
-    uvicorn.run("api.main:app_from_environment", factory=True, host=args.host, port=args.port,
-                workers=workers, access_log=False, log_level="warning")
+    with metrics_directory(workers):
+        uvicorn.run("api.main:app_from_environment", factory=True, host=args.host, port=args.port,
+                    workers=workers, access_log=False, log_level="warning")
     return 0
+
+
+METRICS_FILES = ("*.db", "bonemets_bulk_lines.*")  # prometheus_client's files, and api.metrics.LineTally's
+
+
+@contextlib.contextmanager
+def metrics_directory(workers: int) -> Iterator[None]:
+    """prometheus_client's multiprocess mode for N API processes (api.metrics): each process writes its counters to
+    files in PROMETHEUS_MULTIPROC_DIR, and whichever a scrape reaches sums them all. Without the variable, N > 1 gets
+    a temporary directory, removed at exit, and one process keeps its counters in memory. A directory given is
+    emptied of those files at start: the counters begin at 0, as a restarted process's do."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for pattern in METRICS_FILES:
+            for stale in path.glob(pattern):
+                stale.unlink(missing_ok=True)
+        yield
+    elif workers > 1:
+        with tempfile.TemporaryDirectory(prefix="bonemets-metrics-") as made:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = made  # read by the processes uvicorn starts
+            try:
+                yield
+            finally:
+                os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    else:
+        yield
 
 
 def worker_command(concurrency: int) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -27,7 +28,7 @@ def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
 
 # Routes whose text is in no one language of the request's: the audit trail holds what was answered, in the
 # language of each answer; the schema and the probes carry no clinical text.
-WITHOUT_LANGUAGE = ("/v1/audit", "/schema", "/static", "/health")
+WITHOUT_LANGUAGE = ("/v1/audit", "/schema", "/static", "/health", "/metrics")
 
 
 def language_headers(scope: Any, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -49,6 +50,8 @@ class ObservedLitestar(Litestar):
         super().__init__(*args, **kwargs)
         # A bound logger made after logging is configured: no lazy proxy to resolve on every request.
         self._access_log = structlog.get_logger("bonemets.http").bind()
+        # (scope, status, seconds) once per request, with what is logged: the operator's metrics (api.metrics)
+        self.request_metrics: Callable[[Any, int, float], None] | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -84,6 +87,9 @@ class ObservedLitestar(Litestar):
                 status = 499
             elif status is None:
                 status = 500
+            elapsed = time.perf_counter() - started
             self._access_log.info("http.request", method=scope["method"], path=scope["path"], status=status,
-                     duration_ms=round((time.perf_counter() - started) * 1000, 3), request_id=request_id,
+                     duration_ms=round(elapsed * 1000, 3), request_id=request_id,
                      client=meta.get("client"), **meta["log"])
+            if self.request_metrics is not None:
+                self.request_metrics(scope, status, elapsed)

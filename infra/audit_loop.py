@@ -55,8 +55,10 @@ class LoopWriter(WriterState):
     """Group commit on the event loop: `append` waits for the batch holding its entry to commit."""
 
     def __init__(self, store: Store, *, batch_max: int = 512, checkpoints: Checkpointer | None = None,
-                 stall_s: float = 5.0, timeout_s: float | None = None) -> None:
+                 stall_s: float = 5.0, timeout_s: float | None = None,
+                 on_batch: Callable[[int, float, bool], None] | None = None) -> None:
         self._store = store
+        self._on_batch = on_batch  # (records, seconds, committed) once per batch: the operator's metrics
         self._batch_max = batch_max
         self._checkpoints = checkpoints
         self._stall_s = stall_s
@@ -132,10 +134,13 @@ class LoopWriter(WriterState):
 
     async def _commit(self, batch: list[tuple[AuditEntry, asyncio.Future[Receipt]]]) -> None:
         entries = [entry for entry, _ in batch]
+        started = time.perf_counter()
         try:
             receipts = await self._write(entries)
         except BaseException as exc:  # any failure to commit (or the writer cancelled): every caller gets 503
             log.error("audit.write_failed", error=type(exc).__name__, batch=len(batch))
+            if self._on_batch is not None:
+                self._on_batch(len(batch), time.perf_counter() - started, False)
             self._failed = True
             error = exc if isinstance(exc, AuditUnavailable) else AuditUnavailable(type(exc).__name__)
             for _, future in batch:
@@ -147,6 +152,8 @@ class LoopWriter(WriterState):
         finally:
             self._busy_since = None
         self._failed = False
+        if self._on_batch is not None:
+            self._on_batch(len(batch), time.perf_counter() - started, True)
         for (_, future), receipt in zip(batch, receipts, strict=True):
             if not future.done():
                 future.set_result(receipt)

@@ -57,6 +57,7 @@ class Settings:
     timezone: str = "Europe/Paris"
     report_link_ttl_s: int = 86400  # how long a CDS card's link to its PDF report opens it (infra.report_links)
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API; none by default (issue 15)
+    metrics_token: str | None = None  # the bearer token of GET /metrics; without it, a scraper on this host only
     # per-client rate limits (issue 15): policy -> (requests, seconds), a bucket of `requests` refilled at
     # requests/seconds per second, per client and API process (api/ratelimit.py); a policy absent is not limited
     rate_limits: Mapping[str, tuple[int, int]] = field(default_factory=lambda: dict(RATE_LIMITS))
@@ -129,6 +130,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, install: bool = F
         timezone=_timezone(env),
         report_link_ttl_s=_at_least_one(env, "BONEMETS_REPORT_LINK_TTL_S", 86400),
         cors_origins=_origins(env),
+        metrics_token=_metrics_token(env),
         rate_limits=_rate_limits(env),
         audit_retention_days=_retention(env),
         auth_cache_ttl_s=_positive(env, "BONEMETS_AUTH_CACHE_TTL_S", 30.0),
@@ -256,6 +258,16 @@ def _rate_limits(env: Mapping[str, str]) -> Mapping[str, tuple[int, int]]:
                                 f"600/60: 600 requests at once, refilled at 600 per 60 s), or 0/off for no limit")
         limits[name] = budget
     return limits
+
+
+def _metrics_token(env: Mapping[str, str]) -> str | None:
+    """BONEMETS_METRICS_TOKEN: the bearer token a Prometheus elsewhere scrapes /metrics with."""
+    token = env.get("BONEMETS_METRICS_TOKEN")
+    if token is None or token == "":
+        return None
+    if len(token.strip()) < 16 or token != token.strip():
+        raise SettingsError("BONEMETS_METRICS_TOKEN must be at least 16 characters, without spaces around them")
+    return token
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
