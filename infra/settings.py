@@ -61,6 +61,7 @@ class Settings:
     # per-client rate limits (issue 15): policy -> (requests, seconds), a bucket of `requests` refilled at
     # requests/seconds per second, per client and API process (api/ratelimit.py); a policy absent is not limited
     rate_limits: Mapping[str, tuple[int, int]] = field(default_factory=lambda: dict(RATE_LIMITS))
+    worker_heartbeat_s: float = 10.0  # each worker's heartbeat period; readiness lists those seen in 3 periods
 
     @property
     def public_key(self) -> str:
@@ -132,6 +133,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, install: bool = F
         cors_origins=_origins(env),
         metrics_token=_metrics_token(env),
         rate_limits=_rate_limits(env),
+        worker_heartbeat_s=_positive(env, "BONEMETS_WORKER_HEARTBEAT_S", 10.0),
         audit_retention_days=_retention(env),
         auth_cache_ttl_s=_positive(env, "BONEMETS_AUTH_CACHE_TTL_S", 30.0),
         db_statement_timeout_s=_positive(env, "BONEMETS_DB_STATEMENT_TIMEOUT_S", 60.0),

@@ -206,3 +206,15 @@ class CdsFeedback(SQLModel, table=True):
     override_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     audit_id: str = Field(max_length=36)
     received_at: str = Field(max_length=32)
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    """A running worker's last sign of life (infra/heartbeat.py), by the database's clock in epoch seconds."""
+
+    __tablename__ = "worker_heartbeat"
+
+    id: str = Field(primary_key=True, max_length=160, description="node name, host and pid")
+    name: str = Field(max_length=128, description="the Celery node name, e.g. celery@worker-1")
+    pid: int
+    started_at: float
+    seen_at: float

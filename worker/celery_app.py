@@ -1,12 +1,15 @@
 """create_celery(settings): the composition root of the workers: the shared broker configuration
-(infra/broker.py) and this package's tasks."""
+(infra/broker.py), this package's tasks, and beside each worker's main process the reconciler and the heartbeat."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import worker_ready, worker_shutdown
 
 from infra.broker import configure
+from infra.heartbeat import Heartbeat
 from infra.settings import Settings
 
 
@@ -20,5 +23,21 @@ def create_celery(settings: Settings) -> Celery:
         from infra.reconcile import Reconciler
 
         Reconciler(engine_for(settings, pool_size=1), app, settings).start()
+
+    heartbeats: list[Heartbeat] = []
+
+    @worker_ready.connect(weak=False)
+    def start_heartbeat(sender: Any = None, **_: object) -> None:
+        """Readiness lists this worker from its first heartbeat on (infra/heartbeat.py)."""
+        from infra.db import engine_for
+
+        name = getattr(sender, "hostname", None) or "celery"
+        heartbeats.append(Heartbeat(engine_for(settings, pool_size=1), name, settings.worker_heartbeat_s).start())
+
+    @worker_shutdown.connect(weak=False)
+    def stop_heartbeat(**_: object) -> None:
+        """A worker that stops is no longer listed at once; one killed is, for three heartbeat periods."""
+        while heartbeats:
+            heartbeats.pop().stop()
 
     return app
