@@ -87,6 +87,14 @@ RULES: list[Rule] = [
           "La piste d'audit ne peut pas être écrite ; aucune recommandation n'est donnée. Réessayez plus tard."),
     _rule(r"The task queue cannot be reached; nothing was queued and nothing was kept\. Retry later\.",
           "La file de tâches est injoignable ; rien n'a été mis en file ni conservé. Réessayez plus tard."),
+    _rule(r"The database cannot be reached; nothing was kept\. Retry later\.",
+          "La base de données est injoignable ; rien n'a été conservé. Réessayez plus tard."),
+    _rule(r"The metrics need the token of BONEMETS_METRICS_TOKEN: Authorization: Bearer <token>\.",
+          "Les métriques demandent le jeton de BONEMETS_METRICS_TOKEN : Authorization: Bearer <jeton>."),
+    _rule(r"The metrics are served to a scraper on this host only; set BONEMETS_METRICS_TOKEN to "
+          r"let one elsewhere read them with that token\.",
+          "Les métriques ne sont servies qu'à un collecteur de cet hôte ; définissez BONEMETS_METRICS_TOKEN pour "
+          "les servir à un autre muni de ce jeton."),
     _rule(r"An unexpected error occurred; it has been logged\.",
           "Une erreur inattendue s'est produite ; elle est journalisée."),
     _rule(r"The request body cannot be read\.", "Le corps de la requête est illisible."),
