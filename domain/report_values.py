@@ -92,8 +92,9 @@ def recommendation_values(values: dict[str, Any], lang: Language) -> tuple[Fact,
             facts.append(Fact(label=VALUE_LABELS[key][lang] if key in VALUE_LABELS else score.title(),
                               value=band[lang] if band else str(value)))
             continue
-        if key == "life_expectancy_days":  # computed in days; read as the clinician estimated it
-            key, value = "life_expectancy_months", round(value / DAYS_PER_MONTH, 1)
+        if key == "life_expectancy_days":  # computed in days; read in weeks under 3 months, else in months
+            key, value = (("life_expectancy_weeks", round(value / 7, 1)) if value < 3 * DAYS_PER_MONTH
+                          else ("life_expectancy_months", round(value / DAYS_PER_MONTH, 1)))
         label = VALUE_LABELS.get(key)
         unit = label.get("unit", {}).get(lang) if label else None
         facts.append(Fact(label=label[lang] if label else code_label(key, lang), value=shown(value, lang, unit)))
