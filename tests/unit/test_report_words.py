@@ -114,3 +114,9 @@ def test_each_citation_is_listed_once_and_recommendations_refer_to_it_by_number(
     assert len(set(report.references)) == len(report.references)
     for rec in report.recommendations:
         assert tuple(report.references[n - 1] for n in rec.refs) == rec.citations
+
+
+def test_a_life_expectancy_computed_in_days_reads_in_weeks_under_three_months_else_in_months():
+    assert recommendation_values({"life_expectancy_days": 21}, "fr")[0].value == "3 semaines"
+    assert recommendation_values({"life_expectancy_days": 730.5}, "en")[0].value == "24 months"
+    assert recommendation_values({"life_expectancy_days": 91.3}, "en")[0].value == "3 months"
