@@ -119,4 +119,4 @@ def test_each_citation_is_listed_once_and_recommendations_refer_to_it_by_number(
 def test_a_life_expectancy_computed_in_days_reads_in_weeks_under_three_months_else_in_months():
     assert recommendation_values({"life_expectancy_days": 21}, "fr")[0].value == "3 semaines"
     assert recommendation_values({"life_expectancy_days": 730.5}, "en")[0].value == "24 months"
-    assert recommendation_values({"life_expectancy_days": 91.3}, "en")[0].value == "3 months"
+    assert recommendation_values({"life_expectancy_days": 92}, "en")[0].value == "3 months"
