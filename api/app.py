@@ -16,7 +16,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from swagger_ui_bundle import swagger_ui_path
 
-from api import errors, openapi
+from api import console, errors, openapi
 from api.auth import ApiKeyAuthentication
 from api.metrics import ROUTES as METRICS_ROUTES
 from api.metrics import Metrics
@@ -70,7 +70,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
     assets = "/static/swagger-ui"
     app = ObservedLitestar(
         route_handlers=[*compute.ROUTES, *meta.ROUTES, *reports.ROUTES, bulk_jobs.router(settings), audit.router,
-                        *cds_hooks.ROUTES, *fhir.ROUTES, *METRICS_ROUTES,
+                        *cds_hooks.ROUTES, *fhir.ROUTES, *METRICS_ROUTES, console.router(),
                         create_static_files_router(path=assets, directories=[swagger_ui_path],
                                                    include_in_schema=False, opt={"exclude_from_auth": True})],
         state=State({"settings": settings, "engine": engine, "audit_writer": writer, "celery": celery,
@@ -78,7 +78,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
                      "key_store": KeyStore(engine, settings.auth_cache_ttl_s),
                      "cds_issuers": issuers, "cds_key_sets": KeySets(issuers), "cds_seen_tokens": app_state_seen,
                      "cds_in_flight": InFlight(), "cds_admission": admission,
-                     "cds_engine": relaxed}),
+                     "cds_engine": relaxed, "rate_limiter": limiter}),
         # the rate limits after authentication: per client, and a request refused (401/403) spends nothing
         middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=UNAUTHENTICATED),
                     *([DefineMiddleware(RateLimiting, limiter=limiter)] if limiter else [])],

@@ -354,3 +354,19 @@ def purge(engine: Engine, before: str, checkpoints: Checkpointer, *, who: str, r
 
 __all__ = ["ExportFile", "Filters", "ManifestBuilder", "checkpoints_of", "csv_lines", "export", "manifest_for",
            "ndjson_lines", "page", "purge", "verify_export"]
+
+
+def record_and_neighbours(engine: Engine, record_id: str) -> tuple[dict | None, str | None, str | None]:
+    """One record by id, with the ids of the records before and after it in the chain (None at either end): the
+    web console's record page and its links along the chain."""
+    columns = [getattr(AuditRecord, c) for c in COLUMNS]
+    with engine.connect() as conn:
+        row = conn.execute(select(*columns).where(AuditRecord.id == record_id)).one_or_none()
+        if row is None:
+            return None, None, None
+        record = dict(zip(COLUMNS, row, strict=True))
+        before = conn.execute(select(AuditRecord.id).where(AuditRecord.seq < record["seq"])
+                              .order_by(AuditRecord.seq.desc()).limit(1)).scalar()
+        after = conn.execute(select(AuditRecord.id).where(AuditRecord.seq > record["seq"])
+                             .order_by(AuditRecord.seq).limit(1)).scalar()
+    return record, before, after

@@ -26,6 +26,9 @@ class Settings:
     audit_batch_max: int = 512
     audit_timeout_s: float = 10.0
     auth_cache_ttl_s: float = 30.0
+    # the web console's sessions (api/console): ended after this long without a request, and this long after sign-in
+    console_session_idle_s: float = 900.0
+    console_session_max_s: float = 28800.0
     bulk_max_bytes: int = 512 << 20
     bulk_max_line_bytes: int = 1 << 20  # one line (one case) at most: a longer one is that line's 413
     bulk_chunk_size: int = 500
@@ -136,6 +139,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, install: bool = F
         worker_heartbeat_s=_positive(env, "BONEMETS_WORKER_HEARTBEAT_S", 10.0),
         audit_retention_days=_retention(env),
         auth_cache_ttl_s=_positive(env, "BONEMETS_AUTH_CACHE_TTL_S", 30.0),
+        console_session_idle_s=_positive(env, "BONEMETS_CONSOLE_SESSION_IDLE_S", 900.0),
+        console_session_max_s=_positive(env, "BONEMETS_CONSOLE_SESSION_MAX_S", 28800.0),
         db_statement_timeout_s=_positive(env, "BONEMETS_DB_STATEMENT_TIMEOUT_S", 60.0),
         db_lock_timeout_s=_positive(env, "BONEMETS_DB_LOCK_TIMEOUT_S", 4.0),
         db_idle_in_transaction_timeout_s=_positive(env, "BONEMETS_DB_IDLE_IN_TRANSACTION_TIMEOUT_S", 10.0),
