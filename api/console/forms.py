@@ -136,7 +136,7 @@ def to_json(form: dict[str, str], fields: list[Field]) -> dict[str, Any]:
     for path, raw in form.items():
         field = kinds.get(path)
         value = raw.strip()
-        if field is None or value == "":
+        if field is None or value == "" or field.widget in ("group", "list"):
             continue
         typed: Any = value
         if field.widget == "number" and _NUMBER.match(value):

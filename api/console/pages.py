@@ -174,7 +174,9 @@ async def compute(request: Request, name: FromPath[str]) -> Response[str]:
     shown = msgspec.to_builtins(result)
     return page(request, "compute_result.html", name=name, result=shown, audit_id=audited.id,
                 label=lambda code: labels.action_label(code, lang) if code in labels.ACTIONS else code,
-                band=lambda s, b: labels.BANDS[s, b][lang] if (s, b) in labels.BANDS else b)
+                band=lambda s, b: labels.BANDS[s, b][lang] if (s, b) in labels.BANDS else b,
+                item=lambda s, i: labels.ITEMS[s, i][lang] if (s, i) in labels.ITEMS else i.replace("_", " "),
+                value=lambda s, i, v: forms.value_label(s, i, None, str(v), lang))
 
 
 def _echo(form: dict[str, str]) -> dict[str, str]:

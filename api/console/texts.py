@@ -4,6 +4,8 @@ from __future__ import annotations
 
 UI: dict[str, tuple[str, str]] = {  # key -> (fr, en)
     "title": ("Console bonemets", "bonemets console"),
+    "console": ("console", "console"),
+    "footer": ("Aide à la décision : la RCP décide.", "Decision support: the multidisciplinary meeting decides."),
     "skip": ("Aller au contenu", "Skip to content"),
     "home": ("Accueil", "Home"),
     "compute": ("Scores et parcours", "Scores and pathways"),

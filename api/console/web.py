@@ -21,6 +21,7 @@ from litestar import MediaType, Request, Response
 from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException
 
+from api import errors
 from api.audited import negotiate
 from api.console.texts import JOB_STATUS, ROLE_NAMES, URGENCY, pick, translator
 from api.ratelimit import policy_for
@@ -40,7 +41,7 @@ SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "n
                     "Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Frame-Options": "DENY"}
 
 ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                         trim_blocks=True, lstrip_blocks=True)
+                         trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.do"])
 
 
 def lang_of(request: Request) -> str:
@@ -68,7 +69,7 @@ def page(request: Request, template: str, *, status: int = 200, cookies: list[Co
     body = ENV.get_template(template).render(
         t=translator(lang), lang=lang, session=session, path=request.url.path, roles=ROLE_NAMES,
         pick=lambda table, key: pick({"urgency": URGENCY, "job": JOB_STATUS, "role": ROLE_NAMES}[table], key, lang),
-        csrf=session.csrf if session is not None else "", **context)
+        csrf=session.csrf if session is not None else "", colon=" :" if lang == "fr" else ":", **context)
     return Response(body, status_code=status, media_type=MediaType.HTML, cookies=cookies or [],
                     headers={**SECURITY_HEADERS, "Content-Language": lang, **(headers or {})})
 
@@ -145,5 +146,12 @@ def on_unavailable(request: Request, exc: Exception) -> Response[str]:
     return message_page(request, 503, t("unavailable"), t("unavailable"), **{"Retry-After": "5"})
 
 
+def on_unexpected(request: Request, exc: Exception) -> Response[str]:
+    """Logged as the API logs it (api.errors: where, never what), answered as a page."""
+    answer = errors.on_unexpected(request, exc)
+    return message_page(request, answer.status_code, str(answer.status_code), translator(lang_of(request))(
+        "unavailable"))
+
+
 EXCEPTION_HANDLERS = {HTTPException: on_http_error, AuditUnavailable: on_unavailable,
-                      BrokerUnavailable: on_unavailable}
+                      BrokerUnavailable: on_unavailable, Exception: on_unexpected}
