@@ -11,7 +11,7 @@ import anyio.to_thread
 import msgspec
 from litestar import MediaType, Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 
 from api.audited import audit
 from api.console import forms
@@ -49,7 +49,7 @@ def redirect(location: str, cookies: list | None = None) -> Response[str]:
 
 
 @get("/sign-in", opt={PUBLIC: True})
-async def sign_in_form(request: Request, next: str | None = None) -> Response[str]:
+async def sign_in_form(request: Request, next: FromQuery[str | None] = None) -> Response[str]:
     token = new_token()
     return page(request, "sign_in.html", pre_csrf=token, next=_safe_next(next), error=None,
                 cookies=[cookie(request, PRE_COOKIE, token, max_age=3600)])
@@ -87,7 +87,7 @@ async def sign_out(request: Request) -> Response[str]:
 
 
 @get("/language/{lang:str}", opt={PUBLIC: True})
-async def switch_language(request: Request, lang: FromPath[str], next: str | None = None) -> Response[str]:
+async def switch_language(request: Request, lang: FromPath[str], next: FromQuery[str | None] = None) -> Response[str]:
     chosen = lang if lang in ("fr", "en") else "en"
     return redirect(_safe_next(next), cookies=[cookie(request, LANG_COOKIE, chosen, max_age=365 * 86400)])
 
@@ -142,7 +142,7 @@ def _lesion_count(value: Any) -> int:
 
 
 @get("/compute/{name:str}", opt={ROLES: ("scoring",)})
-async def compute_form(request: Request, name: FromPath[str], lesions: int | None = None) -> Response[str]:
+async def compute_form(request: Request, name: FromPath[str], lesions: FromQuery[int | None] = None) -> Response[str]:
     if name not in KINDS:
         raise NotFoundException(name)
     return _form_page(request, name, _lesion_count(lesions or forms.DEFAULT_LESIONS))

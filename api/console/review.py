@@ -14,7 +14,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.exceptions import ClientException, NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 
 from api.console.pages import redirect
 from api.console.web import ROLES, lang_of, page
@@ -50,7 +50,7 @@ def _page_of(request: Request, cursor: str | None) -> audit_api.Page:
 
 
 @get("/audit", opt=AUDITOR)
-async def trail(request: Request, cursor: str | None = None) -> Response[str]:
+async def trail(request: Request, cursor: FromQuery[str | None] = None) -> Response[str]:
     state = request.app.state
     at = _page_of(request, cursor)
     records, last = await anyio.to_thread.run_sync(
@@ -121,7 +121,7 @@ async def checkpoints(request: Request) -> Response[str]:
 
 
 @get("/audit/export", opt=AUDITOR)
-async def export(request: Request, cursor: str | None = None, format: str = "ndjson") -> Any:
+async def export(request: Request, cursor: FromQuery[str | None] = None, format: FromQuery[str] = "ndjson") -> Any:
     """Every match of the page's filters: NDJSON (ending with its signed manifest) or CSV, streamed by the REST
     API's own exporter; FHIR as a Bundle of one page."""
     at = _page_of(request, cursor)
@@ -141,7 +141,7 @@ async def export(request: Request, cursor: str | None = None, format: str = "ndj
 
 
 @get("/audit/manifest", opt=AUDITOR)
-async def manifest(request: Request, cursor: str | None = None) -> Response[str]:
+async def manifest(request: Request, cursor: FromQuery[str | None] = None) -> Response[str]:
     """The signed manifest of what an export of these filters holds up to the chain head now."""
     state = request.app.state
     at = _page_of(request, cursor)
