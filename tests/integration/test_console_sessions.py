@@ -1,0 +1,85 @@
+"""The console's sessions, CSRF and limits through the app in-process, on SQLite and PostgreSQL (the application
+role's rights are enough): what the browser tests rely on, at the edges a browser cannot easily reach."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+from litestar.testing import TestClient
+
+from api.app import create_app
+from infra.settings import Settings
+from tests.conftest import Keys
+
+SINS = {"pain": "mechanical", "lesion": "lytic", "alignment": "normal", "posterolateral": "none", "level": "T12",
+        "collapse_percent": "30"}
+
+
+def token_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def signed_in(client: TestClient, key: str) -> str:
+    """Signs in; the CSRF token of the session's forms."""
+    form = client.get("/console/sign-in")
+    answer = client.post("/console/sign-in", data={"csrf": token_of(form.text), "api_key": key,
+                                                   "next": "/console/compute/sins"}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/console/compute/sins"
+    return token_of(client.get("/console/compute/sins").text)
+
+
+def test_a_console_answer_is_audited_with_the_key_s_client_and_never_keeps_the_key(client: TestClient,
+                                                                                    keys: Keys) -> None:
+    token = signed_in(client, keys.everything)
+    page = client.post("/console/compute/sins", data={**SINS, "csrf": token})
+    assert page.status_code == 200 and "SP-3" in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    audit_id = re.search(r'id="audit-id">([^<]+)<', page.text).group(1)
+    found = client.get("/v1/audit", params={"action": "score.computed"}, headers=Keys.header(keys.auditor)).json()
+    record = next(r for r in found["records"] if r["id"] == audit_id)
+    assert record["client"] == "ops" and record["endpoint"] == "POST /console/compute/sins"
+    cookie = client.cookies.get("bonemets_console")
+    assert cookie and keys.everything not in cookie
+
+
+def test_sign_in_never_sends_the_browser_to_another_site(client: TestClient, keys: Keys) -> None:
+    form = client.get("/console/sign-in")
+    for target in ("https://evil.example/", "//evil.example/console", "/v1/audit"):
+        answer = client.post("/console/sign-in", data={"csrf": token_of(form.text), "api_key": keys.scoring,
+                                                       "next": target}, follow_redirects=False)
+        assert answer.headers["location"] == "/console/", target
+        form = client.get("/console/sign-in")
+
+
+def test_an_unknown_key_is_a_401_page_and_opens_no_session(client: TestClient) -> None:
+    form = client.get("/console/sign-in")
+    answer = client.post("/console/sign-in", data={"csrf": token_of(form.text), "api_key": "not-a-key"})
+    assert answer.status_code == 401 and "unknown, revoked or expired" in answer.text
+    assert client.get("/console/", follow_redirects=False).status_code == 303
+
+
+@pytest.fixture
+def short(settings: Settings) -> Settings:
+    """Sessions of 1 s absolute life, a console behind an HTTPS proxy, 3 API requests a minute per client."""
+    return replace(settings, console_session_max_s=1.0, public_url="https://bonemets.example",
+                   rate_limits={"api": (3, 60)})
+
+
+def test_settings_end_sessions_mark_cookies_secure_and_limit_the_console(short: Settings, keys: Keys) -> None:
+    import time
+
+    # the browser speaks HTTPS to the proxy: Secure cookies come back over it
+    with TestClient(create_app(short, configure_logs=False), raise_server_exceptions=False,
+                    base_url="https://testserver.local") as client:
+        form = client.get("/console/sign-in")
+        answer = client.post("/console/sign-in", data={"csrf": token_of(form.text), "api_key": keys.scoring},
+                             follow_redirects=False)
+        set_cookie = answer.headers.get_list("set-cookie")
+        session = next(c for c in set_cookie if c.startswith("bonemets_console="))
+        assert "Secure" in session and "HttpOnly" in session and "SameSite=strict" in session
+        statuses = [client.get("/console/compute").status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]  # the REST API's budget, per client
+        time.sleep(1.2)
+        assert client.get("/console/compute", follow_redirects=False).status_code == 303  # ended: sign in again
