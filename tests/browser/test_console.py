@@ -235,6 +235,24 @@ def test_an_auditor_filters_pages_opens_verifies_and_exports(setup: Setup, brows
     assert any(r["endpoint"] == "POST /console/audit/verify" for r in queried)
 
 
+def test_the_pages_fit_a_tablet_and_the_keyboard_reaches_the_content_first(setup: Setup, browser: Any) -> None:
+    """At 768 px nothing scrolls sideways but the wide tables' own boxes; the first Tab is the skip link, and it
+    moves the focus to the page's content."""
+    tablet = setup.console(browser, "auditor", width=768)
+    for path in ("/console/", "/console/audit", "/console/audit/checkpoints"):
+        tablet.page.goto(path)
+        assert tablet.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+    tablet.accessible("audit-trail-tablet")
+    tablet.page.keyboard.press("Tab")
+    assert tablet.page.evaluate("document.activeElement.className") == "skip"
+    tablet.page.keyboard.press("Enter")
+    assert tablet.page.evaluate("document.activeElement.id") == "main"
+    clinician = setup.console(browser, "scoring", width=768)
+    clinician.page.goto("/console/compute/evaluation")
+    assert clinician.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    clinician.accessible("evaluation-form-tablet")
+
+
 def test_a_session_ends_when_idle_on_sign_out_and_when_its_key_is_revoked(setup: Setup, browser: Any) -> None:
     engine = make_engine(setup.url)
     try:
