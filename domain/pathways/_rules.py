@@ -135,6 +135,12 @@ class Collector:
             text = f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
         return text.replace(".", ",") if self.lang == "fr" else text
 
+    def date(self, day: Any) -> str:
+        """A date for a text, in words in the caller's language (4 June 2025: never 2025-06-04 in a sentence)."""
+        from domain.texts.labels import date
+
+        return date(day, self.lang)
+
     def reason(self, code: str, **say: Any) -> Reason:
         return Reason(code=code, text=texts.reason_text(code, self.lang).format(**say))
 

@@ -97,7 +97,7 @@ def pet_after_gcsf(inputs: Inputs, out: Collector) -> None:
     if day < PET_AFTER_GCSF_DAYS:
         out.fire("IMG-2", "postpone_pet", inputs=inputs, fields=("last_gcsf_date", "planned_pet_date"),
                  values={"days_after_gcsf": day, "earliest_pet_date": earliest.isoformat()},
-                 say={"earliest": earliest.isoformat()})
+                 say={"earliest": out.date(earliest)})
 
 
 def months_between(start: dt.date, end: dt.date) -> tuple[int, bool]:

@@ -83,7 +83,7 @@ def postoperative(inputs: Inputs, out: Collector) -> None:
             out.warn("postop_rt_skin_not_healed")
         earliest = max(inputs.surgery_date + dt.timedelta(days=POSTOP_FIRST_DAY), inputs.evaluation_date)
         out.fire("RT-2", "postoperative_radiotherapy_wait", inputs=inputs, fields=fields,
-                 values={**window, "earliest_start": earliest.isoformat()}, say={"earliest": earliest.isoformat()})
+                 values={**window, "earliest_start": earliest.isoformat()}, say={"earliest": out.date(earliest)})
         return
     if day > POSTOP_LAST_DAY:
         out.warn("postop_rt_window_passed")
