@@ -84,6 +84,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
                     *([DefineMiddleware(RateLimiting, limiter=limiter)] if limiter else [])],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
+        logging_config=None,  # the service configures logging (infra.log): one JSON stream, never replaced at start
         cors_config=cors_for(settings.cors_origins),
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(

@@ -29,3 +29,24 @@ def test_a_worker_in_json_mode_writes_json_lines_only(tmp_path):
         assert isinstance(event, dict) and "event" in event and "level" in event and "timestamp" in event
     assert any("Warm shutdown" in json.loads(line)["event"] for line in lines)
     assert err.decode().strip() == ""
+
+
+def test_the_api_keeps_every_librarys_log_lines_json_once_it_has_started(settings, keys):
+    """Litestar must not replace the service's logging when the app starts: a library's warning (psycopg's, say)
+    is a JSON line of the service's stream, not plain text on stderr (found by an independent review)."""
+    import io
+    import logging
+
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+    from infra.log import configure_logging
+
+    stream = io.StringIO()
+    configure_logging("json", stream=stream)
+    with TestClient(create_app(settings, configure_logs=False)) as client:
+        assert client.get("/health/live").status_code == 200
+        logging.getLogger("psycopg").warning("error ignored terminating a pipeline")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    assert {"event": "error ignored terminating a pipeline", "level": "warning", "logger": "psycopg"}.items() <= \
+        next(e for e in lines if e.get("logger") == "psycopg").items()
