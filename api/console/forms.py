@@ -188,6 +188,16 @@ def compact_lists(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def enclosing(paths: list[str]) -> set[str]:
+    """Every block that holds one of `paths` (`lesions[0].spine.sins.level` -> `lesions`, `lesions[0]`,
+    `lesions[0].spine`, `lesions[0].spine.sins`): the folded blocks a form shows open."""
+    found: set[str] = set()
+    for path in paths:
+        for end in (m.start() for m in re.finditer(r"[.\[]", path)):
+            found.add(path[:end])
+    return found
+
+
 def field_errors(problems: list[Any], lang: str) -> dict[str, str]:
     """The API's problems by field path, each message in the page's language (infra.problems does the same)."""
     errors: dict[str, str] = {}

@@ -129,8 +129,10 @@ def _form_page(request: Request, name: str, lesions: int, *, values: dict[str, s
     schema, score = _schema(name, lang)
     fields = forms.fields_of(schema, lang, score=score, lesions=lesions)
     title = dict(_kinds(lang)["scores"] + _kinds(lang)["pathways"]).get(name) or translator(lang)("evaluation")
+    given = [path for path, value in (values or {}).items() if value] + list(errors or {})
     return page(request, "compute_form.html", status=status, name=name, title=title, fields=fields,
                 values=values or {}, errors=errors or {}, lesions=lesions, max_lesions=forms.MAX_LESIONS,
+                opened=forms.enclosing(given),
                 has_lesions=any(f.widget == "list" for f in fields))
 
 

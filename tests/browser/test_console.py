@@ -146,6 +146,10 @@ def test_a_whole_case_with_two_lesions_in_french(setup: Setup, browser: Any) -> 
     page.select_option("#lesions", "2")
     page.click("button[name=resize]")
     page.fill("#f-evaluation_date", "2025-06-01")
+    # the optional blocks are folded: opened as a clinician would, by their summary
+    for block in ("patient", "lesions-0-long_bone", "lesions-0-long_bone-mirels", "lesions-1-spine",
+                  "lesions-1-spine-sins"):
+        page.click(f"#f-{block} > summary")
     page.fill("#f-patient-age", "58")
     page.fill("#f-patient-life_expectancy_weeks", "4")  # under 6 weeks: surgery is withheld (SURG-1)
     page.fill("#f-lesions-0-id", "femur-R")
