@@ -78,8 +78,22 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
     engine = make_engine(settings.migration_database_url or settings.database_url)
     migrate(engine)
     engine.dispose()
-    print("migrations applied")
+    announce(settings, "migrations.applied", "migrations applied")
     return 0
+
+
+def announce(settings: Settings, event: str, text: str, **fields: object) -> None:
+    """A line for the operator: the text on a terminal, a JSON log line in JSON mode (issue 15: every line on
+    stdout parses)."""
+    if settings.log_format != "json":
+        print(text, flush=True)
+        return
+    import json
+    from datetime import UTC, datetime
+
+    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    print(json.dumps({"event": event, "level": "info", "logger": "bonemets.cli", "timestamp": when, **fields}),
+          flush=True)
 
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
@@ -181,8 +195,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     threading.Thread(target=watch_worker, daemon=True).start()
     try:
-        print(f"bonemets: API on http://{args.host}:{args.port} (docs: /schema/swagger), worker pid {worker.pid}",
-              flush=True)
+        announce(settings, "service.started",
+                 f"bonemets: API on http://{args.host}:{args.port} (docs: /schema/swagger), worker pid {worker.pid}",
+                 url=f"http://{args.host}:{args.port}", worker_pid=worker.pid)
         return cmd_serve(settings, args)
     finally:
         stopping.set()

@@ -42,6 +42,9 @@ def test_run_serves_audited_scores_with_neither_redis_nor_postgres(tmp_path):
         assert run.poll() is None, "run stopped: " + (tmp_path / "run.log").read_text()[-2000:]
         assert cli("audit", "verify", env=env).returncode == 0
         assert {p.name for p in (tmp_path / "var").iterdir()} >= {"bonemets.db", "broker.db", "pseudonym.key"}
+        # not a terminal: JSON mode, and every line run, its API and its worker write is a JSON object (issue 15)
+        lines = [line for line in (tmp_path / "run.log").read_text().splitlines() if line.strip()]
+        assert {json.loads(line)["event"] for line in lines} >= {"migrations.applied", "service.started"}
     finally:
         os.killpg(run.pid, signal.SIGINT)
         run.wait(timeout=30)
