@@ -153,10 +153,23 @@ async def manifest(request: Request, cursor: FromQuery[str | None] = None) -> Re
                 signed=signed, cursor=cursor or "")
 
 
+JOBS_PAGE = 50
+
+
 @get("/jobs", opt=REGISTRY)
-async def job_list(request: Request) -> Response[str]:
-    found = await anyio.to_thread.run_sync(jobs.list_jobs, request.app.state.engine, request.user.client, None, 200)
-    return page(request, "jobs.html", jobs=list(reversed(found)))
+async def job_list(request: Request, after: FromQuery[str | None] = None) -> Response[str]:
+    """The caller's jobs, oldest first as GET /v1/bulk-jobs lists them, by keyset pages (`after` = the last
+    one's creation time and id)."""
+    keyset = None
+    if after:
+        created, _, last_id = after.rpartition(",")
+        if not is_id(last_id) or not 0 < len(created) <= 32:
+            raise ClientException("after is not a position in this list")
+        keyset = (created, last_id)
+    found = await anyio.to_thread.run_sync(jobs.list_jobs, request.app.state.engine, request.user.client, keyset,
+                                           JOBS_PAGE + 1)
+    following = f"{found[JOBS_PAGE - 1].created_at},{found[JOBS_PAGE - 1].id}" if len(found) > JOBS_PAGE else None
+    return page(request, "jobs.html", jobs=found[:JOBS_PAGE], following=following, paged=keyset is not None)
 
 
 async def _job(request: Request, job_id: str) -> jobs.JobRow:

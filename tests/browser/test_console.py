@@ -20,6 +20,7 @@ from infra.keys import create_key, revoke_key
 from infra.migrate import migrate
 from tests.browser.conftest import Console, Server
 from tests.conftest import PSEUDONYM_KEY, SIGNING_KEY, Keys
+from tests.integration.test_audit_chain import DROP_TRIGGERS
 
 PATIENT = "PAT-SECRET-4242"  # must never appear in clear anywhere
 SINS = {"pain": "mechanical", "lesion": "lytic", "alignment": "normal", "posterolateral": "none", "level": "T12",
@@ -279,6 +280,26 @@ def test_a_session_ends_when_idle_on_sign_out_and_when_its_key_is_revoked(setup:
         assert "/console/sign-in" in revoked.page.url
     finally:
         engine.dispose()
+
+
+def test_verify_now_names_and_links_the_first_broken_record(setup: Setup, browser: Any) -> None:
+    """Someone with direct database access rewrites a record (last of the module: the chain stays broken)."""
+    engine = make_engine(setup.url)
+    try:
+        with engine.begin() as conn:
+            for statement in DROP_TRIGGERS["sqlite"]:
+                conn.execute(text(statement))
+            conn.execute(text("UPDATE audit_record SET output_json = '{\"total\": 99}' WHERE seq = 4"))
+            tampered = conn.execute(text("SELECT id FROM audit_record WHERE seq = 4")).scalar()
+    finally:
+        engine.dispose()
+    auditor = setup.console(browser, "auditor")
+    auditor.page.goto("/console/audit")
+    auditor.page.click("#verify")
+    assert "Chain broken" in auditor.page.locator("#verdict").inner_text()
+    auditor.accessible("audit-verify-broken")
+    auditor.page.click("#first-broken")
+    assert tampered in auditor.page.locator("main").inner_text()
 
 
 def test_nothing_was_asked_of_another_host_and_no_patient_reference_leaked(setup: Setup) -> None:
