@@ -117,6 +117,17 @@ def _derived(item: str, derived: Any, lang: Language) -> str:
     return _plain(derived, lang)
 
 
+def _not_evaluable(items: Iterable[dict[str, Any]], lang: Language) -> tuple[str, ...]:
+    """Each rule not evaluable, once for every lesion that lacks the same inputs: "RT-1 (femur-R, T12): ..." """
+    lesions: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for n in items:
+        found = lesions.setdefault((n["rule_id"], tuple(n["missing"])), [])
+        if n.get("lesion"):
+            found.append(n["lesion"])
+    return tuple(f"{rule}{' (' + ', '.join(where) + ')' if where else ''}: "
+                 f"{', '.join(_missing(name, lang) for name in missing)}" for (rule, missing), where in lesions.items())
+
+
 def _missing(name: str, lang: Language) -> str:
     """A missing input in words: `life_expectancy_weeks|life_expectancy_months` -> one label or the other."""
     word = {"fr": " ou ", "en": " or "}[lang]
@@ -229,9 +240,7 @@ def patient_report(output: dict[str, Any], *, trace: Trace, endpoint: str, patie
     else:  # a pathway or an evaluation
         scores = _scores_with_lesions(output, lang)
         raw = output["recommendations"]
-        not_evaluable = tuple(f"{n['rule_id']}{' (' + n['lesion'] + ')' if n.get('lesion') else ''}: "
-                              f"{', '.join(_missing(name, lang) for name in n['missing'])}"
-                              for n in output["not_evaluable"])
+        not_evaluable = _not_evaluable(output["not_evaluable"], lang)
     recommendations = tuple(RecommendationLine(
         rule_id=r["rule_id"], action=r["action"], action_label=words.ACTIONS[r["action"]][lang], text=r["text"],
         rcp_required=r["rcp_required"], urgency=r.get("urgency", "routine"), citations=tuple(r["citations"]),

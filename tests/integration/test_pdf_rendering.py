@@ -230,3 +230,62 @@ def test_a_french_jobs_errors_in_an_english_summary_are_printed_as_recorded_and_
     assert summary.messages_as_recorded
     text = " ".join(text_of(render_registry_summary(summary), tmp_path, layout=False).split())
     assert "printed as recorded, in the language the job was submitted in" in text
+
+
+# three lesions, one operated, with antiresorptive and imaging questions: the independent review's "typical" case
+THREE_LESIONS = {'evaluation_date': '2025-06-01',
+ 'patient': {'age': 74,
+             'sex': 'female',
+             'weight_kg': 55,
+             'creatinine': {'value': 110, 'unit': 'umol_l'},
+             'karnofsky': 70,
+             'life_expectancy_months': 10},
+ 'disease': {'bone_metastases': 3, 'metastatic_sites': 2, 'visceral_metastases': False},
+ 'lesions': [{'id': 'femur-R',
+              'kind': 'long_bone',
+              'long_bone': {'pathological_fracture': False,
+                            'location': 'trochanteric',
+                            'mirels': {'site': 'peritrochanteric',
+                                       'pain': 'functional',
+                                       'lesion': 'lytic',
+                                       'cortical_destruction_fraction': 0.5}}},
+             {'id': 'T12',
+              'kind': 'spine',
+              'spine': {'vertebral_involvement': True,
+                        'compression_fracture': True,
+                        'posterior_wall_retropulsion': False,
+                        'pain_uncontrolled': True,
+                        'cord_threat': False,
+                        'puncture_site_infection': False,
+                        'uncontrolled_sepsis': False,
+                        'sins': {'level': 'T12',
+                                 'pain': 'mechanical',
+                                 'lesion': 'lytic',
+                                 'alignment': 'normal',
+                                 'collapse_percent': 30,
+                                 'posterolateral': 'none'}}},
+             {'id': 'humerus-L',
+              'kind': 'long_bone',
+              'long_bone': {'pathological_fracture': False},
+              'radiotherapy': {'surgery_date': '2025-05-20',
+                               'operated_site': 'long_bone',
+                               'skin_healed': True,
+                               'painful': True,
+                               'analgesic_resistant': True,
+                               'ir_accessible': False}}],
+ 'surgery': {'tomita': {'growth': 'moderate', 'visceral_metastases': 'none', 'bone_metastases': 'multiple'}},
+ 'antiresorptive': {'urgent': False, 'dental_assessment_done': True},
+ 'imaging': {'last_gcsf_date': '2025-05-28', 'planned_pet_date': '2025-06-03'}}
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_a_three_lesion_case_fits_on_two_pages_with_each_missing_input_listed_once(lang, tmp_path):
+    from zoneinfo import ZoneInfo
+
+    case = msgspec.convert(THREE_LESIONS, Case)
+    output = msgspec.json.decode(msgspec.json.encode(evaluate(case, "en")))
+    report = patient_report(output, trace=TRACE, endpoint="POST /v1/evaluations", patient_hash="e" * 64, lang=lang,
+                            inputs_json=msgspec.json.encode(case), tz=ZoneInfo("Europe/Paris"))
+    assert len(pages(render_patient_report(report), tmp_path)) == 2
+    rt1 = [n for n in report.not_evaluable if n.startswith("RT-1 ")]
+    assert len(rt1) == 1 and "femur-R, T12" in rt1[0]  # one line for the lesions lacking the same inputs
