@@ -107,7 +107,8 @@ def test_sigterm_to_run_stops_the_api_and_its_worker(tmp_path):
         run = subprocess.Popen([sys.executable, "-m", "api.cli", "run", "--port", str(port)], env=env, stdout=log,
                                stderr=subprocess.STDOUT)
         wait_ready(port, timeout=60)
-        worker_pid = int(log_path.read_text().split("worker pid ")[1].split()[0])
+        started = [json.loads(line) for line in log_path.read_text().splitlines() if '"service.started"' in line]
+        worker_pid = started[0]["worker_pid"]  # not a terminal: JSON mode
         run.send_signal(signal.SIGTERM)  # to the run process alone, as systemd or docker stop would
         run.wait(timeout=30)
     deadline = time.monotonic() + 20
