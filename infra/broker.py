@@ -24,6 +24,9 @@ class BrokerUnavailable(RuntimeError):
         self.cause = type(cause).__name__
 
 
+EMBEDDED_POLL_S = 0.1
+
+
 def configure(app: Celery, settings: Settings) -> Celery:
     app.conf.update(
         task_acks_late=True,
@@ -50,6 +53,14 @@ def configure(app: Celery, settings: Settings) -> Celery:
             "unacked_restore_interval": settings.unacked_restore_interval_s,
             "socket_timeout": 5, "socket_connect_timeout": 3,
         }
+    else:
+        # The embedded transport polls its SQLite table once a second when it finds the queue empty (kombu's
+        # default); a worker that has just finished a chunk then idles up to a second before the next. A tenth
+        # of a second keeps the embedded default's workers busy for the price of ten cheap reads a second. Its
+        # transport options go to create_engine, so the interval is set on the transport itself.
+        from kombu.transport import sqlalchemy as embedded
+
+        embedded.Transport.polling_interval = EMBEDDED_POLL_S
     app.conf.bonemets_settings = settings
     return app
 
