@@ -29,9 +29,11 @@ ARTEFACTS = HERE / "artefacts"
 AXE = (HERE / "axe.min.js").read_text()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """One Chromium for the whole session (each test gets fresh contexts: cookies never leak between them)."""
+    """One Chromium for the browser tests (each test gets fresh contexts: cookies never leak between them). Stopped
+    with the package: Playwright's sync API keeps an event loop running in the main thread while it is open, and
+    every later test that runs one of its own (asyncio.run) would fail."""
     if not Path(CHROMIUM).exists():
         unavailable("Chromium", f"{CHROMIUM} not found (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
