@@ -20,6 +20,7 @@ from api.console.pages import redirect
 from api.console.web import ROLES, lang_of, page
 from api.errors import is_id
 from api.routes import audit as audit_api
+from api.routes.bulk_jobs import owned_job  # the REST API's own lookup: another client's job is as unknown
 from api.routes.reports import enqueue
 from infra import audit, audit_review, jobs
 from infra.audit import entry as audit_record
@@ -172,30 +173,22 @@ async def job_list(request: Request, after: FromQuery[str | None] = None) -> Res
     return page(request, "jobs.html", jobs=found[:JOBS_PAGE], following=following, paged=keyset is not None)
 
 
-async def _job(request: Request, job_id: str) -> jobs.JobRow:
-    job = None if not is_id(job_id) else await anyio.to_thread.run_sync(
-        jobs.get_job, request.app.state.engine, job_id, request.user.client)
-    if job is None:
-        raise NotFoundException(job_id)
-    return job
-
-
 @get("/jobs/{job_id:str}", opt=REGISTRY)
 async def job_page(request: Request, job_id: FromPath[str]) -> Response[str]:
-    return page(request, "job.html", job=await _job(request, job_id), finished=jobs.FINISHED)
+    return page(request, "job.html", job=await owned_job(request, job_id), finished=jobs.FINISHED)
 
 
 @get("/jobs/{job_id:str}/status", opt=REGISTRY)
 async def job_status(request: Request, job_id: FromPath[str]) -> dict[str, Any]:
     """What the job page's script polls to move its progress bar (the page works without it: it reloads)."""
-    job = await _job(request, job_id)
+    job = await owned_job(request, job_id)
     return {"status": job.status, "done": job.done, "failed": job.failed, "total": job.total,
             "progress": job.progress, "finished": job.status in jobs.FINISHED}
 
 
 @get("/jobs/{job_id:str}/results", opt=REGISTRY)
 async def job_results(request: Request, job_id: FromPath[str]) -> Response[Any]:
-    job = await _job(request, job_id)
+    job = await owned_job(request, job_id)
     if job.status not in jobs.FINISHED:
         raise ClientException(f"job {job_id} is {job.status}")
     body = b"".join(jobs.results(request.app.state.engine, job.id))
@@ -205,7 +198,7 @@ async def job_results(request: Request, job_id: FromPath[str]) -> Response[Any]:
 
 @post("/jobs/{job_id:str}/report", opt=REGISTRY, status_code=303)
 async def job_report(request: Request, job_id: FromPath[str]) -> Response[str]:
-    job = await _job(request, job_id)
+    job = await owned_job(request, job_id)
     if job.status not in jobs.FINISHED:
         raise ClientException(f"job {job_id} is {job.status}")
     report = await enqueue(request, client=request.user.client, lang=lang_of(request), kind="registry", job_id=job.id)
