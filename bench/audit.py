@@ -1,10 +1,13 @@
 """Audit chain verification throughput over 1,000,000 records on PostgreSQL.
 
-    .venv/bin/python bench/audit.py [--records 1000000]
+    .venv/bin/python bench/audit.py [--records 1000000] [--workers 1 2]
 
 Builds a correct chain of N records (as the writers would, with a signed checkpoint every 1,000), loads it
 with COPY into a fresh database on the server at BONEMETS_BENCH_POSTGRES_URL, then times infra.audit.verify
-end to end (rows streamed from the server, every hash recomputed, every link and checkpoint checked).
+end to end (rows streamed from the server, every hash recomputed, every link and checkpoint checked), with each
+number of processes given (--workers; infra.audit._walk_ranges). The table is ANALYZEd after the load, as
+autovacuum does to a production table: without statistics the planner sorts the million rows instead of reading
+them in the primary key's order (4.9-5.5 s instead of 3.9-4.2 s here).
 """
 
 from __future__ import annotations
@@ -52,12 +55,15 @@ def build(engine, count: int) -> None:
     cursor.executemany("INSERT INTO audit_checkpoint VALUES (%s, %s, %s, %s, %s)", checkpoints)
     cursor.execute("UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1", (count, prev))
     raw.commit()
+    cursor.execute("ANALYZE audit_record")
+    raw.commit()
     raw.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     name = f"bonemets_audit_{uuid.uuid4().hex[:8]}"
@@ -70,18 +76,21 @@ def main() -> None:
         build(engine, args.records)
         built = time.perf_counter() - started
         timings = []
-        for _ in range(2):  # the second run reads from a warm cache, as a routine nightly check would not
-            started = time.perf_counter()
-            result = audit.verify(engine, KeyRing.of([SIGNER.public_key_hex]), coverage=audit.Coverage(1000, 1e6))
-            timings.append(time.perf_counter() - started)
-        assert result.intact and result.records == args.records, result
+        for workers in args.workers:
+            for run in ("first run", "second run"):  # the second reads from a warm cache, a nightly check would not
+                started = time.perf_counter()
+                result = audit.verify(engine, KeyRing.of([SIGNER.public_key_hex]), coverage=audit.Coverage(1000, 1e6),
+                                      workers=workers)
+                timings.append((f"{workers} process{'es' if workers > 1 else ''}, {run}",
+                                time.perf_counter() - started))
+                assert result.intact and result.records == args.records, result
     finally:
         engine.dispose()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     print(f"built and loaded {args.records:,} records in {built:.1f} s; {result.checkpoints} signed checkpoints")
-    for label, seconds in zip(("first run", "second run"), timings, strict=True):
-        print(f"verify, {label}: {seconds:6.2f} s = {args.records / seconds:,.0f} records/s (goal >= 200,000/s)")
+    for label, seconds in timings:
+        print(f"verify, {label}: {seconds:6.2f} s = {args.records / seconds:,.0f} records/s (issue 14: >= 400,000/s)")
 
 
 if __name__ == "__main__":

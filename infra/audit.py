@@ -19,10 +19,11 @@ import operator
 import os
 import queue
 import random
+import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -628,25 +629,36 @@ def checkpoints_of(engine: Engine) -> list[Checkpoint]:
 
 
 def verify(engine: Engine, keyring: KeyRing | None = None, *, coverage: Coverage | None = None,
-           published: Published | None = None, chunk: int = 10000) -> Verification:
+           published: Published | None = None, chunk: int = 10000, workers: int = 1) -> Verification:
     """Walk the chain from its first record in ONE snapshot (the head, the checkpoints and the rows it covers:
     records committed meanwhile belong to the next run, never a false break): recompute each hash, check each
     link, the head, every signed checkpoint against its key in `keyring`, the audited purge behind a missing
     prefix, the checkpoints' density (`coverage`), and the `external` checkpoints published outside the
-    database (`published`: what the external sink holds, read with infra.signing.read_sink)."""
+    database (`published`: what the external sink holds, read with infra.signing.read_sink).
+
+    With `workers` > 1 on PostgreSQL and a long trail, the rows are walked in ranges of sequence numbers by
+    that many processes, all reading the same exported snapshot, and the ranges' ends are linked here
+    (`_walk_ranges`): the verdict, down to the first broken record and its reason, is the serial walk's."""
     if published is not None and published.problem is not None:
         return Verification(intact=False, records=0, first_broken=Broken(id=None, seq=published.problem[0],
                                                                          reason=published.problem[1]))
     if published is not None:
         keyring = published.keyring if keyring is None else keyring.merged(published.keyring)
+    judge = functools.partial(verify_rows, keyring=keyring, coverage=coverage,
+                              external=published.checkpoints if published else [],
+                              published_purges=published.purges if published else None)
+    if workers > 1 and engine.dialect.name == "postgresql":
+        with _exported_snapshot(engine) as (snap, snapshot_id, bounds):
+            if bounds is not None and bounds[1] - bounds[0] + 1 >= PARALLEL_MIN_RECORDS:
+                walk = functools.partial(_walk_ranges, _conninfo(engine), snapshot_id, bounds, workers)
+                return judge((), head=snap.head, checkpoints=snap.checkpoints, purged_through=snap.purged_through,
+                             tail_start=snap.tail_start, now=snap.taken_at, walk=walk)
     reader = _snapshot(engine, chunk)
     try:
         snap = next(reader)
         assert isinstance(snap, Snapshot)
-        return verify_rows(reader, head=snap.head, checkpoints=snap.checkpoints, keyring=keyring,
-                           purged_through=snap.purged_through, coverage=coverage, tail_start=snap.tail_start,
-                           now=snap.taken_at, external=published.checkpoints if published else [],
-                           published_purges=published.purges if published else None)
+        return judge(reader, head=snap.head, checkpoints=snap.checkpoints, purged_through=snap.purged_through,
+                     tail_start=snap.tail_start, now=snap.taken_at)
     finally:
         reader.close()  # an early verdict leaves a server-side cursor open otherwise
 
@@ -705,6 +717,91 @@ def _snapshot(engine: Engine, chunk: int) -> Iterator[Any]:
         fetcher.join()
 
 
+# Below this many records one process walks the trail: starting others costs more than it saves.
+PARALLEL_MIN_RECORDS = 100_000
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
+
+
+@contextlib.contextmanager
+def _exported_snapshot(engine: Engine) -> Iterator[tuple[Snapshot, str, tuple[int, int] | None]]:
+    """A REPEATABLE READ transaction held open while the ranges are walked: its Snapshot, the id other sessions
+    import it by (pg_export_snapshot) and the trail's (first, last) sequence numbers in it."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        cursor.execute("SELECT pg_export_snapshot()")
+        snapshot_id = cursor.fetchone()[0]
+        snap = _read_snapshot(cursor, True)
+        cursor.execute("SELECT min(seq), max(seq) FROM audit_record")
+        low, high = cursor.fetchone()
+        yield snap, snapshot_id, (None if low is None else (low, high))
+    finally:
+        with contextlib.suppress(Exception):
+            raw.rollback()
+        raw.close()
+
+
+def _conninfo(engine: Engine) -> str:
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _walk_ranges(conninfo: str, snapshot_id: str, bounds: tuple[int, int], workers: int,
+                 signed: dict[int, str], head_seq: int | None) -> Walked:
+    """The serial walk's verdict, from `workers` processes walking ranges of sequence numbers in one snapshot:
+    each range checks its own rows and links; here each range's first row is linked to the previous range's
+    last (or anchored, for the trail's first), in order, so the first break found is the serial walk's."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    low, high = bounds
+    pieces = workers * 2  # ranges finish unevenly: a process that is done takes the next
+    step = -(-(high - low + 1) // pieces)
+    ranges = [(start, min(start + step - 1, high)) for start in range(low, high + 1, step)]
+    count, start, last = 0, 1, None
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    try:
+        spans = pool.map(_walk_range, *zip(*[(conninfo, snapshot_id, lo, hi, signed, head_seq)
+                                             for lo, hi in ranges], strict=True))
+        for span in spans:
+            if span.first is None:  # a range whose records are all gone: the next range's link says so
+                continue
+            if last is None:
+                start = span.first[_SEQ]
+                if (anchor := _anchor_problem(span.first, signed)) is not None:
+                    return _broken(0, span.first, anchor)
+            elif span.first[_SEQ] != last[0] + 1 or span.first[_PREV] != last[1]:
+                return _broken(count, span.first, _diagnose(span.first, last[0] + 1, last[1], signed))
+            if span.broken is not None:
+                walked, row, reason = span.broken
+                return _broken(count + walked, row, reason)
+            count, last = count + span.count, span.last
+    finally:  # a break found: the ranges not yet walked are not needed
+        pool.shutdown(wait=True, cancel_futures=True)
+    return count, start, last
+
+
+def _walk_range(conninfo: str, snapshot_id: str, low: int, high: int, signed: dict[int, str],
+                head_seq: int | None) -> Span:
+    """One range's Span, in a process of its own, reading the exporter's snapshot. The rows arrive by COPY:
+    one stream the server fills while this process hashes, no round trip per batch."""
+    import psycopg
+
+    if not _SNAPSHOT_ID.fullmatch(snapshot_id):
+        raise ValueError(f"not a snapshot id: {snapshot_id!r}")
+    conn = psycopg.connect(conninfo)
+    try:  # closed, never committed: a break leaves the rest of the stream unread, the server drops it
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot_id}'")
+        query = (f"COPY (SELECT {', '.join(COLUMNS)} FROM audit_record WHERE seq BETWEEN {int(low)} AND {int(high)} "
+                 "ORDER BY seq) TO STDOUT")
+        with conn.cursor().copy(query) as copy:
+            copy.set_types(["bigint"] + ["text"] * (len(COLUMNS) - 1))
+            return walk_span(iter(copy.rows()), signed, head_seq)
+    finally:
+        conn.close()
+
+
 def _read_snapshot(cursor: Any, postgres: bool) -> Snapshot:
     mark = "%s" if postgres else "?"
     cursor.execute("SELECT seq, hash FROM audit_head WHERE id = 1")
@@ -733,7 +830,8 @@ def verify_rows(rows: Iterable[tuple], head: tuple[int, str] | None, checkpoints
                 keyring: KeyRing | None = None, *, purged_through: frozenset[int] | None = None,
                 coverage: Coverage | None = None, tail_start: tuple[int, str] | None = None, now: str | None = None,
                 external: list[Checkpoint] = (),
-                published_purges: dict[int, tuple[int, str]] | None = None) -> Verification:
+                published_purges: dict[int, tuple[int, str]] | None = None,
+                walk: Callable[[dict[int, str], int | None], Walked] | None = None) -> Verification:
     """The chain check over rows in COLUMNS order. Records before the first one must be anchored by a
     signed checkpoint and, given `purged_through`, by the audit.purged record that removed them; with a
     `head`, the table must end where the head says; with `coverage`, checkpoints must be dense enough."""
@@ -753,7 +851,8 @@ def verify_rows(rows: Iterable[tuple], head: tuple[int, str] | None, checkpoints
                 id=None, seq=record_seq, reason=f"the audit.purged record {record_seq} differs from the one the "
                 "purge published (it was forged)"))
     found = dict(checkpoints=len(signed), external_checkpoints=len(published), head=head[0] if head else None)
-    walked = _walk(iter(rows), signed, head[0] if head is not None else None)
+    head_seq = head[0] if head is not None else None
+    walked = walk(signed, head_seq) if walk is not None else _walk(iter(rows), signed, head_seq)
     if isinstance(walked, Verification):
         return msgspec.structs.replace(walked, **found)
     count, start, end = walked
@@ -783,26 +882,59 @@ def signed_checkpoints(checkpoints: Iterable[Checkpoint],
     return signed, None
 
 
-def _walk(rows: Iterator[tuple], signed: dict[int, str],
-          head_seq: int | None = None) -> tuple[int, int, tuple[int, str] | None] | Verification:
+Walked = tuple[int, int, tuple[int, str] | None] | Verification  # (records, first seq, (last seq, hash)) or broken
+
+
+def _walk(rows: Iterator[tuple], signed: dict[int, str], head_seq: int | None = None) -> Walked:
+    span = walk_span(rows, signed, head_seq)
+    if span.first is None:
+        return 0, 1, None
+    if (anchor := _anchor_problem(span.first, signed)) is not None:
+        return _broken(0, span.first, anchor)
+    if span.broken is not None:
+        return _broken(*span.broken)
+    return span.count, span.first[_SEQ], span.last
+
+
+class Span(NamedTuple):
+    """A run of consecutive rows walked on their own: every link inside it and every row's hash checked; its
+    first row's link to what precedes it is its caller's to check (`_anchor_problem`, `_walk_ranges`)."""
+
+    count: int  # rows walked before the first broken one (all of them when intact)
+    first: tuple | None  # the first row (None: no rows)
+    last: tuple[int, str] | None  # (seq, hash) of the last intact row
+    broken: tuple[int, tuple, str] | None  # (rows walked before it, the row, the reason)
+
+
+def walk_span(rows: Iterator[tuple], signed: dict[int, str], head_seq: int | None = None) -> Span:
     first = next(rows, None)
     if first is None:
-        return 0, 1, None
-    if first[_SEQ] != 1 and signed.get(first[_SEQ] - 1) != first[_PREV]:
-        return _broken(0, first, f"records before {first[_SEQ]} are missing and no signed checkpoint anchors "
-                       "this record (records were deleted from the start)")
-    expected, prev = first[_SEQ], (GENESIS_HASH if first[_SEQ] == 1 else first[_PREV])
+        return Span(0, None, None, None)
+    expected, prev = first[_SEQ], first[_PREV]
     count, last, hash_of = 0, first, row_hash
     limit = head_seq if head_seq is not None else float("inf")
     for row in itertools.chain((first,), rows):  # the hot loop: one combined test per record
         seq, own = row[_SEQ], row[_HASH]
         if seq != expected or row[_PREV] != prev or hash_of(row) != own or (seq in signed and signed[seq] != own):
-            return _broken(count, row, _diagnose(row, expected, prev, signed))
+            return Span(count, first, (last[_SEQ], last[_HASH]) if count else None,
+                        (count, row, _diagnose(row, expected, prev, signed)))
         if seq > limit:
-            return _broken(count, row, f"record {seq} lies past the chain head ({head_seq}): it was inserted "
-                           "without the service's writer")
+            return Span(count, first, (last[_SEQ], last[_HASH]) if count else None,
+                        (count, row, f"record {seq} lies past the chain head ({head_seq}): it was inserted "
+                         "without the service's writer"))
         prev, expected, count, last = own, seq + 1, count + 1, row
-    return count, first[_SEQ], (last[_SEQ], last[_HASH])
+    return Span(count, first, (last[_SEQ], last[_HASH]), None)
+
+
+def _anchor_problem(first: tuple, signed: dict[int, str]) -> str | None:
+    """Why the trail's first row is not where a trail may start: record 1 after the genesis hash, or a record
+    whose predecessor a signed checkpoint anchors (the records before it were purged)."""
+    if first[_SEQ] == 1:
+        return None if first[_PREV] == GENESIS_HASH else _diagnose(first, 1, GENESIS_HASH, signed)
+    if signed.get(first[_SEQ] - 1) != first[_PREV]:
+        return (f"records before {first[_SEQ]} are missing and no signed checkpoint anchors this record (records "
+                "were deleted from the start)")
+    return None
 
 
 def _diagnose(row: tuple, expected: int, prev: str, signed: dict[int, str]) -> str:
