@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import typing
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
@@ -25,12 +26,32 @@ class Struct(msgspec.Struct, frozen=True, kw_only=True):
 DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
 
 
+def _date_fields(kind: type) -> tuple[str, ...]:
+    """The fields of an Inputs class that can hold a date: the only ones its bound check reads (a whole-case
+    request builds dozens of blocks, most without a date)."""
+    try:
+        fields = msgspec.structs.fields(kind)
+    except Exception:  # a type that cannot be resolved: every field is checked
+        return kind.__struct_fields__
+    return tuple(f.name for f in fields if _may_hold_date(f.type))
+
+
+def _may_hold_date(annotation: Any) -> bool:
+    return annotation is dt.date or annotation is Any or any(_may_hold_date(a) for a in typing.get_args(annotation))
+
+
+_DATE_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 class Inputs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Base of every clinical request: unknown fields are errors, never silently dropped."""
 
     def __post_init__(self) -> None:
         low, high = DATE_RANGE
-        for name in self.__struct_fields__:
+        names = _DATE_FIELDS.get(type(self))
+        if names is None:
+            names = _DATE_FIELDS[type(self)] = _date_fields(type(self))
+        for name in names:
             value = getattr(self, name)
             if type(value) is dt.date and not low <= value <= high:
                 raise ValueError(f"{name} must be a date from {low.isoformat()} to {high.isoformat()}")

@@ -5,6 +5,7 @@ fails its test instead of shipping unranked."""
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 from typing import Any
 
@@ -98,6 +99,7 @@ def highest(levels: Any) -> Urgency:
     return min(levels, key=RANK.__getitem__, default=Urgency.ROUTINE)
 
 
+@functools.cache  # rule ids are a closed set: every recommendation of every answer is sorted by this
 def pathway_rank(rule_id: str) -> int:
     return next((rank for rank, prefix in enumerate(PATHWAY_ORDER) if rule_id.startswith(prefix)),
                 len(PATHWAY_ORDER))
@@ -105,4 +107,4 @@ def pathway_rank(rule_id: str) -> int:
 
 def order_key(rec: Any) -> tuple[int, int]:
     """Emergency, then urgent, then routine; within one urgency, the pathway's place in the guideline."""
-    return RANK[Urgency(rec.urgency)], pathway_rank(rec.rule_id)
+    return RANK[rec.urgency], pathway_rank(rec.rule_id)

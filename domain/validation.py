@@ -72,8 +72,14 @@ def _mentions_struct(annotation: Any) -> bool:
     return any(_mentions_struct(arg) for arg in typing.get_args(annotation))
 
 
+@functools.cache
+def _block_fields(kind: type) -> tuple[str, ...]:
+    """The fields of a Struct type that can hold a block (the only ones a nested reference can hide in)."""
+    return tuple(f.name for f in msgspec.structs.fields(kind) if _mentions_struct(f.type))
+
+
 def _nested_patient_refs(value: Any, path: str) -> Iterator[str]:
-    for name in value.__struct_fields__:
+    for name in _block_fields(type(value)):
         child = getattr(value, name)
         children = child if isinstance(child, list) else [child]
         for index, item in enumerate(children):

@@ -3,6 +3,7 @@ answered safely or refused naming both fields (clinical-rules.md section 4)."""
 
 import msgspec
 import pytest
+from msgspec import inspect as mi
 
 from domain.evaluation import Case, evaluate
 from domain.model import InputRejected
@@ -192,3 +193,42 @@ def test_any_impossible_creatinine_gets_the_one_bound_and_check_the_unit(creatin
 def test_a_pelvic_lesion_without_fracture_is_not_silent():
     r = path("long-bone", pathological_fracture=False, location="acetabulum", lesion="lytic")
     assert [w.code for w in r.warnings] == ["flat_bone_no_mirels"]
+
+
+def _holds_date(info) -> bool:
+    """msgspec's own description of a type, walked for a date (independent of domain.model's annotation walk)."""
+    if isinstance(info, mi.DateType | mi.AnyType):
+        return True
+    if isinstance(info, mi.Metadata):
+        return _holds_date(info.type)
+    if isinstance(info, mi.UnionType):
+        return any(_holds_date(t) for t in info.types)
+    if isinstance(info, mi.ListType | mi.TupleType | mi.SetType | mi.FrozenSetType | mi.VarTupleType):
+        return any(_holds_date(t) for t in getattr(info, "item_types", None) or (info.item_type,))
+    return False
+
+
+def test_the_date_bound_reads_every_field_that_can_hold_a_date():
+    """SAFE-11's bound is checked only on the fields that can hold a date (issue 14: a whole case builds dozens of
+    blocks); every Inputs class's date-holding fields, as msgspec describes them, are among them."""
+    import domain.evaluation  # noqa: F401  (every Inputs class defined)
+    from domain.model import Inputs, _date_fields
+
+    def subclasses(kind):
+        for sub in kind.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    checked = 0
+    for kind in set(subclasses(Inputs)):
+        info = mi.type_info(kind)
+        expected = {f.name for f in info.fields if _holds_date(f.type)}
+        assert expected == set(_date_fields(kind)), kind
+        checked += bool(expected)
+    assert checked >= 4  # the case, imaging, radiotherapy, trials
+
+
+def test_a_far_future_date_in_a_whole_case_block_is_refused():
+    with pytest.raises(InputRejected) as err:
+        decode(b'{"evaluation_date":"2026-01-05","imaging":{"planned_pet_date":"9999-12-31"},"lesions":[]}', Case)
+    assert "from 1900-01-01 to 2199-12-31" in err.value.problems[0].message
