@@ -389,7 +389,23 @@ def expired_jobs(engine: Engine, before: str) -> list[str]:
                                                                      BulkJob.finished_at < before))]
 
 
+_COPY_LINES = "COPY bulk_line (job_id, line, payload, patient_hash) FROM STDIN"
+_COPY_RESULTS = "COPY bulk_result (job_id, line, ok, body) FROM STDIN"
+
+
 def _insert(conn: Any, lines: list[dict], results: list[dict]) -> None:
+    """A batch of lines (and of lines answered at once) into the upload's transaction: by COPY on PostgreSQL
+    (issue 14: row-by-row INSERTs took 1.8 s of a 100,000-line upload's 2.1, COPY 0.3), inserts on SQLite."""
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()
+        for sql, batch, fields in ((_COPY_LINES, lines, ("job_id", "line", "payload", "patient_hash")),
+                                   (_COPY_RESULTS, results, ("job_id", "line", "ok", "body"))):
+            if batch:
+                with cursor.copy(sql) as copy:
+                    for row in batch:
+                        copy.write_row([row[field] for field in fields])
+                batch.clear()
+        return
     for table, batch in ((BulkLine, lines), (BulkResult, results)):
         if batch:
             conn.execute(insert(table), batch)

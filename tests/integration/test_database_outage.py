@@ -48,7 +48,7 @@ def test_connections_the_server_ended_are_replaced_and_the_next_submission_is_ac
     engine.dispose()
 
 
-@pytest.mark.parametrize("trigger", [b"INSERT INTO bulk_job", b"INSERT INTO bulk_line", b"audit_head"])
+@pytest.mark.parametrize("trigger", [b"INSERT INTO bulk_job", b"COPY bulk_line", b"audit_head"])
 def test_a_connection_broken_mid_submission_is_a_503_that_keeps_nothing(bulk_env, postgres_server, trigger):
     proxy = FaultProxy(("127.0.0.1", 5432))
     url = make_url(bulk_env["BONEMETS_DATABASE_URL"]).set(host="127.0.0.1", port=proxy.port)
