@@ -22,7 +22,6 @@ import random
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from datetime import UTC, datetime
@@ -123,7 +122,15 @@ os.register_at_fork(after_in_child=_ids.seed)
 
 def new_id() -> str:
     """A random (version 4) UUID: unique, not secret; os.urandom per response measured 6 % of the API's CPU."""
-    return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
+    return _uuid4_text(_ids.getrandbits(128))
+
+
+def _uuid4_text(bits: int) -> str:
+    """str(uuid.UUID(int=bits, version=4)) without building the UUID object (a third of the cost; a test holds the
+    two equal): the variant and version bits set as RFC 4122 says, then the 8-4-4-4-12 hex groups."""
+    bits = (bits & ~(0xC000 << 48) | 0x8000 << 48) & ~(0xF000 << 64) | 4 << 76
+    h = f"{bits:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def new_hex() -> str:

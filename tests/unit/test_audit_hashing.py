@@ -54,3 +54,13 @@ def test_hashes_linked_from_entries_prepared_before_the_lock_equal_the_canonical
         assert record_hash(stored) == stored["hash"] == receipt.hash
         assert row_hash(row) == stored["hash"]
     assert [r[COLUMNS.index("prev_hash")] for r in chained.rows] == [prev] + [r.hash for r in chained.receipts[:-1]]
+
+
+@settings(max_examples=500)
+@given(st.integers(0, 2**128 - 1))
+def test_audit_ids_are_the_version_4_uuids_the_standard_library_makes(bits):
+    import uuid
+
+    from infra.audit import _uuid4_text
+
+    assert _uuid4_text(bits) == str(uuid.UUID(int=bits, version=4))
