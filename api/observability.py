@@ -7,11 +7,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import structlog
 from litestar import Litestar
 
 from api.audited import header, negotiate
 from infra.audit import new_hex
+from infra.log import access_logger
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -48,8 +48,8 @@ class ObservedLitestar(Litestar):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # A bound logger made after logging is configured: no lazy proxy to resolve on every request.
-        self._access_log = structlog.get_logger("bonemets.http").bind()
+        # Made after logging is configured: the access line's own fast path in JSON mode (infra.log)
+        self._access_log = access_logger()
         # (scope, status, seconds) once per request, with what is logged: the operator's metrics (api.metrics)
         self.request_metrics: Callable[[Any, int, float], None] | None = None
 
@@ -88,7 +88,7 @@ class ObservedLitestar(Litestar):
             elif status is None:
                 status = 500
             elapsed = time.perf_counter() - started
-            self._access_log.info("http.request", method=scope["method"], path=scope["path"], status=status,
+            self._access_log("http.request", method=scope["method"], path=scope["path"], status=status,
                      duration_ms=round(elapsed * 1000, 3), request_id=request_id,
                      client=meta.get("client"), **meta["log"])
             if self.request_metrics is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -27,7 +28,34 @@ def _json(event: dict[str, Any], **_kw: Any) -> str:
     return _encoder.encode(event).decode()
 
 
+_configured: dict[str, Any] = {"fmt": "json", "stream": None}
+
+
+def access_logger() -> Callable[..., None]:
+    """`emit(event, **fields)` at info level, for the one line every HTTP exchange logs (issue 14: structlog's
+    processor chain cost 19-30 us of a ~200 us audited request). In JSON mode the line is the one that chain makes
+    (the bound context vars, the fields, event, level, an ISO UTC timestamp, patient keys redacted; a test holds
+    the two equal) written by structlog's own printer for the same stream; otherwise structlog itself."""
+    stream = _configured["stream"]
+    if _configured["fmt"] != "json" or stream is None:
+        bound = structlog.get_logger("bonemets.http").bind()
+        return bound.info
+    printer = structlog.PrintLogger(file=stream)
+    now, utc, context = datetime.now, UTC, structlog.contextvars.get_contextvars
+
+    def emit(event: str, **fields: Any) -> None:  # the chain's steps, in its order
+        fields["event"] = event
+        for key, value in context().items():  # merge_contextvars
+            fields.setdefault(key, value)
+        fields["level"] = "info"  # add_log_level
+        fields["timestamp"] = now(tz=utc).isoformat().replace("+00:00", "Z")  # TimeStamper(fmt="iso", utc=True)
+        printer.msg(_json(redact(None, "info", fields)))  # redact, JSONRenderer(serializer=_json), PrintLogger
+
+    return emit
+
+
 def configure_logging(fmt: str, stream: TextIO | None = None) -> None:
+    _configured.update(fmt=fmt, stream=stream or sys.stdout)
     renderer = (structlog.dev.ConsoleRenderer() if fmt == "console"
                 else structlog.processors.JSONRenderer(serializer=_json))
     structlog.configure(
