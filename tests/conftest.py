@@ -59,6 +59,35 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+@dataclass
+class ProxiedPostgres:
+    """A migrated PostgreSQL reached through a FaultProxy (tests/faultproxy.py) that a test can stall or cut, and
+    the service's settings pointing at the proxy."""
+
+    proxy: object
+    url: str
+
+    def settings(self, var_dir: Path, **extra: str) -> Settings:
+        return load_settings({"BONEMETS_DATABASE_URL": self.url, "BONEMETS_VAR_DIR": str(var_dir),
+                              "BONEMETS_PSEUDONYM_KEY": PSEUDONYM_KEY, "BONEMETS_AUDIT_SIGNING_KEY": SIGNING_KEY,
+                              "BONEMETS_LOG_FORMAT": "json", **extra})
+
+
+@pytest.fixture
+def proxied_postgres(postgres_server: str) -> Iterator[ProxiedPostgres]:
+    from tests.faultproxy import FaultProxy
+
+    _reset_postgres(postgres_server)
+    engine = make_engine(postgres_server)
+    migrate(engine)
+    engine.dispose()
+    proxy = FaultProxy(("127.0.0.1", 5432))
+    try:
+        yield ProxiedPostgres(proxy, postgres_server.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"))
+    finally:
+        proxy.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database: a SQLite file, then the real PostgreSQL."""

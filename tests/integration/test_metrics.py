@@ -202,37 +202,20 @@ def test_lines_the_workers_finish_are_counted_once_and_stay_counted_when_the_job
 
 
 @pytest.mark.postgres
-def test_a_scrape_answers_in_time_with_the_database_down_while_it_stalls_and_after(postgres_server, tmp_path):
-    from infra.db import make_engine
-    from infra.migrate import migrate
-    from infra.settings import load_settings
-    from tests.conftest import PSEUDONYM_KEY, SIGNING_KEY, _reset_postgres
-    from tests.faultproxy import FaultProxy
-
-    _reset_postgres(postgres_server)
-    engine = make_engine(postgres_server)
-    migrate(engine)
-    engine.dispose()
-    proxy = FaultProxy(("127.0.0.1", 5432))
+def test_a_scrape_answers_in_time_with_the_database_down_while_it_stalls_and_after(proxied_postgres, tmp_path):
+    proxy = proxied_postgres.proxy
     (tmp_path / "var").mkdir()  # the embedded broker's, which stays up
-    settings = load_settings({"BONEMETS_DATABASE_URL": postgres_server.replace("127.0.0.1:5432",
-                                                                               f"127.0.0.1:{proxy.port}"),
-                              "BONEMETS_VAR_DIR": str(tmp_path / "var"), "BONEMETS_PSEUDONYM_KEY": PSEUDONYM_KEY,
-                              "BONEMETS_AUDIT_SIGNING_KEY": SIGNING_KEY, "BONEMETS_LOG_FORMAT": "json",
-                              "BONEMETS_METRICS_TOKEN": TOKEN})
-    try:
-        with TestClient(create_app(settings, configure_logs=False), raise_server_exceptions=False) as client:
-            assert value(scrape(client), "bonemets_database_up") == 1
-            proxy.fault("blackhole", 6)  # every byte lost, new connections left waiting: a stalled network
-            for _ in range(2):  # the second scrape too: the first one's read, abandoned, holds nothing up
-                started = time.monotonic()
-                samples = scrape(client)
-                assert time.monotonic() - started < PROBE_TIMEOUT_S + 1.5
-                assert value(samples, "bonemets_database_up") == 0 and value(samples, "bonemets_broker_up") == 1
-                assert not any(name == "bonemets_bulk_jobs" for name, _ in samples)
-                assert ("bonemets_bulk_lines_total", (("outcome", "ok"),)) in samples  # counters stay served
-            proxy.wait_healed()
-            wait_for(lambda: value(scrape(client), "bonemets_database_up") == 1, 20, interval=0.5,
-                     what="the database to be reported up again")
-    finally:
-        proxy.close()
+    settings = proxied_postgres.settings(tmp_path / "var", BONEMETS_METRICS_TOKEN=TOKEN)
+    with TestClient(create_app(settings, configure_logs=False), raise_server_exceptions=False) as client:
+        assert value(scrape(client), "bonemets_database_up") == 1
+        proxy.fault("blackhole", 6)  # every byte lost, new connections left waiting: a stalled network
+        for _ in range(2):  # the second scrape too: the first one's read, abandoned, holds nothing up
+            started = time.monotonic()
+            samples = scrape(client)
+            assert time.monotonic() - started < PROBE_TIMEOUT_S + 1.5
+            assert value(samples, "bonemets_database_up") == 0 and value(samples, "bonemets_broker_up") == 1
+            assert not any(name == "bonemets_bulk_jobs" for name, _ in samples)
+            assert ("bonemets_bulk_lines_total", (("outcome", "ok"),)) in samples  # counters stay served
+        proxy.wait_healed()
+        wait_for(lambda: value(scrape(client), "bonemets_database_up") == 1, 20, interval=0.5,
+                 what="the database to be reported up again")

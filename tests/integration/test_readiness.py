@@ -189,31 +189,15 @@ def test_a_broker_that_goes_away_is_named_and_one_that_hangs_answers_within_the_
 
 
 @pytest.mark.postgres
-def test_a_database_that_hangs_is_named_within_the_bound(postgres_server, tmp_path):
-    from infra.migrate import migrate
-    from infra.settings import load_settings
-    from tests.conftest import PSEUDONYM_KEY, SIGNING_KEY, _reset_postgres
-    from tests.faultproxy import FaultProxy
-
-    _reset_postgres(postgres_server)
-    engine = make_engine(postgres_server)
-    migrate(engine)
-    engine.dispose()
-    proxy = FaultProxy(("127.0.0.1", 5432))
-    url = postgres_server.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
-    settings = load_settings({"BONEMETS_DATABASE_URL": url, "BONEMETS_VAR_DIR": str(tmp_path / "var"),
-                              "BONEMETS_PSEUDONYM_KEY": PSEUDONYM_KEY, "BONEMETS_AUDIT_SIGNING_KEY": SIGNING_KEY,
-                              "BONEMETS_LOG_FORMAT": "json"})
-    try:
-        with TestClient(create_app(settings, configure_logs=False), raise_server_exceptions=False) as client:
-            assert client.get("/health/ready").json()["checks"]["database"] == "ok"
-            time.sleep(2.1)  # past the reuse of those checks
-            proxy.fault("drop", 30)  # every byte lost, connections left open: a query waits for ever
-            started = time.monotonic()
-            r = client.get("/health/ready")
-            took = time.monotonic() - started
-    finally:
-        proxy.close()
+def test_a_database_that_hangs_is_named_within_the_bound(proxied_postgres, tmp_path):
+    settings = proxied_postgres.settings(tmp_path / "var")
+    with TestClient(create_app(settings, configure_logs=False), raise_server_exceptions=False) as client:
+        assert client.get("/health/ready").json()["checks"]["database"] == "ok"
+        time.sleep(2.1)  # past the reuse of those checks
+        proxied_postgres.proxy.fault("drop", 30)  # every byte lost, connections left open: a query waits for ever
+        started = time.monotonic()
+        r = client.get("/health/ready")
+        took = time.monotonic() - started
     assert r.status_code == 503 and r.json()["checks"]["database"] == "unavailable (no answer within 2 s)"
     assert r.json()["notices"]["workers"] == "workers unknown: the database does not answer"
     assert took < 3.0, took
