@@ -742,6 +742,9 @@ def _exported_snapshot(engine: Engine) -> Iterator[tuple[Snapshot, str, tuple[in
     try:
         cursor = raw.cursor()
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        # idle while the processes walk (minutes on a long trail): the service's idle-transaction limit would end
+        # it, and a snapshot can be imported only while its exporter's transaction is open
+        cursor.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
         cursor.execute("SELECT pg_export_snapshot()")
         snapshot_id = cursor.fetchone()[0]
         snap = _read_snapshot(cursor, True)
@@ -801,7 +804,10 @@ def _walk_range(conninfo: str, snapshot_id: str, low: int, high: int, signed: di
 
     if not _SNAPSHOT_ID.fullmatch(snapshot_id):
         raise ValueError(f"not a snapshot id: {snapshot_id!r}")
-    conn = psycopg.connect(conninfo)
+    from infra.db import pg_connect_args
+
+    # the service's socket limits (a dead peer noticed in ~10 s); no statement timeout: one COPY reads the range
+    conn = psycopg.connect(conninfo, **pg_connect_args(0, 4.0, 60.0, relaxed=False))
     try:  # closed, never committed: a break leaves the rest of the stream unread, the server drops it
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot_id}'")
@@ -898,11 +904,12 @@ Walked = tuple[int, int, tuple[int, str] | None] | Verification  # (records, fir
 
 
 def _walk(rows: Iterator[tuple], signed: dict[int, str], head_seq: int | None = None) -> Walked:
-    span = walk_span(rows, signed, head_seq)
-    if span.first is None:
+    first = next(rows, None)
+    if first is None:
         return 0, 1, None
-    if (anchor := _anchor_problem(span.first, signed)) is not None:
-        return _broken(0, span.first, anchor)
+    if (anchor := _anchor_problem(first, signed)) is not None:  # said at once, before the rest is read
+        return _broken(0, first, anchor)
+    span = walk_span(itertools.chain((first,), rows), signed, head_seq)
     if span.broken is not None:
         return _broken(*span.broken)
     return span.count, span.first[_SEQ], span.last

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import msgspec
 from sqlalchemy import Engine, insert, select, tuple_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from domain.model import FieldProblem
 from infra.audit import AuditEntry, append_chained, lock_head, prepare, pseudonymise
@@ -397,13 +397,18 @@ def _insert(conn: Any, lines: list[dict], results: list[dict]) -> None:
     """A batch of lines (and of lines answered at once) into the upload's transaction: by COPY on PostgreSQL
     (issue 14: row-by-row INSERTs took 1.8 s of a 100,000-line upload's 2.1, COPY 0.3), inserts on SQLite."""
     if conn.dialect.name == "postgresql":
+        import psycopg
+
         cursor = conn.connection.driver_connection.cursor()
         for sql, batch, fields in ((_COPY_LINES, lines, ("job_id", "line", "payload", "patient_hash")),
                                    (_COPY_RESULTS, results, ("job_id", "line", "ok", "body"))):
             if batch:
-                with cursor.copy(sql) as copy:
-                    for row in batch:
-                        copy.write_row([row[field] for field in fields])
+                try:
+                    with cursor.copy(sql) as copy:
+                        for row in batch:
+                            copy.write_row([row[field] for field in fields])
+                except psycopg.OperationalError as exc:  # as SQLAlchemy reports it (a timeout, a lost server: 503)
+                    raise OperationalError(sql, None, exc) from exc
                 batch.clear()
         return
     for table, batch in ((BulkLine, lines), (BulkResult, results)):
@@ -536,12 +541,10 @@ def load_chunk(engine: Engine, job_id: str, start: int,
     mark = placeholder(engine)
     with engine.connect() as conn:
         job = conn.execute(select(BulkJob).where(BulkJob.id == job_id)).first()
-        cursor = conn.connection.driver_connection.cursor()  # a chunk's rows without the ORM's row processing
-        cursor.execute(f"SELECT l.line, l.payload, l.patient_hash FROM bulk_line l WHERE l.job_id = {mark} AND "
-                       f"l.line BETWEEN {mark} AND {mark} AND NOT EXISTS (SELECT 1 FROM bulk_result r WHERE "
-                       f"r.job_id = l.job_id AND r.line = l.line) ORDER BY l.line", (job_id, start, end))
-        lines = [tuple(row) for row in cursor.fetchall()]
-        cursor.close()
+        lines = [tuple(row) for row in conn.exec_driver_sql(  # a chunk's rows without building a statement
+            f"SELECT l.line, l.payload, l.patient_hash FROM bulk_line l WHERE l.job_id = {mark} AND l.line BETWEEN "
+            f"{mark} AND {mark} AND NOT EXISTS (SELECT 1 FROM bulk_result r WHERE r.job_id = l.job_id AND "
+            f"r.line = l.line) ORDER BY l.line", (job_id, start, end))]
     return (_row(job._mapping) if job else None), lines
 
 

@@ -2,7 +2,11 @@
 twice per bulk line (its result and its audit record), and PostgreSQL compressed each with pglz on the one core
 it shares with the workers. lz4 is several times cheaper to compress; bench/bulk.py --kind evaluation went from
 1,690 to 2,020 lines/s end to end on this machine. Only new values are written with lz4; existing ones are read
-as they were stored. A server built without lz4 keeps pglz (nothing to do there). SQLite: nothing to do.
+as they were stored. A server built without lz4 (or older than PostgreSQL 14) keeps pglz: nothing to do there.
+SQLite: nothing to do. The ALTER takes the table's lock for a catalogue change only (no rewrite), but waits behind
+open transactions on it like any ALTER TABLE: run `bonemets migrate` as the deployment's first step, as for every
+migration. A pg_dump of the database carries `SET COMPRESSION lz4` for these columns: restore it onto a server
+built with lz4 (Debian's, RHEL's and the official images are).
 
 Revision ID: 0013
 Revises: 0012
@@ -34,6 +38,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    if _lz4_available():  # only then did the upgrade change anything (and SET COMPRESSION exists from 14)
         for table, column in COLUMNS:
             op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET COMPRESSION default")
