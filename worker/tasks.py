@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
-import psycopg
 import structlog
 from celery import Task, shared_task
 from sqlalchemy import Engine
@@ -58,9 +56,7 @@ def ping() -> str:
 
 # A database that is briefly away (restart, failover) must not lose a chunk: retry with backoff; the
 # chunk is idempotent, so a retry after a commit that did happen changes nothing.
-# commit_chunk and the chain's writes speak to the driver directly: its own connection-level errors count too.
-TRANSIENT = (OperationalError, InterfaceError, DBAPIError, psycopg.OperationalError, psycopg.InterfaceError,
-             sqlite3.OperationalError)
+TRANSIENT = (OperationalError, InterfaceError, DBAPIError)
 RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 2, "retry_backoff_max": 120, "max_retries": 12}
 
 
