@@ -758,7 +758,9 @@ def _exported_snapshot(engine: Engine) -> Iterator[tuple[Snapshot, str, tuple[in
 
 
 def _conninfo(engine: Engine) -> str:
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    from infra.db import libpq_url
+
+    return libpq_url(engine.url.render_as_string(hide_password=False))
 
 
 def _walk_ranges(conninfo: str, snapshot_id: str, bounds: tuple[int, int], workers: int,

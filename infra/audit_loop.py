@@ -500,9 +500,9 @@ def store_for(settings: Any) -> Store:
     if settings.embedded:
         return SqliteStore(make_url(settings.database_url).database)
 
-    from infra.db import pg_connect_args
+    from infra.db import libpq_url, pg_connect_args
 
-    conninfo = make_url(settings.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conninfo = libpq_url(settings.database_url)
     return PostgresStore(conninfo, pg_connect_args(
         settings.db_statement_timeout_s, settings.db_lock_timeout_s, settings.db_idle_in_transaction_timeout_s,
         relaxed=False))

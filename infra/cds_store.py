@@ -141,11 +141,10 @@ def admission_for(settings: Any) -> AsyncAdmission | None:
     """The event-loop admission of a PostgreSQL deployment's settings; None on the embedded default (SQLite)."""
     if settings.embedded:
         return None
-    from sqlalchemy.engine import make_url
 
-    from infra.db import pg_connect_args
+    from infra.db import libpq_url, pg_connect_args
 
-    conninfo = make_url(settings.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conninfo = libpq_url(settings.database_url)
     return AsyncAdmission(conninfo, pg_connect_args(
         settings.db_statement_timeout_s, settings.db_lock_timeout_s, settings.db_idle_in_transaction_timeout_s,
         relaxed=True))

@@ -48,6 +48,13 @@ def pg_connect_args(statement_timeout_s: float, lock_timeout_s: float, idle_in_t
     return {"connect_timeout": 3, **KEEPALIVES, "options": options}
 
 
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as libpq (psycopg.connect) reads it: the connections opened beside an engine."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def engine_for(settings: Any, *, pool_size: int = 5, pooled: bool = True, relaxed: bool = False) -> Engine:
     """make_engine with the limits of `settings` (infra.settings.Settings)."""
     return make_engine(settings.database_url, pool_size=pool_size, statement_timeout_s=settings.db_statement_timeout_s,
