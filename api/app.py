@@ -18,6 +18,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api import console, errors, openapi
 from api.auth import ApiKeyAuthentication
+from api.direct import DirectRoutes
 from api.metrics import ROUTES as METRICS_ROUTES
 from api.metrics import Metrics
 from api.observability import ObservedLitestar
@@ -118,6 +119,8 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
     openapi.rate_limited(document, limiter.policies)
     plugin._openapi_schema = document
     app.request_metrics = metrics.requests  # every request, by route template and status (api.observability)
+    app.direct = DirectRoutes(compute.KIND_ROUTES, app.state, cors=app.cors_config is not None,
+                              max_body=settings.max_body_bytes)
     return app
 
 

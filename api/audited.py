@@ -12,6 +12,7 @@ from infra.audit import entry as audit_record
 from infra.audit import pseudonymise
 
 _encode = msgspec.json.Encoder().encode
+FHIR_JSON = "application/fhir+json"
 
 
 def header(scope: Any, name: bytes) -> str:
@@ -60,10 +61,17 @@ class Audited(msgspec.Struct, frozen=True):
 async def audit(request: Request, *, action: str, inputs: Inputs, output: Any,
                 rule_ids: tuple[str, ...]) -> Audited:
     """Append the audit record of this response; return it once committed (AuditUnavailable if not)."""
+    return await audit_for(request.app.state, request.user, request.scope, action=action, inputs=inputs,
+                           output=output, rule_ids=rule_ids)
+
+
+async def audit_for(app_state: Any, principal: Any, scope: Any, *, action: str, inputs: Inputs, output: Any,
+                    rule_ids: tuple[str, ...]) -> Audited:
+    """`audit`, from the application's state, the caller and the ASGI scope (api.direct has no Request)."""
     output_json = _encode(output)
-    receipt_id = await record(request, action=action, input_json=_encode(msgspec.structs.replace(
-        inputs, patient_ref=None)), output_json=output_json, patient_ref=inputs.patient_ref, rule_ids=rule_ids,
-        versions=output)
+    receipt_id = await record_for(app_state, principal, scope, action=action, input_json=_encode(
+        msgspec.structs.replace(inputs, patient_ref=None)), output_json=output_json, patient_ref=inputs.patient_ref,
+        rule_ids=rule_ids, versions=output)
     return Audited(id=receipt_id, output_json=output_json)
 
 
@@ -72,11 +80,18 @@ async def record(request: Request, *, action: str, input_json: bytes, output_jso
     """Append one audit record for this request (the patient reference stored as its keyed hash only) and wait
     for its commit; its id (`audit_id`, when the answer must name its record before it is written). `versions`
     carries the guideline, engine and rules versions of the answer."""
-    app_state = request.app.state
-    principal = request.user
-    meta = request.scope.get("bonemets", {})
+    return await record_for(request.app.state, request.user, request.scope, action=action, input_json=input_json,
+                            output_json=output_json, patient_ref=patient_ref, rule_ids=rule_ids, versions=versions,
+                            audit_id=audit_id)
+
+
+async def record_for(app_state: Any, principal: Any, scope: Any, *, action: str, input_json: bytes,
+                     output_json: bytes, patient_ref: str | None, rule_ids: tuple[str, ...], versions: Any,
+                     audit_id: str | None = None) -> str:
+    """`record`, from the application's state, the caller and the ASGI scope (api.direct has no Request)."""
+    meta = scope.get("bonemets", {})
     entry = audit_record(
-        client=principal.client, roles=principal.roles, endpoint=f"{request.method} {request.scope['path']}",
+        client=principal.client, roles=principal.roles, endpoint=f"{scope['method']} {scope['path']}",
         action=action, request_id=meta.get("request_id", ""), inputs=input_json, output=output_json,
         patient_hash=pseudonymise(app_state.settings.pseudonym_key, patient_ref), rule_ids=rule_ids,
         versions=versions, record_id=audit_id)

@@ -76,8 +76,11 @@ def on_http(request: Request, exc: HTTPException) -> Response:
 
 def on_audit_unavailable(request: Request, exc: AuditUnavailable) -> Response:
     log.error("audit.unavailable", path=request.url.path)
-    return problem(503, "The audit trail cannot be written; no recommendation is given. Retry later.",
-                   headers={"Retry-After": "5"}, instance=request.url.path, language=_lang(request))
+    return problem(503, AUDIT_UNAVAILABLE, headers={"Retry-After": "5"}, instance=request.url.path,
+                   language=_lang(request))
+
+
+AUDIT_UNAVAILABLE = "The audit trail cannot be written; no recommendation is given. Retry later."
 
 
 def on_broker_unavailable(request: Request, exc: BrokerUnavailable) -> Response:

@@ -10,6 +10,7 @@ from typing import Any
 from litestar import Litestar
 
 from api.audited import header, negotiate
+from api.direct import DirectRoutes, replaying
 from infra.audit import new_hex
 from infra.log import access_logger
 
@@ -52,6 +53,7 @@ class ObservedLitestar(Litestar):
         self._access_log = access_logger()
         # (scope, status, seconds) once per request, with what is logged: the operator's metrics (api.metrics)
         self.request_metrics: Callable[[Any, int, float], None] | None = None
+        self.direct: DirectRoutes | None = None  # the compute endpoints' plain requests, past Litestar (api.direct)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -79,7 +81,11 @@ class ObservedLitestar(Litestar):
             return message
 
         try:
-            await super().__call__(scope, watched_receive, send_with_id)
+            route = self.direct.route(scope) if self.direct is not None else None
+            if route is None:
+                await super().__call__(scope, watched_receive, send_with_id)
+            elif (read := await self.direct.serve(route, scope, watched_receive, send_with_id)) is not None:
+                await super().__call__(scope, replaying(read, watched_receive), send_with_id)  # declined
         finally:
             # no answer sent: the client went away (or sent a body the server could not frame) -> 499, as proxies
             # log it; a 500 is logged only for a failure of ours

@@ -127,12 +127,12 @@ class RateLimiting:
         if policy is None:  # not authenticated (a probe, the schema), or a budget turned off
             await self.app(scope, receive, send)
             return
-        served, left, window = policy.take(client, time.monotonic())
-        fields = [(b"ratelimit-policy", policy.policy_field), (b"ratelimit", policy.field(left, window))]
-        if not served:
-            meta["log"]["rate_limited"] = policy.name
-            await refuse(scope, send, policy, window, fields)
-            return
+        fields = meta.get(TAKEN)  # taken by the direct path (api.direct), which then left the request to us
+        if fields is None:
+            served, window, fields = take(policy, client, meta)
+            if not served:
+                await refuse(scope, send, policy, window, fields)
+                return
 
         async def send_with_fields(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -140,6 +140,17 @@ class RateLimiting:
             await send(message)
 
         await self.app(scope, receive, send_with_fields)
+
+
+TAKEN = "rate_limit_fields"  # in scope["bonemets"]: this request's token is taken, these are its fields
+
+
+def take(policy: Policy, client: str, meta: dict[str, Any]) -> tuple[bool, int, list[tuple[bytes, bytes]]]:
+    """One token of `client`'s bucket: (served, seconds until the next token, the RateLimit fields)."""
+    served, left, window = policy.take(client, time.monotonic())
+    if not served:
+        meta["log"]["rate_limited"] = policy.name
+    return served, window, [(b"ratelimit-policy", policy.policy_field), (b"ratelimit", policy.field(left, window))]
 
 
 QUOTA_DETAIL = "This client has used its {requests} requests per {seconds} s for {name} calls; retry in {retry} s."

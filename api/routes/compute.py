@@ -15,7 +15,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import Example
 from litestar.params import Body
 
-from api.audited import audit, header, language
+from api.audited import FHIR_JSON, audit, header, language
 from api.auth import requires
 from api.openapi import problems
 from api.responses import RESPONSE_TYPES
@@ -32,9 +32,6 @@ def log_fields(result: Any) -> dict[str, Any]:
     if hasattr(result, "total"):
         return {"score": result.score, "total": result.total, "band": result.band}
     return {"rule_ids": list(result.rule_ids)}
-
-
-FHIR_JSON = "application/fhir+json"
 
 
 def wants_fhir(request: Request) -> bool:
@@ -97,3 +94,5 @@ def compute_route(kind: Kind) -> HTTPRouteHandler:
 
 
 ROUTES = [compute_route(kind) for kind in KINDS.values()]
+# each kind with its route, for the direct path (api.direct)
+KIND_ROUTES = list(zip(KINDS.values(), ROUTES, strict=True))
