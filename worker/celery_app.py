@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from celery import Celery
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import task_retry, worker_ready, worker_shutdown
 
 from infra.broker import configure
 from infra.heartbeat import Heartbeat
@@ -33,6 +34,14 @@ def create_celery(settings: Settings) -> Celery:
 
         name = getattr(sender, "hostname", None) or "celery"
         heartbeats.append(Heartbeat(engine_for(settings, pool_size=1), name, settings.worker_heartbeat_s).start())
+
+    @task_retry.connect(weak=False)
+    def log_retry(request: Any = None, reason: BaseException | None = None, **_: object) -> None:
+        """A task retried after a transient error (worker.tasks.TRANSIENT): a warning the operator sees (workers
+        log from WARNING up), naming the error's type only — a driver's message can carry a query's values."""
+        structlog.get_logger("bonemets.worker").warning(
+            "task.retry", task=getattr(request, "task", None), task_id=getattr(request, "id", None),
+            error=type(getattr(reason, "exc", None) or reason).__name__, retries=getattr(request, "retries", None))
 
     @worker_shutdown.connect(weak=False)
     def stop_heartbeat(**_: object) -> None:
