@@ -15,6 +15,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import FromPath, FromQuery
+from litestar.response import Stream
 
 from api.console.pages import redirect
 from api.console.web import ROLES, lang_of, page
@@ -187,12 +188,13 @@ async def job_status(request: Request, job_id: FromPath[str]) -> dict[str, Any]:
 
 
 @get("/jobs/{job_id:str}/results", opt=REGISTRY)
-async def job_results(request: Request, job_id: FromPath[str]) -> Response[Any]:
+async def job_results(request: Request, job_id: FromPath[str]) -> Stream:
     job = await owned_job(request, job_id)
     if job.status not in jobs.FINISHED:
         raise ClientException(f"job {job_id} is {job.status}")
-    body = b"".join(jobs.results(request.app.state.engine, job.id))
-    return Response(body, media_type="application/x-ndjson", headers={
+    # streamed as GET /v1/bulk-jobs/{id}/results streams it: read in batches off the event loop, never the whole
+    # job in memory (a million-line job's results are hundreds of MB)
+    return Stream(jobs.results(request.app.state.engine, job.id), media_type="application/x-ndjson", headers={
         "Content-Disposition": f'attachment; filename="bonemets-job-{job.id}.ndjson"'})
 
 

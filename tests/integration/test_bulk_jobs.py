@@ -261,3 +261,23 @@ def test_an_oversized_body_gets_413_and_stores_nothing(bulk_env):
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM bulk_job")).scalar_one() == 0
     engine.dispose()
+
+
+def test_the_consoles_results_download_is_the_apis_streamed_not_built_in_memory(bulk_client, worker):
+    """The console's download of a job's results is GET /v1/bulk-jobs/{id}/results's body, streamed in batches off
+    the event loop (no Content-Length: never the whole job in the API's memory, never the loop blocked reading
+    it)."""
+    from tests.integration.test_console_sessions import token_of
+
+    r = submit(bulk_client, [{"kind": "sins", "line_id": i, **KINDS["sins"].example} for i in range(2_500)])
+    location = r.headers["location"]
+    wait_done(bulk_client, location)
+    form = bulk_client.get("/console/sign-in")
+    assert bulk_client.post("/console/sign-in", data={"csrf": token_of(form.text), "api_key": bulk_client.keys[
+        "registry"], "next": "/console/jobs"}, follow_redirects=False).status_code == 303
+    download = bulk_client.get(f"/console/jobs/{location.rsplit('/', 1)[-1]}/results")
+    assert download.status_code == 200
+    assert "content-length" not in download.headers
+    assert download.headers["content-disposition"].startswith("attachment;")
+    assert download.content == bulk_client.get(f"{location}/results", headers=auth(bulk_client)).content
+    assert len(download.text.splitlines()) == 2_500
