@@ -22,6 +22,10 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         if connection.scope["path"].startswith(CDS_PATH):
             return await authenticate_cds(connection)
+        principal = connection.scope["bonemets"].get(AUTHENTICATED)
+        if principal is not None:  # api.direct authenticated this request before its body, then left it to us
+            check_role(principal, connection.route_handler.opt.get(ROLE))
+            return AuthenticationResult(user=principal, auth=principal.key_id)
         scheme, _, key = header(connection.scope, b"authorization").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise NotAuthorizedException("An API key is required: Authorization: Bearer <key>.", headers=CHALLENGE)
@@ -41,6 +45,7 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
 
 
 ROLE = "role"
+AUTHENTICATED = "principal"  # in scope["bonemets"] (set by the service's own code only): the caller, already known
 CDS_PATH = "/cds-services"
 JTI_IN_HANDLER = "cds_jti_in_handler"  # route option: the handler records the token id in its own transaction
 CDS_REFUSED = "The CDS client's token is not accepted."

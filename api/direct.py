@@ -12,38 +12,40 @@ hot path, so a request to one of them is first offered to `DirectRoutes`:
 - anything else it *declines* before anything is kept or counted, and the full application answers the request
   as it always has (the body read so far is replayed to it): an unknown, uncached or wrong-role key, a body that
   does not decode or fails a domain check, an over-long body, a FHIR Accept, a request with an Origin while CORS
-  is on. Their answers (401, 403, 400, 413, 422, FHIR) are the full application's own;
+  is on, a root path to strip, a Host header the router refuses. Their answers (401, 403, 400, 413, 422, FHIR)
+  are the full application's own; a request declined after its rate-limit token keeps its token and the
+  authentication made before its body (api.ratelimit.TAKEN, api.auth.AUTHENTICATED), as the full application
+  authenticates and charges once, before the body;
 - taken, the request goes through the same steps in the same order: the rate limit (the same bucket; a refusal
   is the same 429), the computation, the audit record committed before the answer (the same record: same
   endpoint, action, inputs, output, patient hash), the same answer bytes and header fields, the same log line
-  and metrics. A failure once the audit has been asked for is answered here as the full application answers it
-  (503 when the record cannot be committed), never declined: declining would ask for a second record.
+  and metrics. A failure once the audit has been asked for is answered here as the full application's handlers
+  answer it (api.errors.failure: 503 when the record or the database is unavailable, 500 otherwise), never
+  declined: declining would ask for a second record.
 
 tests/integration/test_direct_path.py holds the two paths' answers equal, field by field, for every kind.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-import structlog
+from litestar._asgi.utils import is_valid_host  # the router's own check of the Host header
 
 from api.audited import FHIR_JSON, audit_for, header, negotiate
-from api.auth import ROLE
-from api.errors import AUDIT_UNAVAILABLE
+from api.auth import AUTHENTICATED, ROLE
+from api.errors import failure
 from api.ratelimit import TAKEN, Policy, policy_for, refuse, take
 from api.routes.compute import log_fields
 from domain.kinds import Kind
 from domain.validation import top_level_patient_ref
-from infra.audit import AuditUnavailable
-from infra.problems import problem_body
-
-log = structlog.get_logger("bonemets.api")
 
 _encode = msgspec.json.Encoder().encode
 JSON_HEADERS = (b"content-type", b"application/json")
+PROBLEM_HEADERS = (b"content-type", b"application/problem+json")
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -69,13 +71,18 @@ class DirectRoutes:
                                           policies.get(policy_for("POST", kind.path))) for kind, handler in routes}
         self._state = state
         self._cors = cors
-        self._max_body = max_body
+        self._max_body = max_body or math.inf  # as Litestar reads it: 0 is no limit
 
     def route(self, scope: dict[str, Any]) -> _Route | None:
-        """The compute route a request may be served by directly, or None."""
-        if scope["method"] != "POST":
+        """The compute route a request may be served by directly, or None: a POST to its path, with no root path
+        to strip first (behind a prefix the full application routes) and a Host header Litestar's router takes."""
+        if scope["method"] != "POST" or scope.get("root_path"):
             return None
-        return self._routes.get(scope["path"])
+        route = self._routes.get(scope["path"])
+        if route is None:
+            return None
+        host = next((value for name, value in scope["headers"] if name == b"host"), None)
+        return route if host is None or is_valid_host(host) else None
 
     async def serve(self, route: _Route, scope: dict[str, Any], receive: Receive, send: Send) -> list[dict] | None:
         """Answer the request, or decline it: None once answered, else the body's messages read so far (to be
@@ -85,6 +92,7 @@ class DirectRoutes:
             return []
         meta = scope["bonemets"]
         meta["client"] = principal.client
+        meta[AUTHENTICATED] = principal  # authenticated once, before the body, whichever path answers
         fields: list[tuple[bytes, bytes]] = []
         if route.policy is not None:  # after authentication, before the body: as api.ratelimit does
             served, window, fields = take(route.policy, principal.client, meta)
@@ -102,12 +110,16 @@ class DirectRoutes:
         except Exception:  # every refusal of the plain case is the full application's to word
             return read
         scope["path_template"] = route.kind.path
-        try:
+        try:  # from here on the request is answered here, never declined: that would ask for a second record
             audited = await audit_for(self._state, principal, scope, action=route.kind.action, inputs=inputs,
                                       output=result, rule_ids=route.kind.rule_ids(result))
-        except AuditUnavailable:
-            log.error("audit.unavailable", path=scope["path"])
-            await _problem(scope, send, 503, AUDIT_UNAVAILABLE, [(b"retry-after", b"5"), *fields], lang)
+        except Exception as exc:  # as the full application's handlers answer it (api.errors.failure)
+            status, problem, headers = failure(exc, scope["path"], lang)
+            body = _encode(problem)
+            await send({"type": "http.response.start", "status": status, "headers": [
+                *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items()),
+                PROBLEM_HEADERS, (b"content-length", b"%d" % len(body)), *fields]})
+            await send({"type": "http.response.body", "body": body})
             return None
         meta["log"].update(log_fields(result))
         body = audited.body()
@@ -145,14 +157,6 @@ class DirectRoutes:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks) if len(chunks) > 1 else chunks[0]
-
-
-async def _problem(scope: dict[str, Any], send: Send, status: int, detail: str,
-                   headers: list[tuple[bytes, bytes]], lang: str) -> None:
-    body = _encode(problem_body(status, detail, instance=scope["path"], language=lang))
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/problem+json"), (b"content-length", b"%d" % len(body)), *headers]})
-    await send({"type": "http.response.body", "body": body})
 
 
 def replaying(read: list[dict], receive: Receive) -> Receive:

@@ -74,12 +74,6 @@ def on_http(request: Request, exc: HTTPException) -> Response:
                    instance=request.url.path, language=_lang(request))
 
 
-def on_audit_unavailable(request: Request, exc: AuditUnavailable) -> Response:
-    log.error("audit.unavailable", path=request.url.path)
-    return problem(503, AUDIT_UNAVAILABLE, headers={"Retry-After": "5"}, instance=request.url.path,
-                   language=_lang(request))
-
-
 AUDIT_UNAVAILABLE = "The audit trail cannot be written; no recommendation is given. Retry later."
 
 
@@ -106,26 +100,33 @@ def database_unreachable(exc: BaseException) -> bool:
     return False
 
 
-def on_database_unavailable(request: Request, exc: Exception) -> Response:
-    log.error("database.unavailable", path=request.url.path, error=type(exc).__name__, where=frames(exc))
-    return problem(503, "The database cannot be reached; nothing was kept. Retry later.",
-                   headers={"Retry-After": "5"}, instance=request.url.path, slug="database-unavailable",
-                   title="Database unavailable" if _lang(request) == "en" else "Base de données indisponible",
-                   language=_lang(request))
-
-
 def frames(exc: BaseException) -> list[str]:
     """Where an exception was raised, without its message (which may carry a query's parameters or a line's
     content): file, line and function of each frame."""
     return [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in traceback.extract_tb(exc.__traceback__)]
 
 
+def failure(exc: Exception, path: str, language: str) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+    """A failure of ours, logged, as (status, problem document, header fields): the audit trail or the database
+    unreachable is a 503 with Retry-After (an outage, not a bug: retry later), anything else a 500. The full
+    application's handlers and the direct path (api.direct) both answer with it."""
+    if isinstance(exc, AuditUnavailable):
+        log.error("audit.unavailable", path=path)
+        return 503, problem_body(503, AUDIT_UNAVAILABLE, instance=path, language=language), {"Retry-After": "5"}
+    if database_unreachable(exc):
+        log.error("database.unavailable", path=path, error=type(exc).__name__, where=frames(exc))
+        return 503, problem_body(503, "The database cannot be reached; nothing was kept. Retry later.",
+                                 instance=path, slug="database-unavailable", language=language,
+                                 title="Database unavailable" if language == "en" else
+                                 "Base de données indisponible"), {"Retry-After": "5"}
+    log.error("request.unexpected_error", path=path, error=type(exc).__name__, where=frames(exc))
+    return 500, problem_body(HTTP_500_INTERNAL_SERVER_ERROR, "An unexpected error occurred; it has been logged.",
+                             instance=path, language=language), None
+
+
 def on_unexpected(request: Request, exc: Exception) -> Response:
-    if database_unreachable(exc):  # a lost connection is the service's outage, not a bug: 503, retry later
-        return on_database_unavailable(request, exc)
-    log.error("request.unexpected_error", path=request.url.path, error=type(exc).__name__, where=frames(exc))
-    return problem(HTTP_500_INTERNAL_SERVER_ERROR, "An unexpected error occurred; it has been logged.",
-                   instance=request.url.path, language=_lang(request))
+    status, body, headers = failure(exc, request.url.path, _lang(request))
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def on_undecodable(request: Request, exc: Exception) -> Response:
@@ -150,7 +151,7 @@ EXCEPTION_HANDLERS = {
     UnicodeDecodeError: on_undecodable,
     InputRejected: on_input_rejected,
     ValidationException: on_validation,
-    AuditUnavailable: on_audit_unavailable,
+    AuditUnavailable: on_unexpected,
     BrokerUnavailable: on_broker_unavailable,
     HTTPException: on_http,
     Exception: on_unexpected,

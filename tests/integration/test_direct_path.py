@@ -17,6 +17,7 @@ import msgspec
 import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from api.app import create_app
 from domain.kinds import KINDS
@@ -84,8 +85,9 @@ def record(engine, audit_id: str) -> dict:
     return {name: value for name, value in row._mapping.items() if name not in PER_RECORD}
 
 
-def headers_of(response) -> dict[str, str]:
-    return {name: value for name, value in response.headers.items() if name not in PER_REQUEST_HEADERS}
+def headers_of(response) -> list[tuple[str, str]]:
+    """The header fields in the order sent, but those that differ between any two answers."""
+    return [(name, value) for name, value in response.headers.multi_items() if name not in PER_REQUEST_HEADERS]
 
 
 def tokens_left(response) -> int:
@@ -219,24 +221,73 @@ def test_a_client_past_its_budget_gets_the_same_429_and_nothing_is_computed_or_k
     assert record_count(engine) == kept
 
 
-def test_when_the_audit_cannot_be_written_the_answer_is_the_same_503_and_no_recommendation(spied, keys,
-                                                                                           monkeypatch):
+FAILURES = {  # what the audit step may raise -> the answer's status
+    "the audit trail unavailable": (AuditUnavailable("audit commit timed out"), 503),
+    "the database unreachable": (OperationalError("INSERT", None, Exception("server closed the connection")), 503),
+    "a defect of ours": (RuntimeError("unexpected"), 500),
+}
+
+
+@pytest.mark.parametrize("what", list(FAILURES))
+def test_a_failure_once_the_audit_is_asked_for_is_the_full_applications_answer_and_no_recommendation(
+        spied, keys, monkeypatch, what):
+    error, status = FAILURES[what]
     spied.post("/v1/scores/sins", direct=True, json=VALID["sins"], headers=Keys.header(keys.scoring))
     spied.outcomes.clear()
 
-    async def unavailable(entry):
-        raise AuditUnavailable("audit commit timed out")
+    async def failing(entry):
+        raise error
 
-    monkeypatch.setattr(spied.app.state.audit_writer, "append", unavailable)
+    monkeypatch.setattr(spied.app.state.audit_writer, "append", failing)
     direct, direct_log, full, full_log = both(spied, "/v1/scores/sins", json=VALID["sins"],
                                               headers={**Keys.header(keys.scoring), "Accept-Language": "fr"})
 
-    assert direct.status_code == 503
+    assert direct.status_code == status
     assert_same(direct, direct_log, full, full_log)
     assert direct.json() == full.json()
+    assert direct.headers["content-type"] == "application/problem+json"
     assert "total" not in direct.text
     assert spied.outcomes == ["served"]
-    assert spied.measured[-2:] == [("POST", SINS, 503)] * 2
+    assert spied.measured[-2:] == [("POST", SINS, status)] * 2
+
+
+def test_a_host_header_the_router_refuses_never_reaches_the_direct_path(spied, keys):
+    spied.post(SINS, direct=True, json=VALID["sins"], headers=Keys.header(keys.scoring))
+    spied.outcomes.clear()
+
+    direct, direct_log, full, full_log = both(spied, SINS, json=VALID["sins"],
+                                              headers={**Keys.header(keys.scoring), "host": "exa mple"})
+
+    assert direct.status_code == 400
+    assert_same(direct, direct_log, full, full_log)
+    assert direct.json() == full.json()
+    assert spied.outcomes == []
+
+
+def test_behind_a_root_path_the_full_application_routes(spied):
+    scope = {"type": "http", "method": "POST", "path": "/v1/scores/sins", "headers": [(b"host", b"bonemets")]}
+    assert spied.direct.route(scope) is not None
+    assert spied.direct.route({**scope, "root_path": "/v1"}) is None  # Litestar strips it first: a 404 there
+    assert spied.direct.route({**scope, "method": "GET"}) is None
+
+
+def test_a_request_is_authenticated_once_before_its_body_whichever_path_answers(spied, keys, monkeypatch):
+    """A key revoked (or its cache entry lapsing) while a body the direct path declines is uploading: the full
+    application answers with the authentication made before the body, as it does alone — not a second look that
+    turns a charged request into a 401."""
+    spied.post(SINS, direct=True, json=VALID["sins"], headers=Keys.header(keys.scoring))
+    cached = spied.app.state.key_store.cached
+    looks: list[int] = []
+
+    def revoked_after_the_first_look(key):
+        looks.append(1)
+        return cached(key) if len(looks) == 1 else (True, None)
+
+    monkeypatch.setattr(spied.app.state.key_store, "cached", revoked_after_the_first_look)
+    lax = {**VALID["rades"], "interval_months": "8"}  # declined by the direct path, after its token
+    answer = spied.post("/v1/scores/rades", direct=True, json=lax, headers=Keys.header(keys.scoring))
+    assert answer.status_code == 200, answer.text
+    assert looks == [1]
 
 
 def record_count(engine) -> int:
