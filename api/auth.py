@@ -22,7 +22,7 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         if connection.scope["path"].startswith(CDS_PATH):
             return await authenticate_cds(connection)
-        principal = connection.scope["bonemets"].get(AUTHENTICATED)
+        principal = connection.scope.get("bonemets", {}).get(AUTHENTICATED)
         if principal is not None:  # api.direct authenticated this request before its body, then left it to us
             check_role(principal, connection.route_handler.opt.get(ROLE))
             return AuthenticationResult(user=principal, auth=principal.key_id)
