@@ -82,9 +82,14 @@ def raw_transaction(engine: Engine, checkpoints: Any = None) -> Iterator[Any]:
     try:
         yield raw.cursor()
         raw.commit()
-    except BaseException:
-        with contextlib.suppress(Exception):  # the connection may be the thing that failed
-            raw.rollback()
+    except BaseException as exc:
+        from infra.audit import connection_lost
+
+        if connection_lost(exc):  # a dead connection is discarded: reset on its return, the pool logged an error
+            raw.invalidate(exc)
+        else:
+            with contextlib.suppress(Exception):
+                raw.rollback()
         raise
     finally:
         raw.close()
