@@ -269,7 +269,8 @@ def test_the_consoles_results_download_is_the_apis_streamed_not_built_in_memory(
     it)."""
     from tests.integration.test_console_sessions import token_of
 
-    r = submit(bulk_client, [{"kind": "sins", "line_id": i, **KINDS["sins"].example} for i in range(2_500)])
+    r = submit(bulk_client, [{"kind": "sins", "line_id": i, **KINDS["sins"].example} for i in range(2_500)],
+               headers={"Accept-Language": "fr"})
     location = r.headers["location"]
     wait_done(bulk_client, location)
     form = bulk_client.get("/console/sign-in")
@@ -279,5 +280,9 @@ def test_the_consoles_results_download_is_the_apis_streamed_not_built_in_memory(
     assert download.status_code == 200
     assert "content-length" not in download.headers
     assert download.headers["content-disposition"].startswith("attachment;")
-    assert download.content == bulk_client.get(f"{location}/results", headers=auth(bulk_client)).content
+    assert download.headers["cache-control"] == "no-store"  # results of patients: no copy in a shared browser
+    assert download.headers["x-content-type-options"] == "nosniff"
+    api = bulk_client.get(f"{location}/results", headers=auth(bulk_client))
+    assert download.headers["content-language"] == api.headers["content-language"] == "fr"  # the job's language
+    assert download.content == api.content
     assert len(download.text.splitlines()) == 2_500
