@@ -20,6 +20,8 @@ from api.auth import requires
 from api.openapi import problems
 from api.responses import RESPONSE_TYPES
 from domain.kinds import KINDS, Kind
+from domain.model import FieldProblem, InputRejected
+from domain.validation import problems as schema_problems
 from domain.validation import top_level_patient_ref
 from infra import fhir_results
 from infra.audit import pseudonymise
@@ -68,10 +70,23 @@ def summary_of(kind: Kind) -> str:
     return summary if len(summary) <= 160 else summary[:160].rsplit(" ", 1)[0] + "…"
 
 
+def strictly(kind: Kind, decoder: msgspec.json.Decoder, body: bytes) -> None:
+    """The body read with msgspec's strict types, as a bulk line, the direct path (api.direct) and the OpenAPI
+    document read it: Litestar's own decoding converts leniently (a number or a boolean sent as a string, 0 or 1 as
+    a boolean), which made one contract here and another in bulk. 400 naming each field (domain.validation)."""
+    try:
+        decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        found = schema_problems(msgspec.json.decode(body), kind.inputs)
+        raise InputRejected(found or [FieldProblem(field="$", message=str(exc))]) from None
+
+
 def compute_route(kind: Kind) -> HTTPRouteHandler:
     response_type = RESPONSE_TYPES[kind.action]
+    decoder = msgspec.json.Decoder(kind.inputs)
 
     async def handler(request: Request, data: Any) -> Any:
+        strictly(kind, decoder, await request.body())
         top_level_patient_ref(data)
         result = kind.compute(data, language(request))
         audited = await audit(request, action=kind.action, inputs=data, output=result,

@@ -180,3 +180,23 @@ def test_openapi_31_and_a_self_hosted_ui(client):
 def test_health_needs_no_key(client):
     assert client.get("/health/live").json() == {"status": "ok"}
     assert client.get("/health/ready").status_code == 200
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("interval_months", "8", "Expected `float`, got `str`"),
+    ("visceral_metastases", "false", "Expected `bool`, got `str`"),
+    ("visceral_metastases", 0, "Expected `bool`, got `int`"),
+])
+def test_a_number_or_boolean_sent_as_a_string_is_a_400_as_in_a_bulk_line(client, keys, engine, field, value,
+                                                                         message):
+    """The OpenAPI document says number and boolean, a bulk line refuses a string: the synchronous endpoint does
+    too (Litestar's own decoding converted it), for a key's first call as for the next (api.direct)."""
+    from domain.bulk import evaluate_line
+
+    for _ in range(2):  # the key's first call (loaded), then cached
+        r = client.post("/v1/scores/rades", json={**VALID["rades"], field: value}, headers=Keys.header(keys.scoring))
+        assert r.status_code == 400, r.text
+        [error] = r.json()["errors"]
+        assert error["field"] == field and error["message"].startswith(message)
+    bulk = evaluate_line(msgspec.json.encode({"kind": "rades", **VALID["rades"], field: value}).decode(), "en")
+    assert [(p.field, p.message) for p in bulk.problems] == [(error["field"], error["message"])]

@@ -152,10 +152,10 @@ NOT_PLAIN = {
                                                headers={"content-type": "application/json"}), "declined"),
     "a FHIR answer asked for": (SINS, dict(json=VALID["sins"], headers={"accept": "application/fhir+json"}),
                                 "declined"),
-    # the full application's decoding is lax (Litestar converts with strict=False): a number as a string is
-    # accepted there; the direct path's strict decoder leaves it to it
-    "a number sent as a string": ("/v1/scores/rades", dict(json={**VALID["rades"], "interval_months": "8"}),
-                                  "declined"),
+    # Litestar's own decoding converts it (strict=False); the full application then reads the body strictly
+    # (api.routes.compute.strictly): a 400 naming the field, whichever path is offered it first
+    "a number sent as a string (400)": ("/v1/scores/rades", dict(json={**VALID["rades"], "interval_months": "8"}),
+                                        "declined"),
 }
 
 
@@ -286,7 +286,8 @@ def test_a_request_is_authenticated_once_before_its_body_whichever_path_answers(
     monkeypatch.setattr(spied.app.state.key_store, "cached", revoked_after_the_first_look)
     lax = {**VALID["rades"], "interval_months": "8"}  # declined by the direct path, after its token
     answer = spied.post("/v1/scores/rades", direct=True, json=lax, headers=Keys.header(keys.scoring))
-    assert answer.status_code == 200, answer.text
+    assert answer.status_code == 400, answer.text  # about its body, as alone: not a 401 for a charged request
+    assert answer.json()["errors"][0]["field"] == "interval_months"
     assert looks == [1]
 
 
