@@ -46,11 +46,15 @@ def on_validation(request: Request, exc: ValidationException) -> Response:
     """Litestar's decoder stops at the first error; re-check the decoded body to report every field."""
     kind = request.route_handler.opt.get("input_type")
     body = request._connection_state.json  # decoded by Litestar before it failed; Empty if it was not JSON
-    if kind is not None and isinstance(body, dict | list | str | int | float | bool):
+    if kind is not None and (body is None or isinstance(body, dict | list | str | int | float | bool)):
         found = problems(body, kind)
         if found:
             return problem(400, "The request does not match the input schema.", errors=found,
                            instance=request.url.path, language=_lang(request))
+    if kind is not None and not request._connection_state.body:  # no body at all: 'data', Litestar's name for it
+        return problem(400, "The request body cannot be read.", errors=[FieldProblem(
+            field="$", message="the body is empty: a JSON object is expected")], instance=request.url.path,
+            language=_lang(request))
     messages = exc.extra if isinstance(exc.extra, list) else []
     errors = [FieldProblem(field=str(m.get("key", "$")), message=str(m.get("message", exc.detail)))
               for m in messages if isinstance(m, dict)]

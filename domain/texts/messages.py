@@ -205,6 +205,7 @@ RULES: list[Rule] = [
     _rule(r"unknown or missing kind", "type (kind) inconnu ou absent"),
     _rule(r"a string of 1 to 256 characters", "un texte de 1 à 256 caractères"),
     _rule(r"the body is not valid JSON", "le corps n'est pas du JSON valide"),
+    _rule(r"the body is empty: a JSON object is expected", "le corps est vide : un objet JSON est attendu"),
     _rule(r"the body is nested too deeply", "le corps est trop profondément imbriqué"),
     _rule(r"the body is not valid UTF-8 text", "le corps n'est pas un texte UTF-8 valide"),
     _rule(r"a patient reference is accepted only at the top level of a request",

@@ -200,3 +200,17 @@ def test_a_number_or_boolean_sent_as_a_string_is_a_400_as_in_a_bulk_line(client,
         assert error["field"] == field and error["message"].startswith(message)
     bulk = evaluate_line(msgspec.json.encode({"kind": "rades", **VALID["rades"], field: value}).decode(), "en")
     assert [(p.field, p.message) for p in bulk.problems] == [(error["field"], error["message"])]
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b"", "the body is empty: a JSON object is expected"),
+    (b"null", "expected a JSON object"),
+])
+def test_an_empty_or_null_body_is_named_as_the_body_not_as_an_internal_parameter(client, keys, body, message):
+    for language, expected in (("en", message), ("fr", None)):
+        r = client.post("/v1/scores/sins", content=body, headers={**Keys.header(keys.scoring), "content-type":
+                                                                 "application/json", "Accept-Language": language})
+        assert r.status_code == 400
+        [error] = r.json()["errors"]
+        assert error["field"] == "$"
+        assert error["message"] == expected if expected else error["message"] not in (message, "'data'")
