@@ -37,7 +37,21 @@ def log_fields(result: Any) -> dict[str, Any]:
 
 
 def wants_fhir(request: Request) -> bool:
-    return FHIR_JSON in header(request.scope, b"accept")
+    """FHIR when the Accept header asks for application/fhir+json (q > 0) at least as much as application/json:
+    `application/fhir+json;q=0` refuses it (RFC 9110, 12.5.1), and a client preferring plain JSON gets it."""
+    ranked: dict[str, float] = {}
+    for part in header(request.scope, b"accept").split(","):
+        media, *params = (item.strip() for item in part.split(";"))
+        q = 1.0
+        for param in params:
+            if param.lower().startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        ranked[media.lower()] = max(q, ranked.get(media.lower(), 0.0))
+    fhir = ranked.get(FHIR_JSON, 0.0)
+    return fhir > 0 and fhir >= ranked.get("application/json", 0.0)
 
 
 def fhir_answer(request: Request, result: Any, patient_ref: str | None, audit_id: str) -> bytes:

@@ -2,6 +2,7 @@
 as FHIR resources, audited like the JSON answer; the CodeSystem its codes come from is published, without a key."""
 
 import msgspec
+import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from sqlalchemy import text
 
@@ -57,3 +58,21 @@ def test_the_code_system_is_published_without_a_key(client):
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/fhir+json")
     assert valid(answer.json()).url == "https://bonemets.org/fhir/CodeSystem/bonemets"
     assert valid(client.get("/fhir/ValueSet/bonemets").json()).compose.include[0].system == answer.json()["url"]
+
+
+
+@pytest.mark.parametrize(("accept", "fhir"), [
+    ("application/fhir+json", True),
+    ("application/fhir+json;q=0.9, application/json;q=0.5", True),
+    ("application/json, application/fhir+json", True),
+    ("application/fhir+json;q=0, application/json", False),  # refused (a user trying the service got FHIR)
+    ("application/json, application/fhir+json;q=0.5", False),  # plain JSON preferred
+    ("application/json", False),
+])
+def test_fhir_is_answered_when_the_accept_header_asks_for_it_at_least_as_much_as_json(client, keys, accept, fhir):
+    for _ in range(2):  # the key's first call, then cached (the direct path leaves any FHIR Accept to the app)
+        r = client.post("/v1/scores/sins", json=VALID["sins"], headers={**Keys.header(keys.scoring),
+                                                                      "Accept": accept})
+        assert r.status_code == 200
+        assert r.headers["content-type"] == ("application/fhir+json" if fhir else "application/json")
+        assert ("resourceType" in r.json()) is fhir
