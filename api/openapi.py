@@ -73,6 +73,7 @@ _PROBLEMS: dict[int, tuple[str, dict[str, Any]]] = {
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
     """The problem answers an operation can send, each with its meaning and a real example."""
     return {status: ResponseSpec(data_container=Problem, description=_PROBLEMS[status][0], media_type=PROBLEM_JSON,
+                                 generate_examples=False,  # the real example below, not random strings
                                  examples=[Example(summary=_PROBLEMS[status][1]["title"],
                                                    value=_PROBLEMS[status][1])])
             for status in statuses}

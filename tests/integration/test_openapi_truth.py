@@ -30,3 +30,14 @@ def test_every_numeric_bound_of_every_compute_request_is_in_the_document(client)
             assert _bounds(served["properties"][name]) == expected, (kind.name, name)
             checked += 1
     assert checked > 20
+
+
+def test_the_problem_schemas_show_real_examples_only_never_generated_strings(client):
+    """Litestar generated a random example for every property of a response's schema ('DwEkQQHiBrmXZcSFtoJx',
+    status 2562), which client generators and Swagger show to integrators; the problem documents carry their real
+    examples instead (a user trying the service found them)."""
+    schemas = client.get("/schema/openapi.json").json()["components"]["schemas"]
+    for name in ("Problem", "FieldError"):
+        assert all("examples" not in prop for prop in schemas[name]["properties"].values()), name
+        assert schemas[name]["examples"]  # the real ones
+    assert schemas["FieldError"]["examples"][0]["allowed"] == ["lytic", "mixed", "blastic"]
