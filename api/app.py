@@ -117,6 +117,7 @@ def create_app(settings: Settings, *, configure_logs: bool = True) -> Litestar:
                               openapi.example_answers())
     openapi.polish_request_bodies(document)
     openapi.rate_limited(document, limiter.policies)
+    openapi.request_ids(document)
     plugin._openapi_schema = document
     app.request_metrics = metrics.requests  # every request, by route template and status (api.observability)
     app.direct = DirectRoutes(compute.KIND_ROUTES, app.state, cors=app.cors_config is not None,

@@ -210,7 +210,8 @@ _RATE_LIMIT_HEADERS = {
 
 def rate_limited(doc: dict[str, Any], policies: dict[str, Any]) -> None:
     """Every authenticated operation whose budget is limited (api.ratelimit.policy_for, `policies`: the names in
-    force) answers 429 with Retry-After once its client's budget is spent, and states its budget on every success."""
+    force) answers 429 with Retry-After once its client's budget is spent, and states its budget on every answer past
+    authentication (a 401 or 403 spends nothing and says nothing of it)."""
     from api.ratelimit import policy_for
 
     for path, item in doc.get("paths", {}).items():
@@ -220,7 +221,7 @@ def rate_limited(doc: dict[str, Any], policies: dict[str, Any]) -> None:
                 continue
             responses = operation.setdefault("responses", {})
             for status, response in responses.items():
-                if status.startswith("2"):
+                if status not in ("401", "403"):  # every answer past authentication: its token was taken
                     response.setdefault("headers", {}).update(
                         {name: {"description": text, "schema": _STRING} for name, text in _RATE_LIMIT_HEADERS.items()})
             quota = {"summary": "Quota exceeded", "value": {**QUOTA_EXCEEDED, "instance": path}}
@@ -233,6 +234,20 @@ def rate_limited(doc: dict[str, Any], policies: dict[str, Any]) -> None:
             response.setdefault("headers", {}).update({
                 "Retry-After": {"description": "Seconds to wait before calling again", "schema": _STRING},
                 **{name: {"description": text, "schema": _STRING} for name, text in _RATE_LIMIT_HEADERS.items()}})
+
+
+REQUEST_ID = {"description": "The request's id: the caller's own X-Request-ID when it is safe (1 to 128 of "
+              "A-Z a-z 0-9 . _ : -), one made for it otherwise; in the service's log line and the answer's audit "
+              "record", "schema": _STRING}
+
+
+def request_ids(doc: dict[str, Any]) -> None:
+    """Every answer of every operation carries X-Request-ID (api.observability)."""
+    for item in doc.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict):
+                for response in operation.get("responses", {}).values():
+                    response.setdefault("headers", {})["X-Request-ID"] = REQUEST_ID
 
 
 def _problem_examples(doc: dict[str, Any]) -> None:

@@ -41,3 +41,22 @@ def test_the_problem_schemas_show_real_examples_only_never_generated_strings(cli
         assert all("examples" not in prop for prop in schemas[name]["properties"].values()), name
         assert schemas[name]["examples"]  # the real ones
     assert schemas["FieldError"]["examples"][0]["allowed"] == ["lytic", "mixed", "blastic"]
+
+
+def test_the_document_declares_the_header_fields_every_answer_carries(client, keys):
+    """X-Request-ID on every answer, the RateLimit fields on every answer past authentication (a 400 or 422 too,
+    not a 401 or 403): as the server sends them."""
+    from tests.cases import VALID
+    from tests.conftest import Keys
+
+    operation = client.get("/schema/openapi.json").json()["paths"]["/v1/scores/sins"]["post"]
+    for status, response in operation["responses"].items():
+        headers = response.get("headers", {})
+        assert "X-Request-ID" in headers, status
+        assert ("RateLimit" in headers) is (status not in ("401", "403")), status
+    for body, status in (({**VALID["sins"], "pain": "sharp"}, "400"), ({**VALID["sins"], "level": "L3"}, "422")):
+        sent = client.post("/v1/scores/sins", json=body, headers=Keys.header(keys.scoring))
+        assert str(sent.status_code) == status
+        assert {"x-request-id", "ratelimit", "ratelimit-policy"} <= set(sent.headers)
+    refused = client.post("/v1/scores/sins", json=VALID["sins"])
+    assert refused.status_code == 401 and "ratelimit" not in refused.headers and "x-request-id" in refused.headers
