@@ -7,9 +7,9 @@ signature models, kwargs extraction, response objects) most of the rest. The com
 hot path, so a request to one of them is first offered to `DirectRoutes`:
 
 - it takes the request only when it is the plain case: POST to a compute path, an API key already in the key
-  cache holding the `scoring` role, a body within the size limit that decodes strictly into the kind's inputs,
+  cache holding the route's role, a body within the size limit that decodes strictly into the kind's inputs,
   no FHIR answer asked for, no CORS origin to answer;
-- anything else it *declines* before anything is kept or counted, and the full application answers the request
+- anything else it *declines* before anything is kept, and the full application answers the request
   as it always has (the body read so far is replayed to it): an unknown, uncached or wrong-role key, a body that
   does not decode or fails a domain check, an over-long body, a FHIR Accept, a request with an Origin while CORS
   is on, a root path to strip, a Host header the router refuses. Their answers (401, 403, 400, 413, 422, FHIR)
