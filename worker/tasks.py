@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
+import psycopg
 import structlog
 from celery import Task, shared_task
 from sqlalchemy import Engine
@@ -54,12 +56,13 @@ def ping() -> str:
     return "pong"
 
 
-# A database that is briefly away (restart, failover) must not lose a chunk: retry with backoff; the
-# chunk is idempotent, so a retry after a commit that did happen changes nothing. SQLAlchemy's errors only: a
-# connection lost under commit_chunk's own driver calls (raw_transaction) raises psycopg's error and waits for the
-# reconciler. Retrying those too was tried twice (2026-11-28) and each time a later test's worker in the suite saw
-# its tasks go unserved; left for an issue of its own (see the session notes).
-TRANSIENT = (OperationalError, InterfaceError, DBAPIError)
+# A database that is briefly away (restart, failover, a network blip) must not lose a chunk: retry with backoff; the
+# chunk is idempotent, so a retry after a commit that did happen changes nothing. SQLAlchemy's errors, and the
+# driver's own: a chunk's and a report's commits speak to the driver directly (infra.db.raw_transaction: COPY, the
+# chain's lock), so a connection lost under them raises psycopg's (or sqlite3's) error, not SQLAlchemy's — before,
+# such a chunk waited for the reconciler (two idle minutes by default).
+TRANSIENT = (OperationalError, InterfaceError, DBAPIError, psycopg.OperationalError, psycopg.InterfaceError,
+             sqlite3.OperationalError)
 RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 2, "retry_backoff_max": 120, "max_retries": 12}
 
 

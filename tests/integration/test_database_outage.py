@@ -100,3 +100,51 @@ def test_a_job_left_by_a_long_outage_is_never_run_and_a_retry_with_its_key_audit
         proxy.close()
         engine.dispose()
 
+
+@pytest.mark.parametrize("trigger", [b"COPY bulk_result", b"audit_head"])
+def test_a_workers_connection_broken_mid_chunk_is_retried_at_once_and_every_line_ends_once(
+        bulk_env, postgres_server, tmp_path, trigger):
+    """A chunk's commit speaks to the driver itself (infra.jobs.commit_chunk): a connection the network breaks
+    under it is the driver's own error, and the task retries it with backoff like SQLAlchemy's — not after the
+    reconciler's two idle minutes. Every line still ends with one result and one audit record."""
+    from tests.integration.workers import WorkerProcess, wait_for
+
+    proxy = FaultProxy(("127.0.0.1", 5432))
+    url = make_url(bulk_env["BONEMETS_DATABASE_URL"]).set(host="127.0.0.1", port=proxy.port)
+    worker_env = {**bulk_env, "BONEMETS_DATABASE_URL": url.render_as_string(hide_password=False)}
+    settings = load_settings(bulk_env)  # the API straight to the database: only the worker's connection breaks
+    engine = make_engine(postgres_server)
+    key = create_key(engine, "registry-b", ("registry",))
+    worker = WorkerProcess(worker_env, tmp_path / "worker.log").start()
+    try:
+        with TestClient(create_app(settings, configure_logs=False), raise_server_exceptions=False) as client:
+            proxy.arm("reset", 0.5, trigger=trigger)
+            r = client.post("/v1/bulk-jobs", content=BODY, headers={**Keys.header(key), **NDJSON})
+            assert r.status_code == 202, r.text
+            location = r.headers["location"]
+
+            def finished():
+                status = client.get(location, headers=Keys.header(key)).json()
+                return status if status["status"] != "running" and status["status"] != "queued" else None
+
+            status = wait_for(finished, 45, interval=0.25, what="the job to finish despite the broken connection")
+            assert not proxy.faulty() and proxy._trigger is None, "the fault must have fired"
+            assert (status["status"], status["done"], status["failed"]) == ("succeeded", 300, 0)
+            logged = (tmp_path / "worker.log").read_text().splitlines()
+            retries = [line for line in logged if '"task.retry"' in line]
+            assert retries and all('"error":"OperationalError"' in line for line in retries), retries
+            # a retried chunk is a warning, not an error an operator's alert fires on (the dead connection is
+            # discarded, not reset by the pool)
+            assert not [line for line in logged if '"level":"error"' in line]
+        with engine.connect() as conn:
+            records = conn.execute(text("SELECT count(*), count(DISTINCT id) FROM audit_record "
+                                        "WHERE action = 'score.computed'")).one()
+            stored = conn.execute(text("SELECT count(*) FROM bulk_result")).scalar_one()
+        assert tuple(records) == (300, 300) and stored == 300
+        from infra import audit
+
+        assert audit.verify(engine).intact
+    finally:
+        worker.stop()
+        proxy.close()
+        engine.dispose()
