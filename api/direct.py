@@ -39,7 +39,7 @@ from api.audited import FHIR_JSON, audit_for, header, negotiate
 from api.auth import AUTHENTICATED, ROLE
 from api.errors import failure
 from api.ratelimit import TAKEN, Policy, policy_for, refuse, take
-from api.routes.compute import log_fields
+from api.routes.compute import DECODERS, log_fields
 from domain.kinds import Kind
 from domain.validation import top_level_patient_ref
 
@@ -59,7 +59,7 @@ class _Route:
 
     def __init__(self, kind: Kind, roles: tuple[str, ...], policy: Policy | None) -> None:
         self.kind, self.roles, self.policy = kind, roles, policy
-        self.decoder = msgspec.json.Decoder(kind.inputs)  # strict: what it accepts, Litestar's lax decoding does
+        self.decoder = DECODERS[kind.path]  # strict, as the route reads the body (api.routes.compute.strictly)
 
 
 class DirectRoutes:

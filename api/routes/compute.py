@@ -84,6 +84,10 @@ def summary_of(kind: Kind) -> str:
     return summary if len(summary) <= 160 else summary[:160].rsplit(" ", 1)[0] + "…"
 
 
+# Each kind's body read with msgspec's strict types: by the route (strictly) and by the direct path (api.direct)
+DECODERS = {kind.path: msgspec.json.Decoder(kind.inputs) for kind in KINDS.values()}
+
+
 def strictly(kind: Kind, decoder: msgspec.json.Decoder, body: bytes) -> None:
     """The body read with msgspec's strict types, as a bulk line, the direct path (api.direct) and the OpenAPI
     document read it: Litestar's own decoding converts leniently (a number or a boolean sent as a string, 0 or 1 as
@@ -97,7 +101,7 @@ def strictly(kind: Kind, decoder: msgspec.json.Decoder, body: bytes) -> None:
 
 def compute_route(kind: Kind) -> HTTPRouteHandler:
     response_type = RESPONSE_TYPES[kind.action]
-    decoder = msgspec.json.Decoder(kind.inputs)
+    decoder = DECODERS[kind.path]
 
     async def handler(request: Request, data: Any) -> Any:
         strictly(kind, decoder, await request.body())
