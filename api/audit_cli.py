@@ -65,12 +65,14 @@ def _report(result: Any, what: str, subject: str = "audit trail") -> int:
 def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     from infra.audit import verify
     from infra.db import make_engine
-    from infra.signing import read_sink
+    from infra.signing import Published, read_sink
 
-    published = None
+    published, sink_missing = None, False
     if args.against_checkpoints:  # judged with the keys this installation trusts, and those they handed over to
         try:
             published = read_sink(args.against_checkpoints, settings.keyring)
+        except FileNotFoundError:  # a file sink is created by its first checkpoint: judged below, by the chain's
+            published, sink_missing = Published(checkpoints=[], purges={}, keyring=settings.keyring), True
         except (OSError, ValueError) as exc:
             print(f"bonemets: {exc}", file=sys.stderr)
             return 2
@@ -80,7 +82,13 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
                         workers=max(1, args.workers))
     finally:
         engine.dispose()
-    against = f", {result.external_checkpoints} of them also published outside the database" if published else ""
+    if sink_missing and result.intact and result.checkpoints:
+        print(f"bonemets: {args.against_checkpoints} does not exist, yet the trail holds {result.checkpoints} "
+              "signed checkpoints that were to be published there: check the path (BONEMETS_AUDIT_CHECKPOINT_SINK) "
+              "and whether the file was moved or deleted; the trail was not checked against it", file=sys.stderr)
+        return 2
+    against = (f", {result.external_checkpoints} of them also published outside the database" if not sink_missing
+               else f"; none signed yet, so {args.against_checkpoints} was not created yet" if published else "")
     return _report(result, f"audit trail intact: {result.records} records through the head at {result.head}, "
                            f"{result.checkpoints} signed checkpoints{against}")
 

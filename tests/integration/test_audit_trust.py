@@ -327,6 +327,26 @@ def test_published_checkpoints_catch_what_an_insider_does_inside_the_database(en
     assert found.returncode == 1 and caught in found.stdout, found.stdout + found.stderr
 
 
+def test_a_sink_not_created_yet_is_judged_by_the_chain_not_an_os_error(engine, database_url, tmp_path):
+    """A file sink appears with the first published checkpoint: before it, verifying against it is the chain's
+    plain verdict; once the chain holds signed checkpoints, a missing file is said as such (a wrong path, a file
+    moved away), never an `[Errno 2]` nor an intact verdict that checked nothing."""
+    sink = tmp_path / "checkpoints.ndjson"
+    write(engine, 0, checkpoints=Checkpointer(signer=SIGNER, every=EVERY, minutes=60, sink=FileSink(str(sink))))
+    assert not sink.exists()
+    empty = cli("audit", "verify", "--against-checkpoints", str(sink), database_url=database_url, tmp_path=tmp_path)
+    assert empty.returncode == 0, empty.stdout + empty.stderr
+    assert "0 signed checkpoints; none signed yet" in empty.stdout and "Errno" not in empty.stderr
+    write(engine, 12, checkpoints=Checkpointer(signer=SIGNER, every=EVERY, minutes=60, sink=FileSink(str(sink))))
+    elsewhere = tmp_path / "moved" / "checkpoints.ndjson"
+    missing = cli("audit", "verify", "--against-checkpoints", str(elsewhere), database_url=database_url,
+                  tmp_path=tmp_path)
+    assert missing.returncode == 2 and "Errno" not in missing.stderr, missing.stdout + missing.stderr
+    assert f"{elsewhere} does not exist, yet the trail holds 2 signed checkpoints" in missing.stderr
+    ok = cli("audit", "verify", "--against-checkpoints", str(sink), database_url=database_url, tmp_path=tmp_path)
+    assert ok.returncode == 0 and "2 of them also published outside the database" in ok.stdout, ok.stdout
+
+
 def test_an_audited_purge_is_published_and_verifies_against_the_sink(engine, database_url, tmp_path):
     sink = tmp_path / "checkpoints.ndjson"
     checkpoints = Checkpointer(signer=SIGNER, every=EVERY, minutes=60, sink=FileSink(str(sink)))
