@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from api.audited import negotiate
 from domain.model import FieldProblem, InputRejected
-from domain.validation import problems
+from domain.validation import out_of_range, problems
 from infra.audit import AuditUnavailable
 from infra.broker import BrokerUnavailable
 from infra.problems import problem_body
@@ -74,8 +74,23 @@ def on_http(request: Request, exc: HTTPException) -> Response:
     headers = dict(exc.headers or {})
     # A 400 that Litestar raised itself (the body is not JSON at all) still lists what was wrong.
     errors = [FieldProblem(field="$", message=str(exc.detail))] if exc.status_code == 400 else None
-    return problem(exc.status_code, str(exc.detail), errors=errors, headers=headers or None,
+    detail = str(exc.detail)
+    if exc.status_code == 400 and isinstance(body := request._connection_state.body, bytes) and (
+            found := out_of_range(body, request.route_handler.opt.get("input_type"))) is not None:
+        return problem(400, "The request does not match the input schema.", errors=[found],
+                       instance=request.url.path, language=_lang(request))
+    if exc.status_code == 413 and (limit := _body_limit(request)) is not None:  # Litestar's says only the title
+        detail = f"the body exceeds {limit} bytes"
+    return problem(exc.status_code, detail, errors=errors, headers=headers or None,
                    instance=request.url.path, language=_lang(request))
+
+
+def _body_limit(request: Request) -> int | None:
+    """The body limit of the route the request reached (its own, or the application's BONEMETS_MAX_BODY_BYTES)."""
+    try:
+        return request.route_handler.resolve_request_max_body_size()
+    except Exception:  # no route was matched: no limit to name
+        return None
 
 
 AUDIT_UNAVAILABLE = "The audit trail cannot be written; no recommendation is given. Retry later."

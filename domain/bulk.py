@@ -12,7 +12,7 @@ import msgspec
 
 from domain.kinds import KINDS, Kind
 from domain.model import FieldProblem, InputRejected, Language, Struct
-from domain.validation import convert
+from domain.validation import convert, out_of_range
 
 _decode = msgspec.json.Decoder().decode
 
@@ -30,12 +30,38 @@ class Rejected(Struct):
     line_id: str | int | None
 
 
+class _Declared(msgspec.Struct):
+    """A line's kind and id, read past a value no Python type holds (its other members are skipped unread)."""
+
+    kind: Any = None
+    line_id: Any = None
+
+
+def _unreadable(payload: str | bytes, exc: msgspec.DecodeError) -> Rejected:
+    """A line that does not decode: malformed JSON at `$`, or a number no float holds (`1e400`) at its field."""
+    try:
+        declared = msgspec.json.decode(payload, type=_Declared)
+    except msgspec.DecodeError:
+        declared = _Declared()
+    kind = KINDS.get(declared.kind) if isinstance(declared.kind, str) else None
+    found = out_of_range(payload, kind.inputs if kind is not None else None)
+    if found is None:
+        try:
+            msgspec.json.decode(payload, type=msgspec.Raw)
+        except msgspec.DecodeError as form:  # what is wrong with its form, not a number met before it
+            exc = form
+        return Rejected(problems=[FieldProblem(field="$", message=f"malformed JSON: {exc}")], contradiction=False,
+                        line_id=None)
+    line_id = declared.line_id
+    return Rejected(problems=[found], contradiction=False,
+                    line_id=line_id if isinstance(line_id, str | int) and not isinstance(line_id, bool) else None)
+
+
 def evaluate_line(payload: str | bytes, lang: Language) -> Evaluated | Rejected:
     try:
         data = _decode(payload)
     except msgspec.DecodeError as exc:
-        return Rejected(problems=[FieldProblem(field="$", message=f"malformed JSON: {exc}")], contradiction=False,
-                        line_id=None)
+        return _unreadable(payload, exc)
     if not isinstance(data, dict):
         return Rejected(problems=[FieldProblem(field="$", message="expected a JSON object")], contradiction=False,
                         line_id=None)

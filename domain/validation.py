@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import types
 import typing
 from collections.abc import Iterator
 from typing import Any, TypeVar
@@ -39,6 +40,70 @@ def decode(raw: bytes, kind: type[S]) -> S:
     except msgspec.DecodeError as exc:
         raise InputRejected([FieldProblem(field="$", message=f"malformed JSON: {exc}")]) from None
     raise InputRejected(problems(msgspec.json.decode(raw), kind))
+
+
+def out_of_range(raw: bytes | str, kind: type | None = None) -> FieldProblem | None:
+    """The field of a number JSON can write but no float can hold (`1e400`), which stops msgspec's untyped decode
+    before any field is read and which it places only at `$[...]`; None when `raw` decodes, or is not JSON. With
+    the `kind` the body is for, the field's accepted range is said too."""
+    try:
+        msgspec.json.decode(raw)
+        return None
+    except msgspec.ValidationError:  # the only error of an untyped decode that is not malformed JSON...
+        pass
+    except msgspec.DecodeError:
+        return None
+    try:
+        msgspec.json.decode(raw, type=msgspec.Raw)  # ...unless malformed further on (read as raw, numbers are not)
+    except msgspec.DecodeError:
+        return None
+    path = _unreadable_at(raw, "")
+    bounds = accepted_range(annotation) if kind is not None and (annotation := _annotation_at(kind, path)) else None
+    return FieldProblem(field=path or "$", message="Number out of range" + (f" (allowed: {bounds})" if bounds else ""))
+
+
+def _unreadable_at(raw: bytes | str | msgspec.Raw, path: str) -> str:
+    """Where in `raw` (which does not decode) the number that no float holds is: each object's and array's members
+    read as raw JSON, the first that does not decode walked into."""
+    for container in (dict[str, msgspec.Raw], list[msgspec.Raw]):
+        try:
+            members = msgspec.json.decode(raw, type=container)
+        except msgspec.ValidationError:
+            continue
+        pairs = members.items() if isinstance(members, dict) else enumerate(members)
+        for key, value in pairs:
+            try:
+                msgspec.json.decode(value)
+            except msgspec.ValidationError:
+                return _unreadable_at(value, _join(path, key) if isinstance(key, str) else f"{path}[{key}]")
+    return path
+
+
+def _annotation_at(kind: type, path: str) -> Any:
+    """The type a field path (`lesions[0].size`) holds in the Struct `kind`; None where the path leaves it."""
+    annotation: Any = kind
+    for name, _index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
+        options = _options(annotation)
+        if name:
+            annotation = next((f.type for o in options if isinstance(o, type) and issubclass(o, msgspec.Struct)
+                               for f in msgspec.structs.fields(o) if f.encode_name == name), None)
+        else:
+            annotation = next((typing.get_args(o)[0] for o in options if typing.get_origin(o) in (list, tuple)
+                               and typing.get_args(o)), None)
+        if annotation is None:
+            return None
+    return annotation
+
+
+def _options(annotation: Any) -> list[Any]:
+    """The types an annotation admits, Annotated and Optional taken off (`Optional[Annotated[Patient, ...]]`:
+    [Patient])."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _options(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [o for a in typing.get_args(annotation) if a is not type(None) for o in _options(a)]
+    return [annotation]
 
 
 def convert(data: Any, kind: type[S]) -> S:

@@ -89,6 +89,25 @@ def test_a_body_over_the_limit_gets_413(client, keys):
                     headers={**Keys.header(keys.scoring), "content-type": "application/json"})
     assert r.status_code == 413
     assert r.json()["status"] == 413
+    assert r.json()["detail"] == "the body exceeds 65536 bytes"  # the limit (BONEMETS_MAX_BODY_BYTES), not the title
+    fr = client.post("/v1/scores/sins", content=b" " * (65 * 1024) + msgspec.json.encode(VALID["sins"]),
+                     headers={**Keys.header(keys.scoring), "content-type": "application/json", "accept-language": "fr"})
+    assert fr.status_code == 413 and fr.json()["detail"] == "le corps dépasse 65536 octets"
+
+
+def test_a_number_no_float_holds_is_a_400_at_its_field_not_at_the_body(client, keys):
+    """`1e400` stops the JSON decode before any field is read; the answer still names the field and its range."""
+    kept = client.app.direct
+    try:
+        for direct in (kept, None):  # the direct path declines it to the full application: the same answer
+            client.app.direct = direct
+            r = client.post("/v1/evaluations", content=b'{"evaluation_date": "2025-06-01", "patient": {"age": 1e400}}',
+                            headers={**Keys.header(keys.scoring), "content-type": "application/json"})
+            assert r.status_code == 400, r.text
+            assert r.json()["errors"] == [{"field": "patient.age", "allowed": None,
+                                           "message": "Number out of range (allowed: an integer >= 18 and <= 120)"}]
+    finally:
+        client.app.direct = kept
 
 
 def test_no_key_gets_401_and_an_unknown_key_too(client):

@@ -35,3 +35,46 @@ def test_alternatives_are_named_each_under_the_block():
         evaluate(msgspec.convert(surgery, Case))
     assert [p.field for p in err.value.problems] == [
         "surgery.tokuhashi.frankel|surgery.tokuhashi.frankel_findings"]
+
+
+# --- a number JSON can write but no float holds (1e400): msgspec's untyped decode names no field for it -------
+
+@pytest.mark.parametrize(("body", "kind", "field", "allowed"), [
+    (b'{"karnofsky": 1e400}', "tokuhashi", "karnofsky", "an integer >= 10 and <= 100, a multiple of 10"),
+    (b'{"karnofsky": 80, "extraspinal_bone_metastases": -1e999}', "tokuhashi", "extraspinal_bone_metastases",
+     "an integer >= 0 and <= 1000"),
+    (b'{"patient": {"age": 1e400}}', "evaluation", "patient.age", "an integer >= 18 and <= 120"),
+    (b'{"lesions": [{"id": "a"}, {"long_bone": {"mirels": {"cortical_destruction_fraction": 2e308}}}]}',
+     "evaluation", "lesions[1].long_bone.mirels.cortical_destruction_fraction", "a number >= 0 and <= 1"),
+    (b'{"lesions": [{"zz": [1, {"q": 1e400}]}]}', "evaluation", "lesions[0].zz[1].q", None),  # not in the schema
+])
+def test_a_number_out_of_any_range_is_placed_at_its_field(body, kind, field, allowed):
+    from domain.kinds import KINDS
+    from domain.validation import out_of_range
+
+    found = out_of_range(body, KINDS[kind].inputs)
+    assert found is not None and found.field == field
+    assert found.message == "Number out of range" + (f" (allowed: {allowed})" if allowed else "")
+
+
+def test_out_of_range_says_nothing_of_a_body_that_decodes_or_is_malformed():
+    from domain.validation import out_of_range
+
+    assert out_of_range(b'{"karnofsky": 1e300}', Case) is None  # a float holds it: the schema pass judges it
+    assert out_of_range(b'{"karnofsky": 1e400', Case) is None  # truncated: malformed, whatever came before
+    assert out_of_range(b"1e400").field == "$"
+
+
+def test_a_bulk_line_with_such_a_number_is_refused_at_its_field_with_its_line_id():
+    from domain.bulk import Rejected, evaluate_line
+    from domain.texts.messages import localise
+
+    line = evaluate_line(b'{"kind": "tokuhashi", "line_id": "x1", "karnofsky": 1e400, "primary": "lung"}', "en")
+    assert isinstance(line, Rejected) and line.line_id == "x1"
+    assert [(p.field, p.message) for p in line.problems] == [
+        ("karnofsky", "Number out of range (allowed: an integer >= 10 and <= 100, a multiple of 10)")]
+    assert localise(line.problems[0].message, "fr") == ("nombre hors limites (valeurs permises : un entier >= 10 et "
+                                                        "<= 100, multiple de 10)")
+    truncated = evaluate_line(b'{"kind": "tokuhashi", "karnofsky": 1e400', "en")
+    assert isinstance(truncated, Rejected)
+    assert [(p.field, p.message) for p in truncated.problems] == [("$", "malformed JSON: Input data was truncated")]
