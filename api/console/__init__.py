@@ -5,11 +5,23 @@ REST API does, and calls the same functions the REST routes call."""
 
 from __future__ import annotations
 
-from litestar import Router
+from litestar import Response, Router
+from litestar.response import File
+from litestar.response.file import ASGIFileResponse
 from litestar.static_files import create_static_files_router
 
 from api.console import pages, review
-from api.console.web import EXCEPTION_HANDLERS, HERE, PUBLIC, guard
+from api.console.web import EXCEPTION_HANDLERS, HERE, PUBLIC, SECURITY_HEADERS, guard
+
+
+async def secured(response: Response) -> Response:
+    """Every console answer but its static files carries the console's security headers, downloads included (a
+    PDF report, an audit export, a job's results: no copy kept by a shared workstation's cache, no sniffing); a
+    header a handler set itself is kept."""
+    if not isinstance(response, File | ASGIFileResponse):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response
 
 
 def router() -> Router:
@@ -18,7 +30,8 @@ def router() -> Router:
     static = create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False,
                                         opt={PUBLIC: True}, cache_control=None)
     return Router(path="/console", route_handlers=[*pages.ROUTES, *review.ROUTES, static],
-                  opt={"exclude_from_auth": True}, before_request=guard, include_in_schema=False,
+                  opt={"exclude_from_auth": True}, before_request=guard, after_request=secured,
+                  include_in_schema=False,
                   exception_handlers=EXCEPTION_HANDLERS)
 
 

@@ -18,7 +18,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 
 from api.console.pages import redirect
-from api.console.web import ROLES, SECURITY_HEADERS, lang_of, page
+from api.console.web import ROLES, lang_of, page
 from api.errors import is_id
 from api.routes import audit as audit_api
 from api.routes.bulk_jobs import owned_job  # the REST API's own lookup: another client's job is as unknown
@@ -139,7 +139,7 @@ async def export(request: Request, cursor: FromQuery[str | None] = None, format:
     from infra import fhir
 
     return Response(fhir.bundle(records, None), media_type="application/fhir+json", headers={
-        **SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="bonemets-audit.fhir.json"'})
+        "Content-Disposition": 'attachment; filename="bonemets-audit.fhir.json"'})
 
 
 @get("/audit/manifest", opt=AUDITOR)
@@ -195,7 +195,7 @@ async def job_results(request: Request, job_id: FromPath[str]) -> Stream:
     # streamed as GET /v1/bulk-jobs/{id}/results streams it: read in batches off the event loop, never the whole
     # job in memory (a million-line job's results are hundreds of MB)
     return Stream(jobs.results(request.app.state.engine, job.id), media_type="application/x-ndjson", headers={
-        **SECURITY_HEADERS, "Content-Language": job.language,  # no copy kept by the browser's cache
+        "Content-Language": job.language,  # the security headers: api.console.secured, as every console answer
         "Content-Disposition": f'attachment; filename="bonemets-job-{job.id}.ndjson"'})
 
 

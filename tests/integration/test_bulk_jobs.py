@@ -263,6 +263,29 @@ def test_an_oversized_body_gets_413_and_stores_nothing(bulk_env):
     engine.dispose()
 
 
+def test_the_consoles_pdf_download_carries_the_consoles_security_headers(bulk_client, worker):
+    """A registry's PDF summary downloaded from the console, like its pages: no copy in a shared browser's cache."""
+    from api.console.web import SECURITY_HEADERS
+    from tests.integration.test_console_sessions import token_of
+
+    location = submit(bulk_client, [{"kind": "sins", "line_id": i, **KINDS["sins"].example} for i in range(5)]
+                      ).headers["location"]
+    wait_done(bulk_client, location)
+    job_page = f"/console/jobs/{location.rsplit('/', 1)[-1]}"
+    form = bulk_client.get("/console/sign-in")
+    assert bulk_client.post("/console/sign-in", data={"csrf": token_of(form.text), "api_key": bulk_client.keys[
+        "registry"], "next": job_page}, follow_redirects=False).status_code == 303
+    asked = bulk_client.post(f"{job_page}/report", data={"csrf": token_of(bulk_client.get(job_page).text)},
+                             follow_redirects=False)
+    assert asked.status_code == 303, asked.text
+    report = asked.headers["location"]
+    wait_for(lambda: 'id="download-pdf"' in bulk_client.get(report).text, 60, interval=0.25, what="the PDF")
+    pdf = bulk_client.get(f"{report}/pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-disposition"].startswith("attachment;")
+    assert {k: pdf.headers.get(k) for k in SECURITY_HEADERS} == SECURITY_HEADERS
+
+
 def test_the_consoles_results_download_is_the_apis_streamed_not_built_in_memory(bulk_client, worker):
     """The console's download of a job's results is GET /v1/bulk-jobs/{id}/results's body, streamed in batches off
     the event loop (no Content-Length: never the whole job in the API's memory, never the loop blocked reading

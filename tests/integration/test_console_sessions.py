@@ -44,6 +44,20 @@ def test_a_console_answer_is_audited_with_the_key_s_client_and_never_keeps_the_k
     assert cookie and keys.everything not in cookie
 
 
+def test_every_console_download_carries_the_consoles_security_headers(client: TestClient, keys: Keys) -> None:
+    """An audit export holds patients' keyed hashes and answers: like every console page, no copy kept by a shared
+    workstation's cache, no sniffing, no framing (the static files keep their own caching)."""
+    from api.console.web import SECURITY_HEADERS
+
+    token = signed_in(client, keys.everything)
+    assert client.post("/console/compute/sins", data={**SINS, "csrf": token}).status_code == 200
+    for fmt in ("ndjson", "csv", "fhir"):
+        download = client.get("/console/audit/export", params={"format": fmt})
+        assert download.status_code == 200 and download.headers["content-disposition"].startswith("attachment;")
+        assert {k: download.headers.get(k) for k in SECURITY_HEADERS} == SECURITY_HEADERS, fmt
+    assert "cache-control" not in client.get("/console/static/console.css").headers
+
+
 def test_sign_in_never_sends_the_browser_to_another_site(client: TestClient, keys: Keys) -> None:
     form = client.get("/console/sign-in")
     for target in ("https://evil.example/", "//evil.example/console", "/v1/audit"):
