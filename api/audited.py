@@ -26,23 +26,50 @@ def header(scope: Any, name: bytes) -> str:
 
 def language(request: Request) -> Language:
     """`fr` or `en` from Accept-Language, by quality; `en` when neither is asked for."""
-    return negotiate(header(request.scope, b"accept-language"))
+    return negotiated(request.scope)
+
+
+def negotiated(scope: Any) -> Language:
+    """The request's language, negotiated once and kept with the request (the handler's text and the
+    Content-Language header read the same answer)."""
+    meta = scope.get("bonemets")
+    if meta is None:
+        return negotiate(header(scope, b"accept-language"))
+    if (lang := meta.get("lang")) is None:
+        lang = meta["lang"] = negotiate(header(scope, b"accept-language"))
+    return lang
+
+
+def ranked(value: str) -> dict[str, float]:
+    """The items of an Accept-style header (`application/fhir+json`, `fr-CA`), lowercased, in the order first
+    named, each with its weight: `q`, 1 when absent, 0 when it is not a number from 0 to 1 (RFC 9110, 12.4.2); the
+    highest where an item is named twice."""
+    weights: dict[str, float] = {}
+    for part in value.split(","):
+        item, *params = (piece.strip() for piece in part.split(";"))
+        if not item:
+            continue
+        q = 1.0
+        for param in params:
+            if param[:2].lower() == "q=":
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+                if not 0.0 <= q <= 1.0:  # also NaN
+                    q = 0.0
+        item = item.lower()
+        weights[item] = max(q, weights.get(item, 0.0))
+    return weights
 
 
 def negotiate(accept_language: str) -> Language:
-    best, best_q = "en", -1.0
-    for part in accept_language.split(","):
-        tag, _, params = part.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
-        if primary not in ("en", "fr"):
-            continue
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                continue
-        if q > best_q:
+    """`fr` or `en`, whichever Accept-Language weighs more (`fr-CA` counts as `fr`; `q=0` refuses); `en` when neither
+    is acceptable."""
+    best, best_q = "en", 0.0
+    for tag, q in ranked(accept_language).items():
+        primary = tag.split("-", 1)[0]
+        if primary in ("en", "fr") and q > best_q:
             best, best_q = primary, q
     return best  # type: ignore[return-value]
 

@@ -35,7 +35,7 @@ from typing import Any
 import msgspec
 from litestar._asgi.utils import is_valid_host  # the router's own check of the Host header
 
-from api.audited import FHIR_JSON, audit_for, header, negotiate
+from api.audited import FHIR_JSON, audit_for, header, negotiated
 from api.auth import AUTHENTICATED, ROLE
 from api.errors import failure
 from api.ratelimit import TAKEN, Policy, policy_for, refuse, take
@@ -105,7 +105,7 @@ class DirectRoutes:
         try:
             inputs = route.decoder.decode(await self._body(scope, receive, read))
             top_level_patient_ref(inputs)
-            lang = negotiate(header(scope, b"accept-language"))
+            lang = negotiated(scope)
             result = route.kind.compute(inputs, lang)
         except Exception:  # every refusal of the plain case is the full application's to word
             return read

@@ -11,7 +11,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from api.audited import negotiate
+from api.audited import negotiated
 from domain.model import FieldProblem, InputRejected
 from domain.validation import out_of_range, problems
 from infra.audit import AuditUnavailable
@@ -31,7 +31,7 @@ def problem(status: int, detail: str, *, errors: list[FieldProblem] | None = Non
 
 
 def _lang(request: Request) -> str:
-    return negotiate(request.headers.get("accept-language", ""))
+    return negotiated(request.scope)
 
 
 def on_input_rejected(request: Request, exc: InputRejected) -> Response:

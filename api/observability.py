@@ -9,7 +9,7 @@ from typing import Any
 
 from litestar import Litestar
 
-from api.audited import header, negotiate
+from api.audited import negotiated
 from api.direct import DirectRoutes, replaying
 from infra.audit import new_hex
 from infra.log import access_logger
@@ -40,7 +40,7 @@ def language_headers(scope: Any, headers: list[tuple[bytes, bytes]]) -> list[tup
     names = {name.lower() for name, _ in headers}
     added = [(b"vary", b"Accept-Language")] if b"vary" not in names else []
     if b"content-language" not in names:
-        added.append((b"content-language", negotiate(header(scope, b"accept-language")).encode()))
+        added.append((b"content-language", negotiated(scope).encode()))
     return added
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import msgspec
 
-from api.audited import header, negotiate
+from api.audited import negotiated
 from infra.problems import problem_body
 
 _encode = msgspec.json.Encoder().encode
@@ -162,7 +162,7 @@ async def refuse(scope: Any, send: Any, policy: Policy, retry_after: int, fields
     detail = QUOTA_DETAIL.format(requests=policy.requests, seconds=policy.seconds, name=policy.name,
                                  retry=retry_after)
     body = _encode({**problem_body(429, detail, instance=scope["path"], slug="quota-exceeded",
-                                   language=negotiate(header(scope, b"accept-language"))),
+                                   language=negotiated(scope)),
                     "violated-policies": [policy.name]})
     await send({"type": "http.response.start", "status": 429, "headers": [
         (b"content-type", PROBLEM_JSON), (b"content-length", str(len(body)).encode()),

@@ -15,7 +15,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import Example
 from litestar.params import Body
 
-from api.audited import FHIR_JSON, audit, header, language
+from api.audited import FHIR_JSON, audit, header, language, ranked
 from api.auth import requires
 from api.openapi import problems
 from api.responses import RESPONSE_TYPES
@@ -39,19 +39,9 @@ def log_fields(result: Any) -> dict[str, Any]:
 def wants_fhir(request: Request) -> bool:
     """FHIR when the Accept header asks for application/fhir+json (q > 0) at least as much as application/json:
     `application/fhir+json;q=0` refuses it (RFC 9110, 12.5.1), and a client preferring plain JSON gets it."""
-    ranked: dict[str, float] = {}
-    for part in header(request.scope, b"accept").split(","):
-        media, *params = (item.strip() for item in part.split(";"))
-        q = 1.0
-        for param in params:
-            if param.lower().startswith("q="):
-                try:
-                    q = float(param[2:])
-                except ValueError:
-                    q = 0.0
-        ranked[media.lower()] = max(q, ranked.get(media.lower(), 0.0))
-    fhir = ranked.get(FHIR_JSON, 0.0)
-    return fhir > 0 and fhir >= ranked.get("application/json", 0.0)
+    weights = ranked(header(request.scope, b"accept"))
+    fhir = weights.get(FHIR_JSON, 0.0)
+    return fhir > 0 and fhir >= weights.get("application/json", 0.0)
 
 
 def fhir_answer(request: Request, result: Any, patient_ref: str | None, audit_id: str) -> bytes:

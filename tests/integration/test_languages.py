@@ -85,3 +85,26 @@ def test_every_problem_the_service_sends_is_in_french_when_french_is_asked(clien
     assert statuses >= {400, 401, 403, 404, 413, 415, 422}
     missing = client.get("/v1/audit/manifest", headers=auditor).json()["errors"]
     assert missing == [{"field": "through_seq", "message": "required", "allowed": None}]
+
+
+def test_accept_language_and_accept_are_weighed_by_one_reading_of_q():
+    """api.audited.ranked reads both headers (RFC 9110, 12.4.2): `q=0` refuses, a weight out of 0..1 or not a
+    number counts as 0, other parameters before `q` do not hide it; a primary tag stands for its regions."""
+    from api.audited import negotiate, ranked
+
+    assert ranked("application/fhir+json;q=0, application/json") == {"application/fhir+json": 0.0,
+                                                                     "application/json": 1.0}
+    assert ranked("Text/HTML;level=1;q=0.4, text/html;q=0.7, ,") == {"text/html": 0.7}
+    assert ranked("fr;q=2, en;q=nan, de;q=x") == {"fr": 0.0, "en": 0.0, "de": 0.0}
+    for header, lang in [("fr-CA, en;q=0.8", "fr"), ("en;q=0.3, fr;q=0.9", "fr"), ("fr;q=0", "en"),
+                         ("fr;level=1;q=0.2, en;q=0.5", "en"), ("fr;q=abc, en;q=0.1", "en"), ("de, *", "en"),
+                         ("fr;q=0.5, en;q=0.5", "fr"), ("", "en"), ("FR", "fr")]:
+        assert negotiate(header) == lang, header
+
+
+def test_a_language_refused_with_q_0_is_not_answered_in(client, keys):
+    r = client.post("/v1/scores/sins", json=VALID["sins"], headers={**Keys.header(keys.scoring),
+                                                                     "Accept-Language": "fr;q=0, de"})
+    assert r.status_code == 200 and r.headers["content-language"] == "en"
+    assert r.json()["recommendation"]["text"] == client.post(
+        "/v1/scores/sins", json=VALID["sins"], headers=Keys.header(keys.scoring)).json()["recommendation"]["text"]
