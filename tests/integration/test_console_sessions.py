@@ -58,6 +58,34 @@ def test_every_console_download_carries_the_consoles_security_headers(client: Te
     assert "cache-control" not in client.get("/console/static/console.css").headers
 
 
+def test_sign_in_its_refusals_and_sign_out_are_logged_as_security_events_never_with_the_key(
+        client: TestClient, keys: Keys, log_stream) -> None:
+    import json
+
+    def events() -> list[dict]:
+        lines = [json.loads(line) for line in log_stream.getvalue().splitlines() if line.strip()]
+        return [line for line in lines if line["event"].startswith("console.")]
+
+    form = client.get("/console/sign-in")
+    wrong = keys.everything[:-4] + "XXXX"
+    assert client.post("/console/sign-in", data={"csrf": token_of(form.text), "api_key": wrong}).status_code == 401
+    assert client.post("/console/sign-in", data={"csrf": "forged", "api_key": wrong}).status_code == 403
+    token = signed_in(client, keys.everything)
+    assert client.post("/console/sign-out", data={"csrf": token}, follow_redirects=False).status_code == 303
+    key_id = keys.everything.split("_")[1]
+    found = [{k: v for k, v in e.items() if k not in ("timestamp", "logger", "request_id")} for e in events()]
+    assert found == [
+        {"event": "console.sign_in_refused", "level": "warning", "reason": "unknown, revoked or expired key"},
+        {"event": "console.sign_in_refused", "level": "warning",
+         "reason": "the sign-in form's CSRF token is missing or wrong"},
+        {"event": "console.signed_in", "level": "info", "client": "ops", "key_id": found[2]["key_id"],
+         "roles": ["auditor", "registry", "scoring"]},
+        {"event": "console.signed_out", "level": "info", "client": "ops", "key_id": found[2]["key_id"]},
+    ], found
+    assert key_id in found[2]["key_id"]
+    assert keys.everything not in log_stream.getvalue() and wrong not in log_stream.getvalue()
+
+
 def test_sign_in_never_sends_the_browser_to_another_site(client: TestClient, keys: Keys) -> None:
     form = client.get("/console/sign-in")
     for target in ("https://evil.example/", "//evil.example/console", "/v1/audit"):
