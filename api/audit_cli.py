@@ -82,10 +82,12 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
                         workers=max(1, args.workers))
     finally:
         engine.dispose()
-    if sink_missing and result.intact and result.checkpoints:
-        print(f"bonemets: {args.against_checkpoints} does not exist, yet the trail holds {result.checkpoints} "
-              "signed checkpoints that were to be published there: check the path (BONEMETS_AUDIT_CHECKPOINT_SINK) "
-              "and whether the file was moved or deleted; the trail was not checked against it", file=sys.stderr)
+    if published is not None and not published.checkpoints and result.intact and result.checkpoints:
+        what = "does not exist" if sink_missing else "holds no checkpoint"
+        print(f"bonemets: {args.against_checkpoints} {what}, yet the trail holds {result.checkpoints} signed "
+              "checkpoints that were to be published there: check the path (BONEMETS_AUDIT_CHECKPOINT_SINK), whether "
+              "the file was moved, emptied or deleted, and the sink's state in readiness; the trail was not checked "
+              "against it", file=sys.stderr)
         return 2
     against = (f", {result.external_checkpoints} of them also published outside the database" if not sink_missing
                else f"; none signed yet, so {args.against_checkpoints} was not created yet" if published else "")

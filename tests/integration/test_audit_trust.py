@@ -343,6 +343,11 @@ def test_a_sink_not_created_yet_is_judged_by_the_chain_not_an_os_error(engine, d
                   tmp_path=tmp_path)
     assert missing.returncode == 2 and "Errno" not in missing.stderr, missing.stdout + missing.stderr
     assert f"{elsewhere} does not exist, yet the trail holds 2 signed checkpoints" in missing.stderr
+    emptied = tmp_path / "emptied.ndjson"
+    emptied.write_bytes(b"")
+    empty = cli("audit", "verify", "--against-checkpoints", str(emptied), database_url=database_url,
+                tmp_path=tmp_path)
+    assert empty.returncode == 2 and f"{emptied} holds no checkpoint, yet the trail holds 2" in empty.stderr
     ok = cli("audit", "verify", "--against-checkpoints", str(sink), database_url=database_url, tmp_path=tmp_path)
     assert ok.returncode == 0 and "2 of them also published outside the database" in ok.stdout, ok.stdout
 
