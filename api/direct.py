@@ -130,7 +130,7 @@ class DirectRoutes:
 
     def _principal(self, scope: dict[str, Any], route: _Route) -> Any:
         """The caller, when the request is the plain case so far; None to decline it."""
-        if (self._cors and header(scope, b"origin")) or FHIR_JSON in header(scope, b"accept"):
+        if (self._cors and header(scope, b"origin")) or FHIR_JSON in header(scope, b"accept").lower():
             return None
         scheme, _, key = header(scope, b"authorization").partition(" ")
         if scheme.lower() != "bearer":

@@ -6,6 +6,7 @@ import re
 import traceback
 from typing import Any
 
+import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -13,7 +14,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from api.audited import negotiated
 from domain.model import FieldProblem, InputRejected
-from domain.validation import out_of_range, problems
+from domain.validation import problems, undecodable
 from infra.audit import AuditUnavailable
 from infra.broker import BrokerUnavailable
 from infra.problems import problem_body
@@ -75,17 +76,40 @@ def on_http(request: Request, exc: HTTPException) -> Response:
     # A 400 that Litestar raised itself (the body is not JSON at all) still lists what was wrong.
     errors = [FieldProblem(field="$", message=str(exc.detail))] if exc.status_code == 400 else None
     detail = str(exc.detail)
-    if exc.status_code == 400 and isinstance(body := request._connection_state.body, bytes) and (
-            found := out_of_range(body, request.route_handler.opt.get("input_type"))) is not None:
-        return problem(400, "The request does not match the input schema.", errors=[found],
-                       instance=request.url.path, language=_lang(request))
-    if exc.status_code == 413 and (limit := _body_limit(request)) is not None:  # Litestar's says only the title
-        detail = f"the body exceeds {limit} bytes"
+    if exc.status_code == 400 and isinstance(body := request._connection_state.body, bytes) and _past_floats(body):
+        # msgspec stopped at a number no float holds (1e400), which it places at `$[...]`: its field, or what else
+        # is wrong with the body's form
+        found = undecodable(body, request.route_handler.opt.get("input_type"))
+        return problem(400, "The request body cannot be read." if found.field == "$" else
+                       "The request does not match the input schema.", errors=[found], instance=request.url.path,
+                       language=_lang(request))
+    if exc.status_code == 413 and (limit := body_limit(request)) is not None:  # Litestar's says only the title
+        detail = too_large(limit)
     return problem(exc.status_code, detail, errors=errors, headers=headers or None,
                    instance=request.url.path, language=_lang(request))
 
 
-def _body_limit(request: Request) -> int | None:
+def too_large(limit: int) -> str:
+    return f"the body exceeds {limit} bytes"
+
+
+def parameter_refused(name: str, message: str) -> ValidationException:
+    """A query parameter a route's own checks refuse: a 400 naming it, as Litestar's refusals of parameters do."""
+    return ValidationException(detail=message, extra=[{"key": name, "message": message}])
+
+
+def _past_floats(body: bytes) -> bool:
+    """Whether reading `body` as JSON stops at a number no float holds (msgspec's one ValidationError untyped)."""
+    try:
+        msgspec.json.decode(body)
+    except msgspec.ValidationError:
+        return True
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    return False
+
+
+def body_limit(request: Request) -> int | None:
     """The body limit of the route the request reached (its own, or the application's BONEMETS_MAX_BODY_BYTES)."""
     try:
         return request.route_handler.resolve_request_max_body_size()

@@ -34,14 +34,20 @@ WITHOUT_LANGUAGE = ("/v1/audit", "/schema", "/static", "/health", "/metrics")
 
 def language_headers(scope: Any, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """Content-Language (the language negotiated from Accept-Language, unless the route set the language of what
-    it returns, e.g. a stored report's) and Vary: Accept-Language, on every answer that carries text."""
-    if scope["path"].startswith(WITHOUT_LANGUAGE):
-        return []
+    it returns, e.g. a stored report's) and Vary: Accept-Language, on every answer that carries text: a problem
+    document always does, even where the route's own answers hold no one language (the audit trail's)."""
     names = {name.lower() for name, _ in headers}
+    if scope["path"].startswith(WITHOUT_LANGUAGE) and not _problem(headers):  # a problem is worded in a language
+        return []
     added = [(b"vary", b"Accept-Language")] if b"vary" not in names else []
     if b"content-language" not in names:
         added.append((b"content-language", negotiated(scope).encode()))
     return added
+
+
+def _problem(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(name.lower() == b"content-type" and value.startswith(b"application/problem+json")
+               for name, value in headers)
 
 
 class ObservedLitestar(Litestar):

@@ -49,7 +49,7 @@ _PROBLEMS: dict[int, tuple[str, dict[str, Any]]] = {
         "instance": "/v1/report-links"}),
     413: ("The body (or one bulk line) is larger than the configured limit", {
         "type": "/problems/request-body-too-large", "title": "Request body too large", "status": 413,
-        "detail": "Request Entity Too Large", "instance": "/v1/evaluations"}),
+        "detail": "the body exceeds 1048576 bytes", "instance": "/v1/evaluations"}),
     415: ("The body's media type is not one this operation reads", {
         "type": "/problems/unsupported-media-type", "title": "Unsupported media type", "status": 415,
         "detail": "Send application/x-ndjson or application/json (an array), not text/plain.",

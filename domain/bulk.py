@@ -12,7 +12,7 @@ import msgspec
 
 from domain.kinds import KINDS, Kind
 from domain.model import FieldProblem, InputRejected, Language, Struct
-from domain.validation import convert, out_of_range
+from domain.validation import convert, undecodable
 
 _decode = msgspec.json.Decoder().decode
 
@@ -37,31 +37,25 @@ class _Declared(msgspec.Struct):
     line_id: Any = None
 
 
-def _unreadable(payload: str | bytes, exc: msgspec.DecodeError) -> Rejected:
-    """A line that does not decode: malformed JSON at `$`, or a number no float holds (`1e400`) at its field."""
+def unreadable_line(payload: str | bytes) -> Rejected:
+    """A line that does not decode: malformed JSON at `$`, or a number no float holds (`1e400`) at its field, with
+    the line's id when it can still be read."""
     try:
         declared = msgspec.json.decode(payload, type=_Declared)
     except msgspec.DecodeError:
         declared = _Declared()
     kind = KINDS.get(declared.kind) if isinstance(declared.kind, str) else None
-    found = out_of_range(payload, kind.inputs if kind is not None else None)
-    if found is None:
-        try:
-            msgspec.json.decode(payload, type=msgspec.Raw)
-        except msgspec.DecodeError as form:  # what is wrong with its form, not a number met before it
-            exc = form
-        return Rejected(problems=[FieldProblem(field="$", message=f"malformed JSON: {exc}")], contradiction=False,
-                        line_id=None)
-    line_id = declared.line_id
-    return Rejected(problems=[found], contradiction=False,
+    problem = undecodable(payload, kind.inputs if kind is not None else None)
+    line_id = declared.line_id if problem.field != "$" else None
+    return Rejected(problems=[problem], contradiction=False,
                     line_id=line_id if isinstance(line_id, str | int) and not isinstance(line_id, bool) else None)
 
 
 def evaluate_line(payload: str | bytes, lang: Language) -> Evaluated | Rejected:
     try:
         data = _decode(payload)
-    except msgspec.DecodeError as exc:
-        return _unreadable(payload, exc)
+    except msgspec.DecodeError:
+        return unreadable_line(payload)
     if not isinstance(data, dict):
         return Rejected(problems=[FieldProblem(field="$", message="expected a JSON object")], contradiction=False,
                         line_id=None)

@@ -42,29 +42,59 @@ def decode(raw: bytes, kind: type[S]) -> S:
     raise InputRejected(problems(msgspec.json.decode(raw), kind))
 
 
+def undecodable(raw: bytes | str, kind: type | None = None) -> FieldProblem:
+    """Why `raw`, which does not decode, cannot be read, as one problem: a number no float holds, at its field
+    (`out_of_range`); else malformed JSON, and what is wrong with its form (not a number met before it)."""
+    found = out_of_range(raw, kind)
+    if found is not None:
+        return found
+    try:
+        msgspec.json.decode(raw, type=msgspec.Raw)
+    except msgspec.DecodeError as form:
+        return FieldProblem(field="$", message=f"malformed JSON: {str(form)[:120]}")
+    except RecursionError:
+        return FieldProblem(field="$", message="the body is nested too deeply")
+    try:
+        msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        return FieldProblem(field="$", message=f"malformed JSON: {str(exc)[:120]}")
+    except RecursionError:
+        return FieldProblem(field="$", message="the body is nested too deeply")
+    return FieldProblem(field="$", message="malformed JSON")
+
+
 def out_of_range(raw: bytes | str, kind: type | None = None) -> FieldProblem | None:
     """The field of a number JSON can write but no float can hold (`1e400`), which stops msgspec's untyped decode
     before any field is read and which it places only at `$[...]`; None when `raw` decodes, or is not JSON. With
-    the `kind` the body is for, the field's accepted range is said too."""
+    the `kind` the body is for, the field's accepted range (or values) is said too."""
     try:
         msgspec.json.decode(raw)
         return None
     except msgspec.ValidationError:  # the only error of an untyped decode that is not malformed JSON...
         pass
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # (nested deeper than the decoder goes: no field to name)
         return None
     try:
         msgspec.json.decode(raw, type=msgspec.Raw)  # ...unless malformed further on (read as raw, numbers are not)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
-    path = _unreadable_at(raw, "")
-    bounds = accepted_range(annotation) if kind is not None and (annotation := _annotation_at(kind, path)) else None
-    return FieldProblem(field=path or "$", message="Number out of range" + (f" (allowed: {bounds})" if bounds else ""))
+    path = _unreadable_at(raw, "", _OUT_OF_RANGE_DEPTH)
+    annotation = _annotation_at(kind, path) if kind is not None else None
+    bounds = accepted_range(annotation) if annotation is not None else None
+    return FieldProblem(field=path or "$", message="Number out of range" + (f" (allowed: {bounds})" if bounds else ""),
+                        allowed=allowed(annotation) if annotation is not None else None)
 
 
-def _unreadable_at(raw: bytes | str | msgspec.Raw, path: str) -> str:
+# How deep the search for that number goes: every request's fields lie within a few levels; below this depth the
+# member that holds it is named (each level decodes what is under it again: bounded, for a hostile body)
+_OUT_OF_RANGE_DEPTH = 8
+
+
+def _unreadable_at(raw: bytes | str | msgspec.Raw, path: str, depth: int) -> str:
     """Where in `raw` (which does not decode) the number that no float holds is: each object's and array's members
-    read as raw JSON, the first that does not decode walked into."""
+    read as raw JSON, the first that does not decode walked into, `depth` levels at most."""
+    if depth == 0:
+        return path
     for container in (dict[str, msgspec.Raw], list[msgspec.Raw]):
         try:
             members = msgspec.json.decode(raw, type=container)
@@ -75,7 +105,8 @@ def _unreadable_at(raw: bytes | str | msgspec.Raw, path: str) -> str:
             try:
                 msgspec.json.decode(value)
             except msgspec.ValidationError:
-                return _unreadable_at(value, _join(path, key) if isinstance(key, str) else f"{path}[{key}]")
+                sub = _join(path, key) if isinstance(key, str) else f"{path}[{key}]"
+                return _unreadable_at(value, sub, depth - 1)
     return path
 
 

@@ -15,6 +15,7 @@ import msgspec
 from sqlalchemy import Engine, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from domain.bulk import unreadable_line
 from domain.model import FieldProblem
 from infra.audit import AuditEntry, append_chained, lock_head, prepare, pseudonymise
 from infra.db import placeholder, raw_transaction
@@ -41,6 +42,7 @@ class TooLong(msgspec.Struct, frozen=True):
     """A line longer than the per-line limit, in place of its bytes (which are never held whole)."""
 
     size: int
+    limit: int  # the per-line limit it is over (BONEMETS_BULK_MAX_LINE_BYTES)
 
 
 class NdjsonSplitter:
@@ -71,7 +73,7 @@ class NdjsonSplitter:
 
     def _line_ends(self) -> Iterator[bytes | TooLong]:
         if self._skipped:
-            yield TooLong(size=self._skipped)
+            yield TooLong(size=self._skipped, limit=self._max)
         elif self._buf.strip():
             yield bytes(self._buf)
         self._skipped = 0
@@ -203,7 +205,7 @@ class JsonArraySplitter:
         element = bytes(self._element).strip()
         self._element.clear()
         if self._skipped:
-            yield TooLong(size=self._skipped)
+            yield TooLong(size=self._skipped, limit=self._max)
             self._skipped = 0
         elif element:
             yield element
@@ -227,6 +229,7 @@ class Spool:
         self.size = 0
         self.count = 0
         self._digest = hashlib.sha256()
+        self._line_limit = 0  # the per-line limit of the over-long lines marked in the file
 
     @property
     def sha256(self) -> str:
@@ -239,6 +242,7 @@ class Spool:
         if self.size > self._max:
             raise TooLarge(f"the body exceeds {self._max} bytes")
         if isinstance(line, TooLong):  # a marker in place of the line: its size, flagged by the top bit
+            self._line_limit = line.limit
             self._file.write(struct.pack(">Q", (1 << 63) | size))
             self._digest.update(struct.pack(">Q", (1 << 63) | size))
         else:
@@ -250,7 +254,7 @@ class Spool:
         self._file.seek(0)
         while header := self._file.read(8):
             (size,) = struct.unpack(">Q", header)
-            yield TooLong(size=size & ~(1 << 63)) if size >> 63 else self._file.read(size)
+            yield TooLong(size=size & ~(1 << 63), limit=self._line_limit) if size >> 63 else self._file.read(size)
 
     def close(self) -> None:
         self._file.close()
@@ -292,15 +296,17 @@ def pseudonymised_line(number: int, raw: bytes | TooLong, key: bytes,
     or (None, its result line) when it cannot be evaluated at all (over the per-line limit, not JSON, not an
     object, a malformed reference): such a line is answered at once, and nothing of it is kept."""
     if isinstance(raw, TooLong):
-        problem = problem_body(413, f"This line is {raw.size} bytes, over the per-line limit (BONEMETS_BULK_MAX_"
-                               "LINE_BYTES); nothing of it was kept.", language=language)
+        problem = problem_body(413, f"This line is {raw.size} bytes, over the per-line limit of {raw.limit} bytes "
+                               "(BONEMETS_BULK_MAX_LINE_BYTES); nothing of it was kept.", language=language)
         return None, _encode_line({"line": number, "line_id": None, "ok": False, "error": problem}).decode()
     try:
         data = _decode_line(raw)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-        message = "malformed JSON" if isinstance(exc, msgspec.DecodeError) else "unreadable line"
-        return None, error_line(number, None, "$", f"{message}: {str(exc)[:120]}" if
-                                isinstance(exc, msgspec.DecodeError) else message, language)
+    except msgspec.DecodeError:  # malformed, or a number no float holds (1e400): the worker's own words for it
+        rejected = unreadable_line(raw)
+        problem = rejected.problems[0]
+        return None, error_line(number, rejected.line_id, problem.field, problem.message, language, problem.allowed)
+    except (UnicodeDecodeError, RecursionError):
+        return None, error_line(number, None, "$", "unreadable line", language)
     if not isinstance(data, dict):
         return None, error_line(number, None, "$", "expected a JSON object", language)
     line_id = data.get("line_id") if isinstance(data.get("line_id"), str | int) else None
@@ -310,8 +316,10 @@ def pseudonymised_line(number: int, raw: bytes | TooLong, key: bytes,
     return {"line": number, "payload": _encode_line(data).decode(), "patient_hash": pseudonymise(key, ref)}, None
 
 
-def error_line(number: int, line_id: Any, field: str, message: str, language: str = "en") -> str:
-    problem = problem_body(400, "This line cannot be evaluated.", errors=[FieldProblem(field=field, message=message)],
+def error_line(number: int, line_id: Any, field: str, message: str, language: str = "en",
+               allowed: list[Any] | None = None) -> str:
+    problem = problem_body(400, "This line cannot be evaluated.", errors=[FieldProblem(field=field, message=message,
+                                                                                     allowed=allowed)],
                            language=language)
     return _encode_line({"line": number, "line_id": line_id, "ok": False, "error": problem}).decode()
 

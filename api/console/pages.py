@@ -9,7 +9,6 @@ from typing import Any
 
 import anyio.to_thread
 import msgspec
-import structlog
 from litestar import MediaType, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
@@ -28,6 +27,7 @@ from api.console.web import (
     lang_of,
     new_token,
     page,
+    security_event,
 )
 from api.errors import is_id
 from api.routes.reports import enqueue, pdf_response
@@ -37,10 +37,6 @@ from domain.kinds import KINDS
 from domain.model import InputRejected
 from domain.texts import labels
 from infra import console_sessions, reports
-
-# Sign-in, its refusals and sign-out are security events, logged as such (never the key: its id only, which is
-# not secret); what is done within a session is in the access lines and the audit trail.
-log = structlog.get_logger("bonemets.console")
 
 
 def _safe_next(target: str | None) -> str:
@@ -68,13 +64,14 @@ async def sign_in(request: Request) -> Response[str]:
     expected = request.cookies.get(PRE_COOKIE, "")
     given = str(form.get("csrf", ""))
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-        log.warning("console.sign_in_refused", reason="the sign-in form's CSRF token is missing or wrong")
+        security_event(request, "console.sign_in_refused", reason="the sign-in form's CSRF token is missing or wrong")
         return page(request, "message.html", status=403, title=t("forbidden"), detail=t("csrf"))
     state = request.app.state
     key = str(form.get("api_key", "")).strip()
     principal = await anyio.to_thread.run_sync(state.key_store.lookup, key) if key else None
     if principal is None:
-        log.warning("console.sign_in_refused", reason="unknown, revoked or expired key" if key else "no key given")
+        security_event(request, "console.sign_in_refused",
+                       reason="unknown, revoked or expired key" if key else "no key given")
         token = new_token()
         return page(request, "sign_in.html", status=401, pre_csrf=token, next=_safe_next(form.get("next")),
                     error=t("bad_key"), cookies=[cookie(request, PRE_COOKIE, token, max_age=3600)])
@@ -82,7 +79,8 @@ async def sign_in(request: Request) -> Response[str]:
     session_id, _ = await anyio.to_thread.run_sync(lambda: console_sessions.open_session(
         state.engine, principal, idle_s=settings.console_session_idle_s, max_s=settings.console_session_max_s))
     request.scope["bonemets"]["client"] = principal.client
-    log.info("console.signed_in", client=principal.client, key_id=principal.key_id, roles=sorted(principal.roles))
+    security_event(request, "console.signed_in", client=principal.client, key_id=principal.key_id,
+                   roles=sorted(principal.roles))
     return redirect(_safe_next(form.get("next")), cookies=[
         cookie(request, SESSION_COOKIE, session_id), cookie(request, PRE_COOKIE, "", max_age=0)])
 
@@ -91,7 +89,7 @@ async def sign_in(request: Request) -> Response[str]:
 async def sign_out(request: Request) -> Response[str]:
     session_id = request.cookies.get(SESSION_COOKIE, "")
     await anyio.to_thread.run_sync(console_sessions.close_session, request.app.state.engine, session_id)
-    log.info("console.signed_out", client=request.user.client, key_id=request.user.key_id)
+    security_event(request, "console.signed_out", client=request.user.client, key_id=request.user.key_id)
     return redirect("/console/sign-in", cookies=[cookie(request, SESSION_COOKIE, "", max_age=0)])
 
 

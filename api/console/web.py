@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import anyio.to_thread
 import jinja2
+import structlog
 from litestar import MediaType, Request, Response
 from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException
@@ -25,6 +26,7 @@ from api import errors
 from api.audited import negotiate
 from api.console.texts import JOB_STATUS, ROLE_NAMES, URGENCY, pick, translator
 from api.ratelimit import policy_for
+from domain.texts.messages import localise
 from infra import console_sessions
 from infra.audit import AuditUnavailable
 from infra.broker import BrokerUnavailable
@@ -42,6 +44,16 @@ SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "n
 
 ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                          trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.do"])
+
+
+_log = structlog.get_logger("bonemets.console")
+
+
+def security_event(request: Request, event: str, **fields: Any) -> None:
+    """Sign-in, its refusals, sign-out and a form's refused CSRF token: logged as security events with the request's
+    id (their access line's), never a key (its id only, which is not secret); a refusal as a warning."""
+    meta = request.scope.get("bonemets") or {}
+    (_log.warning if "refused" in event else _log.info)(event, request_id=meta.get("request_id"), **fields)
 
 
 def lang_of(request: Request) -> str:
@@ -108,6 +120,8 @@ async def guard(request: Request) -> Response | None:
     if request.method == "POST":
         form = await request.form()
         if not hmac.compare_digest(str(form.get("csrf", "")).encode(), session.csrf.encode()):
+            security_event(request, "console.csrf_refused", client=principal.client, key_id=principal.key_id,
+                           path=request.url.path)
             return message_page(request, 403, t("forbidden"), t("csrf"))
     return limited(request)
 
@@ -138,7 +152,10 @@ def new_token() -> str:
 def on_http_error(request: Request, exc: HTTPException) -> Response[str]:
     t = translator(lang_of(request))
     title = {404: t("not_found"), 403: t("forbidden")}.get(exc.status_code, str(exc.status_code))
-    return message_page(request, exc.status_code, title, str(exc.detail))
+    detail = str(exc.detail)
+    if exc.status_code == 413 and (limit := errors.body_limit(request)) is not None:  # Litestar's is the title
+        detail = localise(errors.too_large(limit), lang_of(request))
+    return message_page(request, exc.status_code, title, detail)
 
 
 def on_unavailable(request: Request, exc: Exception) -> Response[str]:

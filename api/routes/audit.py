@@ -20,6 +20,7 @@ from litestar.exceptions import ClientException
 from litestar.params import QueryParameter
 
 from api.auth import requires
+from api.errors import parameter_refused
 from api.openapi import problems
 from api.responses import TypedStream
 from infra import audit, audit_review, fhir
@@ -42,7 +43,7 @@ def _instant(value: str | None, name: str) -> str | None:
             parsed = parsed.replace(tzinfo=dt.UTC)
         return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     except (ValueError, OverflowError):  # not a date, or one that leaves the calendar once in UTC
-        raise ClientException(f"{name} must be an ISO 8601 date or date-time from year 1 to 9999") from None
+        raise parameter_refused(name, f"{name} must be an ISO 8601 date or date-time from year 1 to 9999") from None
 
 
 class Page(msgspec.Struct, frozen=True):
@@ -71,9 +72,9 @@ def _cursor(value: str, key: bytes) -> Page:
             raise ValueError
         page = msgspec.json.decode(payload, type=Page)
     except (ValueError, msgspec.DecodeError):
-        raise ClientException("cursor is not one this service issued") from None
+        raise parameter_refused("cursor", "cursor is not one this service issued") from None
     if not 0 <= page.after < 2**63:
-        raise ClientException("cursor is not one this service issued")
+        raise parameter_refused("cursor", "cursor is not one this service issued")
     return page
 
 
@@ -99,7 +100,7 @@ class Query(msgspec.Struct, frozen=True):
     def filters(self, key: bytes) -> audit_review.Filters:
         for name, value in msgspec.structs.asdict(self).items():  # text a database cannot hold is no filter
             if value is not None and ("\x00" in value or len(value) > 256):
-                raise ClientException(f"{name} must be text of at most 256 characters, without NUL")
+                raise parameter_refused(name, f"{name} must be text of at most 256 characters, without NUL")
         return audit_review.Filters(
             since=_instant(self.since, "since"), until=_instant(self.until, "until"), client=self.client,
             patient_hash=pseudonymise(key, self.patient_ref), rule_id=self.rule_id, endpoint=self.endpoint,
@@ -133,7 +134,7 @@ async def query(
     asked = Query(since=since, until=until, client=client, patient_ref=patient_ref, rule_id=rule_id,
                   endpoint=endpoint, action=action, job_id=job_id)
     if cursor is not None and ("\x00" in cursor or len(cursor) > 2048):
-        raise ClientException("cursor must be text of at most 2048 characters, without NUL")
+        raise parameter_refused("cursor", "cursor must be text of at most 2048 characters, without NUL")
     filters = asked.filters(state.settings.pseudonym_key)
     after = 0
     if cursor is not None:  # the cursor's own query: other filters or another limit beside it are refused

@@ -29,6 +29,7 @@ from api.auth import CDS_CHALLENGE, CDS_REFUSED, JTI_IN_HANDLER, public_url, req
 from api.openapi import problems
 from domain.model import FieldProblem, InputRejected
 from domain.validation import problems as schema_problems
+from domain.validation import undecodable
 from infra import cds, cds_store, report_links
 from infra.audit import current_versions, new_id
 from infra.cds_auth import SeenTokens, TokenRefused, remember_jti
@@ -55,11 +56,14 @@ def decode(raw: bytes, kind: type, field_prefix: str = "") -> Any:
     try:
         return msgspec.json.decode(raw, type=kind)
     except msgspec.ValidationError:
-        found = schema_problems(msgspec.json.decode(raw), kind)
+        try:
+            found = schema_problems(msgspec.json.decode(raw), kind)
+        except msgspec.DecodeError:  # a number no float holds (1e400): no field pass, the one problem placed
+            found = [undecodable(raw, kind)]
         raise InputRejected([FieldProblem(field=f"{field_prefix}{p.field}", message=p.message, allowed=p.allowed)
                              for p in found]) from None
-    except msgspec.DecodeError as exc:
-        raise InputRejected([FieldProblem(field="$", message=f"malformed JSON: {exc}")]) from None
+    except msgspec.DecodeError:
+        raise InputRejected([undecodable(raw, kind)]) from None
 
 
 class _Refuse(urllib.request.HTTPRedirectHandler):

@@ -102,9 +102,9 @@ RULES: list[Rule] = [
     _rule(r"This line cannot be evaluated\.", "Cette ligne ne peut pas être évaluée."),
     _rule(r"This line could not be evaluated because of an internal error; it has been logged\.",
           "Cette ligne n'a pas pu être évaluée à cause d'une erreur interne ; elle est journalisée."),
-    _rule(r"This line is (\d+) bytes, over the per-line limit \(BONEMETS_BULK_MAX_LINE_BYTES\); nothing of it was "
-          r"kept\.", "Cette ligne fait {0} octets, au-delà de la limite par ligne (BONEMETS_BULK_MAX_LINE_BYTES) ; "
-          "rien n'en a été conservé."),
+    _rule(r"This line is (\d+) bytes, over the per-line limit of (\d+) bytes \(BONEMETS_BULK_MAX_LINE_BYTES\); "
+          r"nothing of it was kept\.", "Cette ligne fait {0} octets, au-delà de la limite par ligne de {1} octets "
+          "(BONEMETS_BULK_MAX_LINE_BYTES) ; rien n'en a été conservé."),
     _rule(r"An API key is required: Authorization: Bearer <key>\.",
           "Une clé d'API est requise : Authorization: Bearer <clé>."),
     _rule(r"The API key is unknown, revoked or expired\.", "La clé d'API est inconnue, révoquée ou expirée."),

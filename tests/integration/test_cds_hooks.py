@@ -115,6 +115,20 @@ def test_a_missing_prefetch_the_service_cannot_read_is_412_with_an_operation_out
     assert call(cds_client, ehr, "bonemets-patient-view", body).status_code == 200
 
 
+def test_a_number_no_float_holds_in_a_prefetch_is_a_400_naming_where_not_a_500(cds_client, ehr):
+    """`1e400` in an Observation: the hook's body cannot be read, and the answer says where (it was a 500)."""
+    body = hook_request("patient-view", f.prefetch(observations=(f.creatinine(-12345.5), f.weight(60)),
+                                                   conditions=RENAL["conditions"]))
+    raw = json.dumps(body).replace("-12345.5", "1e400").encode()
+    assert b"1e400" in raw
+    path = "/cds-services/bonemets-patient-view"
+    answer = cds_client.post(path, content=raw, headers={**ehr.headers(path), "content-type": "application/json"})
+    assert answer.status_code == 400, answer.text
+    [problem] = answer.json()["errors"]
+    assert problem["field"].startswith("prefetch.") and problem["field"].endswith(".valueQuantity.value"), problem
+    assert problem["message"] == "Number out of range"
+
+
 def test_story_1_patient_view_says_what_is_recommended_and_what_is_missing(cds_client, ehr, log_stream):
     """The renal patient in the chart: the summary card gives the guideline's answers from the EHR's data
     (clearance 23 mL/min: zoledronic acid contraindicated, denosumab) and a second card lists what only the

@@ -71,8 +71,14 @@ def test_sign_in_its_refusals_and_sign_out_are_logged_as_security_events_never_w
     assert client.post("/console/sign-in", data={"csrf": token_of(form.text), "api_key": wrong}).status_code == 401
     assert client.post("/console/sign-in", data={"csrf": "forged", "api_key": wrong}).status_code == 403
     token = signed_in(client, keys.everything)
+    assert client.post("/console/sign-out", data={"csrf": "forged"}).status_code == 403
     assert client.post("/console/sign-out", data={"csrf": token}, follow_redirects=False).status_code == 303
     key_id = keys.everything.split("_")[1]
+    lines = [json.loads(line) for line in log_stream.getvalue().splitlines() if line.strip()]
+    for event in events():  # each with its access line's request id, for a SIEM to join them
+        assert [x["status"] for x in lines if x["event"] == "http.request" and x["request_id"] == event[
+            "request_id"]] == [{"console.signed_in": 303, "console.signed_out": 303}.get(event["event"], 403 if (
+                "csrf" in event["event"] or "CSRF" in event.get("reason", "")) else 401)], event
     found = [{k: v for k, v in e.items() if k not in ("timestamp", "logger", "request_id")} for e in events()]
     assert found == [
         {"event": "console.sign_in_refused", "level": "warning", "reason": "unknown, revoked or expired key"},
@@ -80,10 +86,19 @@ def test_sign_in_its_refusals_and_sign_out_are_logged_as_security_events_never_w
          "reason": "the sign-in form's CSRF token is missing or wrong"},
         {"event": "console.signed_in", "level": "info", "client": "ops", "key_id": found[2]["key_id"],
          "roles": ["auditor", "registry", "scoring"]},
+        {"event": "console.csrf_refused", "level": "warning", "client": "ops", "key_id": found[2]["key_id"],
+         "path": "/console/sign-out"},
         {"event": "console.signed_out", "level": "info", "client": "ops", "key_id": found[2]["key_id"]},
     ], found
     assert key_id in found[2]["key_id"]
     assert keys.everything not in log_stream.getvalue() and wrong not in log_stream.getvalue()
+
+
+def test_a_form_over_the_body_limit_is_a_page_saying_the_limit_in_the_consoles_language(client: TestClient) -> None:
+    big = client.post("/console/sign-in", content=b"api_key=" + b"x" * (65 * 1024), headers={
+        "content-type": "application/x-www-form-urlencoded", "accept-language": "fr"})
+    assert big.status_code == 413 and '<html lang="fr"' in big.text
+    assert "le corps dépasse 65536 octets" in big.text and "Request Entity Too Large" not in big.text
 
 
 def test_sign_in_never_sends_the_browser_to_another_site(client: TestClient, keys: Keys) -> None:

@@ -108,3 +108,22 @@ def test_a_language_refused_with_q_0_is_not_answered_in(client, keys):
     assert r.status_code == 200 and r.headers["content-language"] == "en"
     assert r.json()["recommendation"]["text"] == client.post(
         "/v1/scores/sins", json=VALID["sins"], headers=Keys.header(keys.scoring)).json()["recommendation"]["text"]
+
+
+def test_the_audit_trails_problems_say_their_language_and_name_the_parameter(client, keys):
+    """The trail's records hold no one language, but a problem about a query is worded in the caller's."""
+    r = client.get("/v1/audit", params={"since": "garbage"}, headers={**Keys.header(keys.auditor),
+                                                                     "Accept-Language": "fr"})
+    assert r.status_code == 400 and r.headers["content-language"] == "fr"
+    assert "Accept-Language" in r.headers["vary"]
+    assert [e["field"] for e in r.json()["errors"]] == ["since"]
+    assert r.json()["errors"][0]["message"].startswith("since doit être une date")
+    refused = client.get("/v1/audit", headers={"Accept-Language": "fr"})
+    assert refused.status_code == 401 and refused.headers["content-language"] == "fr"
+
+
+def test_a_body_malformed_after_a_number_no_float_holds_is_called_malformed_in_its_language(client, keys):
+    r = client.post("/v1/scores/sins", content=b'{"collapse_percent": 1e400, "level": "T12"',
+                    headers={**Keys.header(keys.scoring), "content-type": "application/json", "Accept-Language": "fr"})
+    assert r.status_code == 400 and r.headers["content-language"] == "fr"
+    assert r.json()["errors"] == [{"field": "$", "message": "JSON mal formé : données tronquées", "allowed": None}]

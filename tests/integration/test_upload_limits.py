@@ -37,8 +37,31 @@ def test_a_line_over_the_per_line_limit_is_that_lines_413(settings, keys, media)
         assert r.status_code == 202 and r.json()["status"] == "succeeded"  # nothing left to evaluate
         lines = [json.loads(x) for x in client.get(r.headers["location"] + "/results",
                                                    headers=Keys.header(keys.registry)).text.splitlines()]
-    assert lines[0]["error"]["status"] == 413 and "5" in lines[0]["error"]["detail"]
+    assert lines[0]["error"]["status"] == 413 and lines[0]["error"]["detail"].startswith("This line is 5")
+    assert "over the per-line limit of 4096 bytes (BONEMETS_BULK_MAX_LINE_BYTES)" in lines[0]["error"]["detail"]
     assert lines[1]["error"]["status"] == 400
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_line_with_a_number_no_float_holds_is_refused_at_upload_naming_its_field(settings, keys):
+    """Such a line is refused when it is stored (nothing of it kept), with its field, its range and its line id, in
+    the job's language; a truncated line is still malformed JSON."""
+    body = b"\n".join([
+        b'{"kind": "sins", "line_id": "B1", "pain": "mechanical", "collapse_percent": 1e400}',
+        b'{"kind": "evaluation", "line_id": "B2", "patient": {"age": -1e999}}',
+        b'{"kind": "sins", "line_id": "B3", "collapse_percent": 1e400',
+    ])
+    with TestClient(create_app(settings, configure_logs=False)) as client:
+        r = client.post("/v1/bulk-jobs", content=body, headers={**Keys.header(keys.registry), "Accept-Language": "fr",
+                                                                "Content-Type": "application/x-ndjson"})
+        assert r.status_code == 202 and r.json()["status"] == "succeeded", r.text  # nothing left to evaluate
+        lines = [json.loads(x) for x in client.get(r.headers["location"] + "/results",
+                                                   headers=Keys.header(keys.registry)).text.splitlines()]
+    assert [(x["line_id"], [(e["field"], e["message"]) for e in x["error"]["errors"]]) for x in lines] == [
+        ("B1", [("collapse_percent", "nombre hors limites (valeurs permises : un nombre >= 0 et <= 100)")]),
+        ("B2", [("patient.age", "nombre hors limites (valeurs permises : un entier >= 18 et <= 120)")]),
+        (None, [("$", "JSON mal formé : données tronquées")]),
+    ]
 
 
 def test_an_embedded_upload_never_stalls_a_clinical_answer_over_a_second(tmp_path):

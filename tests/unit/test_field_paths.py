@@ -78,3 +78,22 @@ def test_a_bulk_line_with_such_a_number_is_refused_at_its_field_with_its_line_id
     truncated = evaluate_line(b'{"kind": "tokuhashi", "karnofsky": 1e400', "en")
     assert isinstance(truncated, Rejected)
     assert [(p.field, p.message) for p in truncated.problems] == [("$", "malformed JSON: Input data was truncated")]
+
+
+def test_such_a_number_in_a_field_of_listed_values_lists_them():
+    from domain.kinds import KINDS
+    from domain.validation import allowed, out_of_range
+
+    found = out_of_range(b'{"pain": 1e400}', KINDS["sins"].inputs)
+    assert found.field == "pain" and found.allowed == allowed(msgspec.structs.fields(KINDS["sins"].inputs)[
+        [f.name for f in msgspec.structs.fields(KINDS["sins"].inputs)].index("pain")].type) and found.allowed
+
+
+def test_the_search_for_such_a_number_is_bounded_in_depth():
+    """A hostile body nested a thousand deep costs a few levels of decoding, not one per level."""
+    from domain.validation import out_of_range
+
+    body = b'{"a": ' * 900 + b"1e400" + b"}" * 900
+    found = out_of_range(body)
+    assert found is not None and found.field == ".".join(["a"] * 8)
+    assert out_of_range(b"[" * 5000 + b"1e400" + b"]" * 5000) is None  # deeper than any decoder goes: not placed

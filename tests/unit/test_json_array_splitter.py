@@ -49,7 +49,7 @@ class ByteWiseSplitter:
                 element = bytes(self._element).strip()
                 self._element.clear()
                 if self._skipped:
-                    yield TooLong(size=self._skipped)
+                    yield TooLong(size=self._skipped, limit=self._max)
                     self._skipped = 0
                 elif element:
                     yield element
