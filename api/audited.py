@@ -46,20 +46,23 @@ def ranked(value: str) -> dict[str, float]:
     highest where an item is named twice."""
     weights: dict[str, float] = {}
     for part in value.split(","):
-        item, *params = (piece.strip() for piece in part.split(";"))
+        item, has_params, params = part.partition(";")
+        item = item.strip().lower()
         if not item:
             continue
         q = 1.0
-        for param in params:
-            if param[:2].lower() == "q=":
-                try:
-                    q = float(param[2:])
-                except ValueError:
-                    q = 0.0
-                if not 0.0 <= q <= 1.0:  # also NaN
-                    q = 0.0
-        item = item.lower()
-        weights[item] = max(q, weights.get(item, 0.0))
+        if has_params:
+            for param in params.split(";"):
+                param = param.strip()
+                if param[:2].lower() == "q=":
+                    try:
+                        q = float(param[2:])
+                    except ValueError:
+                        q = 0.0
+                    if not 0.0 <= q <= 1.0:  # also NaN
+                        q = 0.0
+        if q > weights.get(item, -1.0):
+            weights[item] = q
     return weights
 
 
