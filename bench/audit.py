@@ -1,6 +1,6 @@
 """Audit chain verification throughput over 1,000,000 records on PostgreSQL.
 
-    .venv/bin/python bench/audit.py [--records 1000000] [--workers 1 2]
+    .venv/bin/python bench/audit.py [--records 1000000] [--workers 1 2] [--floor]
 
 Builds a correct chain of N records (as the writers would, with a signed checkpoint every 1,000), loads it
 with COPY into a fresh database on the server at BONEMETS_BENCH_POSTGRES_URL, then times infra.audit.verify
@@ -8,11 +8,17 @@ end to end (rows streamed from the server, every hash recomputed, every link and
 number of processes given (--workers; infra.audit._walk_ranges). The table is ANALYZEd after the load, as
 autovacuum does to a production table: without statistics the planner sorts the million rows instead of reading
 them in the primary key's order (4.9-5.5 s instead of 3.9-4.2 s here).
+
+--floor also prints what bounds verification on this machine whatever the code: PostgreSQL sending the rows in
+seq order to a client that only drains them, the driver receiving them as tuples, and the client's own least work a
+record (the canonical encoding and SHA-256 of rows already in memory) -- and the records/s two cores could reach
+if both were busy with nothing else.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -60,10 +66,56 @@ def build(engine, count: int) -> None:
     raw.close()
 
 
+def floor(engine, count: int) -> None:
+    """Per record: PostgreSQL's send, the driver's receive, the client's encoding and hashing (module doc)."""
+    raw = engine.raw_connection()
+    conn = raw.driver_connection
+    columns = ", ".join(audit.COLUMNS)
+    try:
+        started = time.perf_counter()
+        with conn.cursor().copy(f"COPY (SELECT {columns} FROM audit_record ORDER BY seq) TO STDOUT") as copy:
+            for _ in copy:
+                pass
+        send = (time.perf_counter() - started) / count
+        conn.rollback()
+        cursor = conn.cursor(name="floor")
+        cursor.itersize = 10_000
+        started = time.perf_counter()
+        cursor.execute(f"SELECT {columns} FROM audit_record ORDER BY seq")
+        kept = []
+        while rows := cursor.fetchmany(10_000):
+            if len(kept) < 200_000:
+                kept.extend(rows)
+        receive = (time.perf_counter() - started) / count
+        cursor.close()
+        conn.rollback()
+    finally:
+        raw.close()
+    encoded = [audit._encode_struct(audit._Canonical(*audit._sorted_values(row))) for row in kept]
+    timings = {}
+    for name, work in (("canonical encoding", lambda: [audit._encode_struct(audit._Canonical(
+            *audit._sorted_values(row))) for row in kept]),
+                       ("SHA-256 and hex", lambda: [hashlib.sha256(e).hexdigest() for e in encoded])):
+        runs = []
+        for _ in range(3):
+            started = time.perf_counter()
+            work()
+            runs.append((time.perf_counter() - started) / len(kept))
+        timings[name] = min(runs)
+    least = sum(timings.values())
+    print(f"floor: PostgreSQL sending in seq order (client only draining COPY) {send * 1e6:.2f} us a record; the "
+          f"driver receiving 18 columns as tuples {receive * 1e6:.2f} us; "
+          + "; ".join(f"{name} {t * 1e6:.2f} us" for name, t in timings.items()))
+    print(f"floor: at least {(send + least) * 1e6:.2f} us of CPU a record (send + encoding + hashing, nothing "
+          f"received): two cores reach at most {2 / (send + least):,.0f} records/s; with the driver's receive "
+          f"{2 / (send + receive + least):,.0f} records/s (issue 14: >= 400,000/s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--floor", action="store_true", help="also print what bounds verification here")
     args = parser.parse_args()
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     name = f"bonemets_audit_{uuid.uuid4().hex[:8]}"
@@ -75,6 +127,8 @@ def main() -> None:
         started = time.perf_counter()
         build(engine, args.records)
         built = time.perf_counter() - started
+        if args.floor:
+            floor(engine, args.records)
         timings = []
         for workers in args.workers:
             for run in ("first run", "second run"):  # the second reads from a warm cache, a nightly check would not
