@@ -100,13 +100,20 @@ def _unreadable_at(raw: bytes | str | msgspec.Raw, path: str, depth: int) -> str
             members = msgspec.json.decode(raw, type=container)
         except msgspec.ValidationError:
             continue
-        pairs = members.items() if isinstance(members, dict) else enumerate(members)
-        for key, value in pairs:
+        keys = list(members) if isinstance(members, dict) else list(range(len(members)))
+        values = [bytes(v) for v in (members.values() if isinstance(members, dict) else members)]
+        low, high = 0, len(values)  # the first member that does not decode, by halves: a few decodes, not one a member
+        while high - low > 1:
+            middle = (low + high) // 2
             try:
-                msgspec.json.decode(value)
+                msgspec.json.decode(b"[" + b",".join(values[low:middle]) + b"]")
+                low = middle
             except msgspec.ValidationError:
-                sub = _join(path, key) if isinstance(key, str) else f"{path}[{key}]"
-                return _unreadable_at(value, sub, depth - 1)
+                high = middle
+        if low < len(values):
+            key = keys[low]
+            sub = _join(path, key) if isinstance(key, str) else f"{path}[{key}]"
+            return _unreadable_at(values[low], sub, depth - 1)
     return path
 
 
